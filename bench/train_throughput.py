@@ -1,0 +1,134 @@
+"""Training-step throughput and peak memory: promptbank vs PEFT prompt tuning with a plain PyTorch loop.
+
+Both sides train a 20-token prompt on the same backbone (smollm2-135m), the same few-shot examples of a
+real task, batch 8, the same number of steps. Each side runs in its own child process, one after the
+other, so its peak RSS is its own and the two never share the 2 cores.
+
+PEFT side: `get_peft_model(model, PromptTuningConfig(CAUSAL_LM, 20 virtual tokens))`, each batch
+tokenised as "<input> <label word>" with padding=True, loss on the label token (labels = -100 elsewhere),
+AdamW on the prompt — the loop the PEFT docs show. It is also timed with bf16 autocast, for reference.
+
+    python bench/train_throughput.py [--steps 12] [--task movie_sentences]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+TASK, SHOTS, BATCH, LENGTH, WARMUP = "movie_sentences", 32, 8, 20, 2
+
+
+def _examples(task_name: str):
+    from promptbank.tasks import few_shot, get_task, split
+    task = get_task(task_name)
+    return task, list(few_shot(split(task).train, SHOTS, seed=0))
+
+
+def run_promptbank(task_name: str, steps: int, dtype: str) -> dict:
+    import torch
+    from promptbank import scoring
+    from promptbank.backbones import load_backbone
+    from promptbank.prompt import init_prompt
+    from promptbank.train import epoch_batches
+
+    task, examples = _examples(task_name)
+    backbone = load_backbone("smollm2-135m", dtype)
+    items = scoring.encode(backbone, task, examples)
+    labels = scoring.labels_of(items)
+    weights = torch.nn.Parameter(init_prompt(backbone, LENGTH, "random").tensor)
+    optimizer = torch.optim.AdamW([weights], lr=0.3)
+    batches = [b for epoch in range(10) for b in epoch_batches(items, BATCH, 0, epoch)]
+    seen, started = 0, 0.0
+    for step in range(WARMUP + steps):
+        if step == WARMUP:
+            started = time.perf_counter()
+        batch = batches[step]
+        loss = torch.nn.functional.cross_entropy(scoring.score(backbone, weights, [items[i] for i in batch]),
+                                                 labels[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        seen += len(batch) if step >= WARMUP else 0
+    return {"examples_per_s": seen / (time.perf_counter() - started)}
+
+
+def run_peft(task_name: str, steps: int, autocast: bool) -> dict:
+    import contextlib
+    import random
+
+    import torch
+    from peft import PromptTuningConfig, TaskType, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from promptbank.backbones import smollm2_dir
+
+    task, examples = _examples(task_name)
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_dir())
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(smollm2_dir()),
+                           PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=LENGTH))
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.3)
+    order = [i for epoch in range(10) for i in random.Random(epoch).sample(range(len(examples)), len(examples))]
+    seen, started = 0, 0.0
+    for step in range(WARMUP + steps):
+        if step == WARMUP:
+            started = time.perf_counter()
+        batch = [examples[i] for i in order[step * BATCH:(step + 1) * BATCH]]
+        prompts = [task.render(ex) for ex in batch]
+        answers = [" " + task.candidates(ex)[ex.label] for ex in batch]
+        encoded = tokenizer([p + a for p, a in zip(prompts, answers)], return_tensors="pt", padding=True)
+        labels = torch.full_like(encoded["input_ids"], -100)
+        for row, (p, a) in enumerate(zip(prompts, answers)):
+            start, end = len(tokenizer(p)["input_ids"]), len(tokenizer(p + a)["input_ids"])
+            labels[row, start:end] = encoded["input_ids"][row, start:end]
+        context = torch.autocast("cpu", dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
+        with context:
+            loss = model(**encoded, labels=labels).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        seen += len(batch) if step >= WARMUP else 0
+    return {"examples_per_s": seen / (time.perf_counter() - started)}
+
+
+SIDES = {
+    "promptbank": lambda a: run_promptbank(a.task, a.steps, "auto"),
+    "promptbank-fp32": lambda a: run_promptbank(a.task, a.steps, "float32"),
+    "peft": lambda a: run_peft(a.task, a.steps, autocast=False),
+    "peft-bf16-autocast": lambda a: run_peft(a.task, a.steps, autocast=True),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--task", default=TASK)
+    parser.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.side:  # child process: one side, one JSON line
+        result = SIDES[args.side](args)
+        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(result))
+        return
+    from rich.console import Console
+    from rich.table import Table
+    results = {}
+    for side in SIDES:
+        child = subprocess.run([sys.executable, __file__, "--side", side, "--steps", str(args.steps), "--task",
+                                args.task], capture_output=True, text=True, check=True)
+        results[side] = json.loads(child.stdout.strip().splitlines()[-1])
+    base = results["peft"]
+    table = Table("side", "examples/s", "peak RSS (MB)", "throughput × PEFT", "peak RSS × PEFT",
+                  title=f"train step, smollm2-135m, {args.task}, batch {BATCH}, prompt {LENGTH}, {args.steps} steps")
+    for side, r in results.items():
+        table.add_row(side, f"{r['examples_per_s']:.2f}", f"{r['peak_rss_mb']:.0f}",
+                      f"{r['examples_per_s'] / base['examples_per_s']:.2f}", f"{r['peak_rss_mb'] / base['peak_rss_mb']:.2f}")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()

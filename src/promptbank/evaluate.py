@@ -1,0 +1,42 @@
+"""Evaluating a prompt: score every example's candidates, predict the best one."""
+
+from dataclasses import dataclass
+
+import torch
+
+from promptbank import scoring
+from promptbank.backbones import Backbone
+from promptbank.metrics import accuracy, macro_f1
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    accuracy: float
+    macro_f1: float
+    n: int
+    predictions: tuple[int, ...]
+
+    def as_dict(self) -> dict[str, float]:
+        return {"accuracy": self.accuracy, "macro_f1": self.macro_f1, "n": self.n}
+
+
+def length_batches(items: list, batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length, so little compute is spent on padding."""
+    order = sorted(range(len(items)), key=lambda i: items[i].length)
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+@torch.inference_mode()
+def predict(backbone: Backbone, prompt: torch.Tensor, items: list, batch_size: int = 32) -> list[int]:
+    predictions = [0] * len(items)
+    for batch in length_batches(items, batch_size):
+        best = scoring.score(backbone, prompt, [items[i] for i in batch]).argmax(-1).tolist()
+        for i, p in zip(batch, best):
+            predictions[i] = p
+    return predictions
+
+
+def evaluate(backbone: Backbone, prompt: torch.Tensor, items: list, batch_size: int = 32) -> Evaluation:
+    predictions = predict(backbone, prompt, items, batch_size)
+    gold = [item.label for item in items]
+    return Evaluation(accuracy(predictions, gold), macro_f1(predictions, gold), len(items), tuple(predictions))

@@ -1,0 +1,33 @@
+"""One scoring path for training and evaluation: rank classification over each example's candidates.
+
+`encode` tokenizes examples once for the backbone's family; `score` returns an (examples, candidates)
+matrix of log-likelihoods (or, for encoders, scaled cosines), -inf where an example has fewer candidates.
+All candidates of a batch are scored in one batched pass, and each row may carry its own prompt, so many
+prompts can be evaluated in one forward pass.
+"""
+
+from collections.abc import Sequence
+
+import torch
+
+from promptbank.backbones import Backbone
+from promptbank.scoring import causal, encoder, masked, seq2seq
+from promptbank.tasks.task import Example, Task
+
+_FAMILIES = {"causal": causal, "masked": masked, "seq2seq": seq2seq, "encoder": encoder}
+
+
+def encode(backbone: Backbone, task: Task, examples: Sequence[Example]) -> list:
+    family = _FAMILIES[backbone.family]
+    return [family.encode(backbone, task.render(ex), task.candidates(ex), ex.label) for ex in examples]
+
+
+def score(backbone: Backbone, prompts: torch.Tensor, items: list) -> torch.Tensor:
+    """Scores of every candidate of every item; `prompts` is (L, d) for all items or (items, L, d)."""
+    if prompts.dim() == 2:
+        prompts = prompts.unsqueeze(0).expand(len(items), -1, -1)
+    return _FAMILIES[backbone.family].score(backbone, prompts, items)
+
+
+def labels_of(items: list, device: torch.device | None = None) -> torch.Tensor:
+    return torch.tensor([item.label for item in items], device=device)

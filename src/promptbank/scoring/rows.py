@@ -1,0 +1,41 @@
+"""Token-level scoring shared by causal and masked LMs: rows the model reads, targets it is scored on."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from promptbank.backbones import Backbone
+from promptbank.scoring.inputs import prompted_inputs, scatter_scores
+
+
+@dataclass(frozen=True)
+class RowItem:
+    """An example as distinct token rows; a candidate's score sums log-probs of its target tokens."""
+
+    rows: tuple[tuple[int, ...], ...]
+    targets: tuple[tuple[int, int, int, int], ...]  # (row, position in row, token id, candidate)
+    n_candidates: int
+    label: int
+
+    @property
+    def length(self) -> int:
+        return max(len(r) for r in self.rows)
+
+
+# (backbone, embeddings, attention mask, row index, position) -> logits at those positions
+LogitsAt = Callable[[Backbone, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def score_rows(backbone: Backbone, prompts: torch.Tensor, items: list[RowItem], logits_at: LogitsAt) -> torch.Tensor:
+    rows, row_example, targets = [], [], []
+    for i, item in enumerate(items):
+        base = len(rows)
+        rows.extend(item.rows)
+        row_example.extend([i] * len(item.rows))
+        targets.extend((base + r, p, t, i, c) for r, p, t, c in item.targets)
+    embeds, mask = prompted_inputs(backbone, prompts[row_example], rows)
+    t = torch.tensor(targets, device=embeds.device)
+    logits = logits_at(backbone, embeds, mask, t[:, 0], prompts.shape[1] + t[:, 1]).float()
+    logp = logits.log_softmax(-1).gather(1, t[:, 2:3]).squeeze(1)
+    return scatter_scores(len(items), [item.n_candidates for item in items], t[:, 3], t[:, 4], logp)

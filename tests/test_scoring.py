@@ -1,0 +1,67 @@
+import math
+
+import pytest
+import torch
+
+from promptbank import scoring
+from promptbank.backbones import load_backbone
+from promptbank.prompt import init_prompt
+
+FAMILIES = ["causal", "masked", "encoder", "seq2seq"]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_family_scores_all_candidates(tiny_dirs, toy_task, toy_choice_task, family):
+    backbone = load_backbone(str(tiny_dirs[family]), "float32")
+    assert backbone.family == family
+    prompt = init_prompt(backbone, 4, "vocab").tensor
+    scores = scoring.score(backbone, prompt, scoring.encode(backbone, toy_task, toy_task.examples[:5]))
+    assert scores.shape == (5, 2) and torch.isfinite(scores).all()
+    items = scoring.encode(backbone, toy_choice_task, toy_choice_task.examples[:6])
+    scores = scoring.score(backbone, prompt, items)
+    assert scores.shape == (6, 3)
+    for item, row in zip(items, scores):  # examples with two choices have -inf in the third column
+        assert torch.isfinite(row[:item.n_candidates]).all()
+        assert all(math.isinf(v) and v < 0 for v in row[item.n_candidates:].tolist())
+
+
+def _reference_causal(backbone, prompt, text, candidate):
+    """Summed log-likelihood of the candidate from a plain full forward pass over [prompt; input; candidate]."""
+    tokenizer = backbone.tokenizer
+    ids = tokenizer(text)["input_ids"]
+    answer = tokenizer(" " + candidate, add_special_tokens=False)["input_ids"]
+    embeds = torch.cat([prompt, backbone.embed(torch.tensor(ids + answer))])[None]
+    logp = backbone.model(inputs_embeds=embeds).logits[0].log_softmax(-1)
+    start = prompt.shape[0] + len(ids) - 1
+    return sum(logp[start + j, token].item() for j, token in enumerate(answer))
+
+
+def test_causal_scores_equal_full_sequence_likelihood(tiny_dirs, toy_choice_task):
+    backbone = load_backbone(str(tiny_dirs["causal"]), "float32")
+    prompt = init_prompt(backbone, 3, "random", seed=1).tensor
+    examples = toy_choice_task.examples[:4]
+    with torch.no_grad():
+        scores = scoring.score(backbone, prompt, scoring.encode(backbone, toy_choice_task, examples))
+        for i, ex in enumerate(examples):
+            for c, candidate in enumerate(toy_choice_task.candidates(ex)):
+                expected = _reference_causal(backbone, prompt, toy_choice_task.render(ex), candidate)
+                assert scores[i, c].item() == pytest.approx(expected, abs=1e-4)
+
+
+def test_single_token_candidates_share_one_row(tiny_dirs, toy_task):
+    backbone = load_backbone(str(tiny_dirs["causal"]), "float32")
+    item = scoring.encode(backbone, toy_task, toy_task.examples[:1])[0]
+    # "bad" is one token, "wonderful day" two: two rows, and the one-token candidate reads the bare input
+    assert len(item.rows) == 2 and len(item.targets) == 3
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_one_prompt_per_row_equals_separate_passes(tiny_dirs, toy_task, family):
+    backbone = load_backbone(str(tiny_dirs[family]), "float32")
+    items = scoring.encode(backbone, toy_task, toy_task.examples[:3])
+    prompts = [init_prompt(backbone, 4, "random", seed=s).tensor for s in range(3)]
+    with torch.no_grad():
+        together = scoring.score(backbone, torch.stack(prompts), items)
+        for i, prompt in enumerate(prompts):
+            alone = scoring.score(backbone, prompt, [items[i]])
+            torch.testing.assert_close(together[i], alone[0], atol=1e-4, rtol=1e-4)

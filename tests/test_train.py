@@ -1,0 +1,115 @@
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from promptbank import scoring
+from promptbank.backbones import load_backbone
+from promptbank.errors import BadArgumentError
+from promptbank.prompt import init_prompt, load_prompt
+from promptbank.train import TrainConfig, epoch_batches, train_prompt
+
+
+def _setup(tiny_dirs, task, family="causal"):
+    backbone = load_backbone(str(tiny_dirs[family]), "float32")
+    train = scoring.encode(backbone, task, task.examples[:40])
+    dev = scoring.encode(backbone, task, task.examples[40:])
+    return backbone, train, dev
+
+
+@pytest.mark.parametrize("family", ["causal", "masked", "encoder", "seq2seq"])
+def test_only_the_prompt_learns(tiny_dirs, toy_task, family):
+    backbone, train, dev = _setup(tiny_dirs, toy_task, family)
+    before = {k: v.clone() for k, v in backbone.model.state_dict().items()}
+    prompt = init_prompt(backbone, 4, "random", seed=0)
+    result = train_prompt(backbone, train, dev, prompt, TrainConfig(steps=30, lr=0.1, eval_every=10, patience=0),
+                          progress=False)
+    assert all(torch.equal(before[k], v) for k, v in backbone.model.state_dict().items())
+    assert not any(p.requires_grad for p in backbone.model.parameters())
+    losses = [point["train_loss"] for point in result.curve[1:]]
+    assert losses[-1] < losses[0], "the training loss should fall as the prompt learns"
+
+
+def test_curve_records_every_evaluation(tiny_dirs, toy_task):
+    backbone, train, dev = _setup(tiny_dirs, toy_task)
+    result = train_prompt(backbone, train, dev, init_prompt(backbone, 4), TrainConfig(steps=25, eval_every=10,
+                          patience=0), progress=False)
+    assert [point["step"] for point in result.curve] == [0, 10, 20, 25]
+    assert result.curve[0]["train_loss"] is None and all(p["train_loss"] > 0 for p in result.curve[1:])
+    assert all(0 <= p["dev_accuracy"] <= 1 and p["wall_seconds"] >= 0 for p in result.curve)
+    assert result.best_dev == max(p["dev_accuracy"] for p in result.curve)
+    best = next(p for p in result.curve if p["dev_accuracy"] == result.best_dev)
+    assert result.best_step == best["step"]
+
+
+def test_early_stopping_when_dev_stops_improving(tiny_dirs, toy_task):
+    backbone, train, dev = _setup(tiny_dirs, toy_task)
+    # a learning rate this small leaves dev accuracy where it started, so patience runs out
+    config = TrainConfig(steps=100, lr=1e-12, eval_every=5, patience=2)
+    result = train_prompt(backbone, train, dev, init_prompt(backbone, 4), config, progress=False)
+    assert result.stopped_early and result.steps_done == 10 and result.best_step == 0
+
+
+def test_same_seed_same_prompt(tiny_dirs, toy_task):
+    backbone, train, dev = _setup(tiny_dirs, toy_task)
+    run = lambda seed: train_prompt(backbone, train, dev, init_prompt(backbone, 4, seed=seed),
+                                    TrainConfig(steps=12, eval_every=4, patience=0, seed=seed), progress=False)
+    first, again, other = run(0), run(0), run(1)
+    assert torch.equal(first.prompt.tensor, again.prompt.tensor)
+    assert [p["dev_accuracy"] for p in first.curve] == [p["dev_accuracy"] for p in again.curve]
+    assert not torch.equal(first.prompt.tensor, other.prompt.tensor)
+
+
+def test_epoch_batches_cover_every_example_once(toy_task, tiny_dirs):
+    backbone = load_backbone(str(tiny_dirs["causal"]), "float32")
+    items = scoring.encode(backbone, toy_task, toy_task.examples)
+    batches = epoch_batches(items, 8, seed=0, epoch=3)
+    assert sorted(i for b in batches for i in b) == list(range(len(items)))
+    assert batches == epoch_batches(items, 8, seed=0, epoch=3) != epoch_batches(items, 8, seed=0, epoch=4)
+
+
+@pytest.mark.parametrize("field", ["steps", "batch_size", "eval_every"])
+def test_nonsensical_config_is_rejected(field):
+    with pytest.raises(BadArgumentError, match=field.replace("_", "-")):
+        TrainConfig(**{field: 0})
+
+
+WORKER = """
+import sys
+from pathlib import Path
+from promptbank import scoring
+from promptbank.backbones import load_backbone
+from promptbank.prompt import init_prompt, save_prompt
+from promptbank.tasks.task import Example, Task
+from promptbank.train import TrainConfig, train_prompt
+words = ["good", "fine", "great", "bad", "awful", "poor"]
+examples = tuple(Example(f"the film number {i} was {words[i % 6]}", int(i % 6 < 3)) for i in range(48))
+task = Task("toy", "single", "sentiment", "Review: {text}\\nSentiment:", ("n", "p"), ("bad", "good"), examples)
+backbone = load_backbone(sys.argv[1], "float32")
+train, dev = scoring.encode(backbone, task, examples[:40]), scoring.encode(backbone, task, examples[40:])
+config = TrainConfig(steps=600, eval_every=10, patience=0, lr=0.05)
+result = train_prompt(backbone, train, dev, init_prompt(backbone, 4, seed=0), config,
+                      checkpoint_dir=Path(sys.argv[2]), progress=False)
+save_prompt(result.prompt, Path(sys.argv[3]))
+"""
+
+
+def test_killed_run_resumes_to_the_same_result(tiny_dirs, tmp_path):
+    model = str(tiny_dirs["causal"])
+    command = [sys.executable, "-c", WORKER, model]
+    subprocess.run(command + [str(tmp_path / "ck_ref"), str(tmp_path / "ref")], check=True, timeout=300)
+    victim = subprocess.Popen(command + [str(tmp_path / "ck"), str(tmp_path / "resumed")])
+    state = tmp_path / "ck" / "checkpoint.json"
+    deadline = time.time() + 120
+    while not (state.exists() and json.loads(state.read_text())["step"] > 0) and time.time() < deadline:
+        time.sleep(0.01)
+    assert victim.poll() is None, "the run ended before it could be killed"
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert not (tmp_path / "resumed").exists()
+    subprocess.run(command + [str(tmp_path / "ck"), str(tmp_path / "resumed")], check=True, timeout=300)
+    assert torch.equal(load_prompt(tmp_path / "resumed").tensor, load_prompt(tmp_path / "ref").tensor)
