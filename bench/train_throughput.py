@@ -127,7 +127,11 @@ def main() -> None:
     for side, r in results.items():
         table.add_row(side, f"{r['examples_per_s']:.2f}", f"{r['peak_rss_mb']:.0f}",
                       f"{r['examples_per_s'] / base['examples_per_s']:.2f}", f"{r['peak_rss_mb'] / base['peak_rss_mb']:.2f}")
-    Console().print(table)
+    console = Console(width=140)
+    console.print(table)
+    pb = results["promptbank"]
+    console.print(f"promptbank vs PEFT: {pb['examples_per_s'] / base['examples_per_s']:.2f}x throughput at "
+                  f"{pb['peak_rss_mb'] / base['peak_rss_mb']:.2f}x peak RSS (target: >= 2x at <= 1x)")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 import torch
 from transformers import (AutoTokenizer, BertConfig, BertForMaskedLM, BertModel, LlamaConfig, LlamaForCausalLM,
                           T5Config, T5ForConditionalGeneration)
@@ -63,6 +64,8 @@ def toy_choice_task() -> Task:
 @pytest.fixture
 def cli(monkeypatch, capsys):
     """Run the `promptbank` entry point in-process; returns (exit code, stdout, stderr)."""
+    monkeypatch.setattr("promptbank.cli.console", Console(width=250))  # tables unwrapped, whatever the terminal
+
     def run(*args: str) -> tuple[int, str, str]:
         monkeypatch.setattr(sys, "argv", ["promptbank", *map(str, args)])
         try:

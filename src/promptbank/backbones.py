@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import torch
+from transformers import logging as hf_logging
 from transformers import (AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM,
                           AutoModelForSeq2SeqLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase)
 
@@ -85,6 +86,7 @@ def smollm2_dir() -> Path:
             del model.config.quantization_config
         model.save_pretrained(partial)
         tokenizer.save_pretrained(partial)
+        partial.chmod(0o755)  # mkdtemp makes it private
         os.replace(partial, target)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
@@ -150,6 +152,8 @@ def load_backbone(name: str = DEFAULT_BACKBONE, dtype: str = "auto") -> Backbone
     """
     source = _resolve(name)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    hf_logging.disable_progress_bar()  # promptbank shows its own progress; per-tensor bars are noise
+    hf_logging.set_verbosity_error()
     try:
         config = AutoConfig.from_pretrained(source, local_files_only=True)
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)

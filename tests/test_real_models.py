@@ -1,0 +1,24 @@
+"""Slow tests on real pretrained weights: prompt tuning must beat the majority class on real test data."""
+
+import pytest
+
+from promptbank.runs import RunSpec, run_training
+from promptbank.train import TrainConfig
+
+pytestmark = pytest.mark.slow
+
+
+def test_smollm2_prompt_beats_majority_on_movie_sentences(tmp_path):
+    spec = RunSpec(task="movie_sentences", backbone="smollm2-135m", shots=16, prompt_length=20, init="random",
+                   test_size=300, train=TrainConfig(steps=40, eval_every=10, patience=0, seed=0))
+    result = run_training(spec, tmp_path / "p", progress=False)
+    assert result.test.n == 300
+    assert result.test.accuracy > result.majority + 0.1, (result.test, result.majority)
+    assert (tmp_path / "p" / "prompt.safetensors").exists()
+
+
+def test_minilm_encoder_prompt_beats_majority_on_rotten_tomatoes(tmp_path):
+    spec = RunSpec(task="rotten_tomatoes", backbone="minilm-l6", shots=32, prompt_length=10, init="random",
+                   test_size=300, train=TrainConfig(steps=60, eval_every=20, patience=0, seed=0, lr=0.1))
+    result = run_training(spec, tmp_path / "p", progress=False)
+    assert result.test.accuracy > result.majority + 0.1, (result.test, result.majority)

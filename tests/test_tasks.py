@@ -1,0 +1,196 @@
+"""Built-in tasks load real data deterministically; user spec files load, and every mistake in them is a DataError."""
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from promptbank.errors import BadArgumentError, DataError, UnknownTaskError
+from promptbank.tasks import few_shot, fingerprint, get_task, split, task_names
+from promptbank.tasks.builtin import BUILTIN
+from promptbank.tasks.files import load_spec
+from promptbank.tasks.sources import data_file, fetch_data
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fetched() -> Path:
+    """The Makefile fetches the data before the tests; this makes the file runnable on its own."""
+    return fetch_data()
+
+
+@pytest.fixture(scope="module", params=task_names())
+def task(request):
+    return get_task(request.param)
+
+
+def test_there_are_thirteen_builtin_tasks():
+    assert len(task_names()) >= 13
+    assert {"movie_sentences", "rotten_tomatoes", "social_iqa", "vitaminc"} <= set(task_names())
+
+
+def test_builtin_task_is_well_formed(task):
+    assert len(task.labels) >= 2 and task.kind in {"sentiment", "topic", "nli", "qa", "intent"}
+    assert task.template.count("{text}") == 1 and not task.template.endswith(" ")
+    if task.format == "multiple_choice":
+        assert task.verbalizer == () and all(ex.choices and 0 <= ex.label < len(ex.choices) for ex in task.examples)
+    else:
+        assert len(set(task.verbalizer)) == len(task.labels)
+        assert all(word == word.strip() and word for word in task.verbalizer)
+        assert all(0 <= ex.label < len(task.labels) for ex in task.examples)
+        assert len({ex.label for ex in task.examples}) == len(task.labels)
+    assert all(ex.text.strip() for ex in task.examples)
+    assert (task.format == "pair") == all(ex.text_b for ex in task.examples)
+
+
+def test_builtin_task_has_no_duplicates(task):
+    inputs = [(ex.text, ex.text_b, ex.choices) for ex in task.examples]
+    assert len(set(inputs)) == len(inputs)
+
+
+def test_builtin_task_is_deterministic(task):
+    assert fingerprint(BUILTIN[task.name]().examples) == fingerprint(task.examples)
+
+
+def test_split_is_stable_disjoint_and_non_empty(task):
+    parts = split(task)
+    assert parts.train and parts.validation and parts.test
+    assert len(parts.train) + len(parts.validation) + len(parts.test) == len(task.examples)
+    assert not set(parts.train) & set(parts.test) and not set(parts.validation) & set(parts.test)
+    assert fingerprint(split(task).test) == fingerprint(parts.test)
+
+
+def test_documents_are_truncated():
+    for name in ("bbc_news", "food_reviews", "drug_reviews"):
+        assert max(len(ex.text.split()) for ex in get_task(name).examples) <= 60
+
+
+def test_few_shot_gives_k_per_class_and_depends_only_on_seed():
+    train = split(get_task("tweet_sentiment")).train
+    picked = few_shot(train, shots=4, seed=3)
+    assert Counter(ex.label for ex in picked) == {0: 4, 1: 4, 2: 4}
+    assert few_shot(train, shots=4, seed=3) == picked
+    assert few_shot(train, shots=4, seed=4) != picked
+    with pytest.raises(BadArgumentError):
+        few_shot(train, shots=0, seed=0)
+
+
+def test_unknown_task_names_the_known_ones():
+    with pytest.raises(UnknownTaskError, match="movie_sentences"):
+        get_task("no_such_task")
+
+
+def test_missing_fetched_file_says_to_fetch(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMPTBANK_CACHE", str(tmp_path))
+    with pytest.raises(DataError, match="promptbank fetch-data"):
+        data_file("bigbench/strategyqa/task.json")
+
+
+def test_fetch_data_is_idempotent(fetched):
+    stamp = (fetched / "bigbench/winowhy/task.json").stat().st_mtime_ns
+    assert fetch_data(Path("/nonexistent")) == fetched
+    assert (fetched / "bigbench/winowhy/task.json").stat().st_mtime_ns == stamp
+
+
+# ---- user tasks from spec files --------------------------------------------------------------------------
+
+ROWS = [{"review": "a lovely film", "stars": 5}, {"review": "dull and long", "stars": 1},
+        {"review": "great fun", "stars": 5}]
+SPEC = {"name": "my_reviews", "data": "reviews.csv", "format": "single", "text": "review", "text_b": None,
+        "label": "stars", "verbalizer": {"1": "bad", "5": "good"}, "template": "Review: {text}\nSentiment:",
+        "kind": "sentiment"}
+
+
+def _write_spec(folder: Path, **changes) -> Path:
+    path = folder / "spec.json"
+    path.write_text(json.dumps({**SPEC, **changes}))
+    return path
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl", "parquet"])
+def test_spec_loads_every_file_type(tmp_path, suffix):
+    data = tmp_path / f"reviews.{suffix}"
+    frame = pd.DataFrame(ROWS)
+    if suffix == "csv":
+        frame.to_csv(data, index=False)
+    elif suffix == "jsonl":
+        frame.to_json(data, orient="records", lines=True)
+    else:
+        frame.to_parquet(data)
+    task = get_task(str(_write_spec(tmp_path, data=data.name)))
+    assert (task.name, task.labels, task.verbalizer) == ("my_reviews", ("1", "5"), ("bad", "good"))
+    assert [(ex.text, ex.label) for ex in task.examples] == [(row["review"], int(row["stars"] == 5)) for row in ROWS]
+
+
+def test_spec_pair_and_multiple_choice(tmp_path):
+    rows = [{"q": "Sky colour?", "h": "It is blue.", "options": ["red", "blue"], "answer": "blue"},
+            {"q": "Two plus two?", "h": "It is five.", "options": ["3", "4", "5"], "answer": 1}]
+    (tmp_path / "qa.jsonl").write_text("\n".join(json.dumps(row) for row in rows))
+    mc = load_spec(_write_spec(tmp_path, data="qa.jsonl", format="multiple_choice", text="q", label="answer",
+                               choices="options", verbalizer=None, template="Q: {text}\nA:"))
+    assert mc.labels == ("A", "B", "C") and [ex.label for ex in mc.examples] == [1, 1]
+    assert mc.examples[1].choices == ("3", "4", "5")
+    rows = [{"p": "A man sleeps.", "h": "Someone rests.", "y": "yes"},
+            {"p": "A dog runs.", "h": "A cat sits.", "y": "no"}]
+    (tmp_path / "nli.jsonl").write_text("\n".join(json.dumps(row) for row in rows))
+    pair = load_spec(_write_spec(tmp_path, data="nli.jsonl", format="pair", text="p", text_b="h", label="y",
+                                 verbalizer={"yes": "yes", "no": "no"}, template="{text}\nQuestion: {text_b}\nAnswer:"))
+    assert pair.render(pair.examples[0]) == "A man sleeps.\nQuestion: Someone rests.\nAnswer:"
+
+
+def _good_csv(folder: Path) -> None:
+    pd.DataFrame(ROWS).to_csv(folder / "reviews.csv", index=False)
+
+
+BAD_SPECS = {
+    "missing data file": (dict(data="absent.csv"), "does not exist"),
+    "unsupported type": (dict(data="reviews.txt"), "unsupported type"),
+    "missing key": (dict(template=None), "lacks template"),
+    "unknown key": (dict(lable="stars"), "unknown keys lable"),
+    "bad format": (dict(format="tree"), "format 'tree'"),
+    "missing field": (dict(text="body"), "no field 'body'"),
+    "label not in verbalizer": (dict(verbalizer={"1": "bad", "4": "good"}), "label 5"),
+    "unknown placeholder": (dict(template="Review: {text} {title}\nSentiment:"), "unknown placeholder {title}"),
+    "malformed template": (dict(template="Review: {text\nSentiment:"), "malformed"),
+    "duplicate verbalizer words": (dict(verbalizer={"1": "bad", "5": "bad"}), "different"),
+    "pair without text_b": (dict(format="pair"), "needs the key text_b"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_SPECS)
+def test_spec_mistakes_are_one_sentence_data_errors(tmp_path, case):
+    changes, expected = BAD_SPECS[case]
+    _good_csv(tmp_path)
+    with pytest.raises(DataError) as error:
+        load_spec(_write_spec(tmp_path, **changes))
+    message = str(error.value)
+    assert expected in message and "\n" not in message and "Traceback" not in message
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"", "is empty"),
+    (b"review,stars\n", "has no rows"),
+    ("review,stars\ncaf\u00e9 cr\u00e8me,5\n".encode("latin-1"), "not UTF-8"),
+])
+def test_bad_data_files_are_data_errors(tmp_path, content, expected):
+    (tmp_path / "reviews.csv").write_bytes(content)
+    with pytest.raises(DataError, match=expected):
+        load_spec(_write_spec(tmp_path))
+
+
+def test_unreadable_data_and_spec_files(tmp_path):
+    (tmp_path / "reviews.jsonl").write_text('{"review": "ok", "stars": 5}\n{not json\n')
+    with pytest.raises(DataError, match="could not be read as JSON"):
+        load_spec(_write_spec(tmp_path, data="reviews.jsonl"))
+    (tmp_path / "spec.json").write_text("{name: ")
+    with pytest.raises(DataError, match="not valid UTF-8 JSON"):
+        load_spec(tmp_path / "spec.json")
+    with pytest.raises(DataError, match="does not exist"):
+        get_task(str(tmp_path / "absent.json"))
+
+
+def test_label_error_names_the_value_and_the_file(tmp_path):
+    _good_csv(tmp_path)
+    with pytest.raises(DataError, match=r"Row 1 of .*reviews\.csv has the label 5"):
+        load_spec(_write_spec(tmp_path, verbalizer={"1": "bad", "2": "good"}))
