@@ -105,10 +105,10 @@ def vitaminc() -> Task:
 
 
 def fever() -> Task:
-    """FEVER claims judged without evidence: closed-book fact checking, so it is grouped with QA."""
+    """FEVER claims judged without evidence: fact verification, grouped with NLI as the task types are."""
     rows = ((*_strip(r"On June 2017, the following claim was made: (.*)\nQ: Was this claim true or false\?", text),
              None, label) for text, label in _bigbench("fact_checker/fever"))
-    return _classes("fever", "single", "qa", "Claim: {text}\nTrue or false?", {"false": "false", "true": "true"},
+    return _classes("fever", "single", "nli", "Claim: {text}\nTrue or false?", {"false": "false", "true": "true"},
                     rows, "BIG-bench fact_checker/fever: is a claim about the world true or false.")
 
 
