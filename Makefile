@@ -31,6 +31,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/train_throughput.py
+	$(BIN)/python bench/bank_ops.py
 
 clean:
 	rm -rf $(VENV) runs

@@ -64,7 +64,8 @@ def toy_choice_task() -> Task:
 @pytest.fixture
 def cli(monkeypatch, capsys):
     """Run the `promptbank` entry point in-process; returns (exit code, stdout, stderr)."""
-    monkeypatch.setattr("promptbank.cli.console", Console(width=250))  # tables unwrapped, whatever the terminal
+    for module in ("promptbank.cli", "promptbank.bank_cli"):  # tables unwrapped, whatever the terminal
+        monkeypatch.setattr(f"{module}.console", Console(width=250))
 
     def run(*args: str) -> tuple[int, str, str]:
         monkeypatch.setattr(sys, "argv", ["promptbank", *map(str, args)])

@@ -45,7 +45,7 @@ def test_train_then_eval_on_a_user_task(cli, tiny_dirs, tmp_path):
     code, stdout, err = cli("train", "--task", spec, "--backbone", tiny_dirs["causal"], "--shots", 8, "--steps", 6,
                             "--eval-every", 3, "--prompt-length", 5, "--init", "labels", "--out", out)
     assert code == 0, err
-    assert "test acc" in stdout and "my_reviews" in stdout
+    assert "test accuracy" in stdout and "my_reviews" in stdout
     prompt = load_prompt(out)
     assert prompt.length == 5 and prompt.init == "labels" and prompt.info["task"] == "my_reviews"
     assert [p["step"] for p in prompt.info["curve"]] == [0, 3, 6]

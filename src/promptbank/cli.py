@@ -11,10 +11,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from promptbank.bank_cli import bank_app
 from promptbank.errors import PromptbankError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
                   help="Soft prompt tuning and prompt transfer on frozen language models.")
+app.add_typer(bank_app, name="bank")
 console = Console()
 
 
@@ -69,6 +71,7 @@ def train(
     test_size: Annotated[Optional[int], typer.Option(help="Evaluate on the first N test examples.")] = None,
     dtype: Annotated[str, typer.Option(help="auto (bfloat16 where native), float32 or bfloat16.")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed for sampling, init and batch order.")] = 0,
+    bank: Annotated[Optional[Path], typer.Option(help="Also add the trained prompt to this bank.")] = None,
 ) -> None:
     """Train a soft prompt on a task with the backbone frozen, evaluate it on test and save it."""
     from promptbank.runs import RunSpec, run_training
@@ -77,14 +80,22 @@ def train(
     spec = RunSpec(task=task, backbone=backbone, shots=shots, prompt_length=prompt_length, init=init,
                    init_text=init_text, init_prompt=init_prompt, dtype=dtype, test_size=test_size, train=config)
     result = run_training(spec, out)
-    table = Table("task", "backbone", "init", "train ex", "steps", "best dev acc", "test acc", "test macro-F1",
-                  "majority", title="promptbank train")
     info = result.prompt.info
-    table.add_row(info["task"], result.prompt.backbone, result.prompt.init, str(info["train_examples"]),
-                  str(result.training.steps_done), f"{result.training.best_dev:.3f}", f"{result.test.accuracy:.3f}",
-                  f"{result.test.macro_f1:.3f}", f"{result.majority:.3f}")
+    table = Table("", "", title="promptbank train", show_header=False)
+    for label, value in (("task", info["task"]), ("backbone", result.prompt.backbone), ("init", result.prompt.init),
+                         ("train examples", info["train_examples"]), ("steps", result.training.steps_done),
+                         ("best dev accuracy", f"{result.training.best_dev:.3f} (step {result.training.best_step})"),
+                         ("test accuracy", f"{result.test.accuracy:.3f} on {result.test.n}"),
+                         ("test macro-F1", f"{result.test.macro_f1:.3f}"),
+                         ("majority-class accuracy", f"{result.majority:.3f}")):
+        table.add_row(label, str(value))
     console.print(table)
     console.print(f"saved to {out}")
+    if bank is not None:
+        from promptbank.bank import PromptBank
+        with PromptBank(bank, create=True) as store:
+            record = store.add(result.prompt)
+        console.print(f"added to the bank at {store.root} as {record.id}")
 
 
 @app.command("eval")

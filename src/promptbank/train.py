@@ -147,8 +147,6 @@ def train_prompt(backbone: Backbone, train_items: list, dev_items: list, prompt:
             best, best_step, best_dev, bad_evals = weights.detach().clone(), step, dev.accuracy, 0
         else:
             bad_evals += 1
-        bar.set_postfix(loss=curve[-1]["train_loss"], dev=f"{dev.accuracy:.3f}", best=f"{best_dev:.3f}",
-                        ex_s=f"{seen / max(elapsed - wall, 1e-9):.1f}")
         if checkpoint_dir is not None:
             adam = optimizer.state.get(weights, {})
             _save_checkpoint(checkpoint_dir, {
@@ -175,6 +173,8 @@ def train_prompt(backbone: Backbone, train_items: list, dev_items: list, prompt:
         losses.append(loss.item())
         seen += len(batch)
         step += 1
+        bar.set_postfix(loss=f"{losses[-1]:.3f}", dev=f"{curve[-1]['dev_accuracy']:.3f}", best=f"{best_dev:.3f}",
+                        ex_s=f"{seen / (time.perf_counter() - started - wall):.1f}", refresh=False)
         bar.update(1)
         if step % config.eval_every == 0 or step == config.steps:
             stopped = evaluate_and_checkpoint()

@@ -1,0 +1,73 @@
+"""Content-addressed prompt tensors: one safetensors file per prompt, named by the sha256 of its bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load, save
+
+from promptbank.errors import DataError
+
+SUFFIX = ".safetensors"
+TEMP_PREFIX = ".tmp-"
+
+
+def encode(tensor: torch.Tensor) -> tuple[bytes, str]:
+    """The blob bytes of a prompt tensor (float32, no metadata, so equal tensors give equal bytes) and their sha256."""
+    data = save({"prompt": tensor.detach().float().contiguous().cpu()})
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def path_of(root: Path, digest: str) -> Path:
+    return root / digest[:2] / f"{digest}{SUFFIX}"
+
+
+def write(root: Path, data: bytes, digest: str) -> Path:
+    """Store the bytes under their digest: written to a temp file, flushed to disk, renamed into place.
+
+    A process killed half-way leaves at most a temp file, never a partial blob under a digest name.
+    """
+    final = path_of(root, digest)
+    if final.exists():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=final.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, final)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return final
+
+
+def read(root: Path, digest: str, check: bool = True) -> torch.Tensor:
+    """The tensor of a blob; a missing, altered or unreadable blob is a DataError naming its file."""
+    path = path_of(root, digest)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"The blob {path} is missing from the bank; run `promptbank bank verify`.") from None
+    if check and hashlib.sha256(data).hexdigest() != digest:
+        raise DataError(f"The blob {path} is corrupted (its checksum does not match); run `promptbank bank verify`.")
+    try:
+        return load(data)["prompt"]
+    except (SafetensorError, KeyError):
+        raise DataError(f"The blob {path} is not a readable prompt tensor.") from None
+
+
+def all_digests(root: Path) -> set[str]:
+    return {p.name[:-len(SUFFIX)] for p in root.glob(f"??/*{SUFFIX}") if not p.name.startswith(TEMP_PREFIX)}
+
+
+def temp_files(root: Path) -> list[Path]:
+    return sorted(root.glob(f"??/{TEMP_PREFIX}*"))

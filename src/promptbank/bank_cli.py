@@ -1,0 +1,177 @@
+"""`promptbank bank ...`: the prompt bank from the command line (each command is one library call)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from promptbank.bank import PromptBank, PromptRecord
+from promptbank.errors import BadArgumentError
+
+bank_app = typer.Typer(no_args_is_help=True, help="The prompt bank: list, show, tag, verify, export and import prompts.")
+console = Console()
+BankOption = Annotated[Optional[Path], typer.Option("--bank", help="Bank directory (default: $PROMPTBANK_HOME or "
+                                                                   "~/.local/share/promptbank).")]
+
+
+def _metric(record: PromptRecord, path: str) -> str:
+    value = record.metric(path)
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _threshold(text: str | None) -> tuple[str, float] | None:
+    if text is None:
+        return None
+    path, _, value = text.partition("=")
+    try:
+        return path, float(value)
+    except ValueError:
+        raise BadArgumentError(f"--min takes METRIC=VALUE, e.g. test.accuracy=0.7, not {text!r}.") from None
+
+
+@bank_app.command("add")
+def add(prompt: Annotated[Path, typer.Option(help="A saved prompt directory (from `promptbank train`).")],
+        bank: BankOption = None, name: Annotated[Optional[str], typer.Option(help="A name to list it by.")] = None,
+        kind: Annotated[str, typer.Option(help="task, pretrained, projected or mixture.")] = "task",
+        tag: Annotated[Optional[list[str]], typer.Option(help="A tag (repeatable).")] = None) -> None:
+    """Add a saved prompt to the bank."""
+    from promptbank.prompt import load_prompt
+    loaded = load_prompt(prompt)
+    with PromptBank(bank, create=True) as store:
+        record = store.add(loaded, name=name, kind=kind, tags=tag or ())
+    console.print(f"added {record.id} ({record.name}) to {store.root}")
+
+
+@bank_app.command("list")
+def list_(bank: BankOption = None, task: Annotated[Optional[str], typer.Option()] = None,
+          backbone: Annotated[Optional[str], typer.Option()] = None, kind: Annotated[Optional[str], typer.Option()] = None,
+          tag: Annotated[Optional[str], typer.Option()] = None,
+          min: Annotated[Optional[str], typer.Option("--min", help="METRIC=VALUE, e.g. test.accuracy=0.7.")] = None,
+          sort: Annotated[str, typer.Option(help="created, name, task, backbone, length, or a metric path.")] = "created",
+          desc: Annotated[bool, typer.Option("--desc", help="Sort descending.")] = False,
+          limit: Annotated[Optional[int], typer.Option()] = None) -> None:
+    """List prompts, filtered and sorted."""
+    with PromptBank(bank) as store:
+        records = store.list(task=task, backbone=backbone, kind=kind, tag=tag, min_metric=_threshold(min), sort=sort,
+                             descending=desc, limit=limit)
+    table = Table("id", "name", "task", "kind", "backbone", "L", "init", "dev acc", "test acc", "tags",
+                  title=f"{len(records)} prompts in {store.root}")
+    for r in records:
+        table.add_row(r.id, r.name, r.task or "-", r.kind, r.backbone, str(r.length), r.init, _metric(r, "dev.accuracy"),
+                      _metric(r, "test.accuracy"), ", ".join(r.tags))
+    console.print(table)
+
+
+@bank_app.command("show")
+def show(record_id: Annotated[str, typer.Argument(help="A prompt id (or a unique prefix).")],
+         bank: BankOption = None) -> None:
+    """Show a prompt's metadata, lineage and training-curve summary."""
+    with PromptBank(bank) as store:
+        r = store.get(record_id)
+    table = Table("field", "value", title=f"prompt {r.id}", show_header=False)
+    for field in ("name", "kind", "task", "task_format", "labels", "backbone", "hidden_size", "tokenizer_fingerprint",
+                  "length", "init", "lineage", "data_fingerprint", "metrics", "created", "tags", "blob"):
+        table.add_row(field, str(getattr(r, field)))
+    if r.curve:
+        best = max(r.curve, key=lambda p: p.get("dev_accuracy") or 0)
+        table.add_row("curve", f"{len(r.curve)} evaluations over {r.curve[-1]['step']} steps, "
+                               f"{r.curve[-1]['wall_seconds']:.0f} s; best dev {best.get('dev_accuracy')} at step "
+                               f"{best['step']}")
+    if r.training:
+        table.add_row("training", str(r.training))
+    console.print(table)
+
+
+@bank_app.command("rm")
+def rm(record_id: Annotated[str, typer.Argument()], bank: BankOption = None) -> None:
+    """Remove a prompt (and its blob, unless another prompt shares it)."""
+    with PromptBank(bank) as store:
+        record = store.remove(record_id)
+    console.print(f"removed {record.id} ({record.name})")
+
+
+@bank_app.command("tag")
+def tag(record_id: Annotated[str, typer.Argument()], bank: BankOption = None,
+        add: Annotated[Optional[list[str]], typer.Option("--add")] = None,
+        remove: Annotated[Optional[list[str]], typer.Option("--remove")] = None) -> None:
+    """Add or remove tags."""
+    with PromptBank(bank) as store:
+        record = store.tag(record_id, add or (), remove or ())
+    console.print(f"{record.id}: {', '.join(record.tags) or 'no tags'}")
+
+
+@bank_app.command("verify")
+def verify(bank: BankOption = None) -> None:
+    """Check every blob against its checksum and record; exit 1 if anything is wrong."""
+    with PromptBank(bank) as store:
+        report = store.verify()
+    for problem in report.problems:
+        console.print(f"[red]problem:[/] {problem}", highlight=False)
+    if report.unreferenced:
+        console.print(f"{len(report.unreferenced)} unreferenced files left by interrupted writes "
+                      "(`promptbank bank gc` removes them)")
+    console.print(f"{report.checked} prompts checked, {len(report.problems)} problems")
+    if not report.ok:
+        sys.exit(1)
+
+
+@bank_app.command("gc")
+def gc(bank: BankOption = None) -> None:
+    """Delete files no record references (left by interrupted adds or removals)."""
+    with PromptBank(bank) as store:
+        removed = store.gc()
+    console.print(f"removed {len(removed)} unreferenced files")
+
+
+@bank_app.command("export")
+def export(out: Annotated[Path, typer.Option(help="Archive file to write (.tar.gz).")], bank: BankOption = None,
+           ids: Annotated[Optional[list[str]], typer.Argument(help="Prompt ids (default: the whole bank).")] = None) -> None:
+    """Export the bank, or a selection, as a portable archive."""
+    from promptbank.bank.archive import export_archive
+    with PromptBank(bank) as store:
+        records = export_archive(store, out, ids)
+    console.print(f"exported {len(records)} prompts to {out}")
+
+
+@bank_app.command("import")
+def import_(archive: Annotated[Path, typer.Argument(help="An archive made by `promptbank bank export`.")],
+            bank: BankOption = None) -> None:
+    """Import the prompts of an archive (ids are kept; prompts already present are skipped)."""
+    from promptbank.bank.archive import import_archive, read_archive
+    read_archive(archive)  # a foreign or damaged file is refused before a bank is created for it
+    with PromptBank(bank, create=True) as store:
+        added, present = import_archive(store, archive)
+    console.print(f"imported {len(added)} prompts ({len(present)} already present)")
+
+
+@bank_app.command("export-peft")
+def export_peft(record_id: Annotated[str, typer.Argument()],
+                out: Annotated[Path, typer.Option(help="Directory for PeftModel.from_pretrained.")],
+                bank: BankOption = None) -> None:
+    """Export a prompt as a PEFT prompt-tuning directory."""
+    from promptbank.backbones import load_backbone
+    from promptbank.peft_format import export_peft as write
+    if out.exists():
+        raise BadArgumentError(f"{out} already exists; choose another --out or remove it.")
+    with PromptBank(bank) as store:
+        prompt = store.load(record_id)
+    write(prompt, load_backbone(prompt.backbone), out)
+    console.print(f"wrote PEFT prompt-tuning adapter to {out}")
+
+
+@bank_app.command("import-peft")
+def import_peft(directory: Annotated[Path, typer.Argument(help="A PEFT prompt-tuning adapter directory.")],
+                backbone: Annotated[str, typer.Option(help="The backbone the prompt was trained on.")],
+                bank: BankOption = None, name: Annotated[Optional[str], typer.Option()] = None) -> None:
+    """Import a PEFT prompt-tuning adapter into the bank."""
+    from promptbank.backbones import load_backbone
+    from promptbank.peft_format import read_peft
+    prompt = read_peft(directory, load_backbone(backbone))
+    with PromptBank(bank, create=True) as store:
+        record = store.add(prompt, name=name, lineage={"method": "peft-import", "sources": [], "path": str(directory)})
+    console.print(f"added {record.id} ({record.name}) to {store.root}")
