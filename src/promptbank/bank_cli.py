@@ -175,3 +175,29 @@ def import_peft(directory: Annotated[Path, typer.Argument(help="A PEFT prompt-tu
     with PromptBank(bank, create=True) as store:
         record = store.add(prompt, name=name, lineage={"method": "peft-import", "sources": [], "path": str(directory)})
     console.print(f"added {record.id} ({record.name}) to {store.root}")
+
+
+@bank_app.command("build")
+def build(tasks: Annotated[str, typer.Option(help="Comma-separated source task names.")], bank: BankOption = None,
+          backbone: Annotated[str, typer.Option()] = "smollm2-135m",
+          shots: Annotated[Optional[int], typer.Option(help="Examples per class (default: all).")] = 16,
+          steps: Annotated[int, typer.Option()] = 100, prompt_length: Annotated[int, typer.Option()] = 20,
+          seeds: Annotated[str, typer.Option(help="Comma-separated seeds: one prompt per task and seed.")] = "0",
+          eval_every: Annotated[int, typer.Option()] = 20, test_size: Annotated[Optional[int], typer.Option()] = 300,
+          dtype: Annotated[str, typer.Option()] = "auto") -> None:
+    """Train source prompts on several tasks into the bank."""
+    from promptbank.runs import build_bank
+    from promptbank.train import TrainConfig
+    try:
+        seed_list = tuple(int(s) for s in seeds.split(","))
+    except ValueError:
+        raise BadArgumentError(f"--seeds takes comma-separated integers, not {seeds!r}.") from None
+    config = TrainConfig(steps=steps, eval_every=eval_every, patience=0)
+    with PromptBank(bank, create=True) as store:
+        records = build_bank([t for t in tasks.split(",") if t], store, backbone, shots, prompt_length, seed_list,
+                             config, dtype, test_size)
+    table = Table("id", "task", "seed", "dev acc", "test acc", "majority", title=f"built {len(records)} source prompts")
+    for r in records:
+        table.add_row(r.id, r.task or "-", r.name.rsplit("-s", 1)[-1], _metric(r, "dev.accuracy"),
+                      _metric(r, "test.accuracy"), _metric(r, "test_majority_accuracy"))
+    console.print(table)

@@ -98,6 +98,50 @@ def train(
         console.print(f"added to the bank at {store.root} as {record.id}")
 
 
+@app.command()
+def transfer(
+    target: Annotated[str, typer.Option(help="The target task (its own prompts in the bank are not used).")],
+    bank: Annotated[Optional[Path], typer.Option(help="Bank of source prompts (default: $PROMPTBANK_HOME).")] = None,
+    strategy: Annotated[str, typer.Option(help="best-of-k, weighted-average, mixture; or a baseline: random, "
+                                               "vocab, labels.")] = "weighted-average",
+    k: Annotated[int, typer.Option(help="How many top-ranked sources to use.")] = 3,
+    metric: Annotated[str, typer.Option(help="Similarity metric for retrieval.")] = "spot-avg-cosine",
+    by: Annotated[str, typer.Option(help="Rank sources by similarity or by zero-shot dev accuracy.")] = "similarity",
+    backbone: Annotated[str, typer.Option()] = "smollm2-135m",
+    shots: Annotated[int, typer.Option(help="Examples per class for train and dev.")] = 16,
+    steps: Annotated[int, typer.Option(help="Training steps of the target prompt.")] = 100,
+    prompt_length: Annotated[int, typer.Option()] = 20,
+    eval_every: Annotated[int, typer.Option()] = 10,
+    test_size: Annotated[Optional[int], typer.Option()] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+    dtype: Annotated[str, typer.Option()] = "auto",
+) -> None:
+    """Initialise a target task's prompt from the bank's source prompts, train it, and store it with its lineage."""
+    from promptbank.bank import PromptBank
+    from promptbank.runs import TransferSpec, transfer_run
+    from promptbank.train import TrainConfig
+    config = TrainConfig(steps=steps, eval_every=eval_every, patience=0, seed=seed)
+    spec = TransferSpec(target=target, strategy=strategy, k=k, by=by, metric=metric, backbone=backbone, shots=shots,
+                        prompt_length=prompt_length, dtype=dtype, test_size=test_size, train=config)
+    with PromptBank(bank) as store:
+        result = transfer_run(spec, store)
+        record = store.add(result.prompt, lineage=result.lineage)
+    if result.ranking:
+        ranking = Table("rank", "source", "task", "score", "used", title=f"sources ranked by {by}"
+                        + (f" ({metric})" if by == "similarity" else " (dev accuracy)"))
+        for i, ranked in enumerate(result.ranking, 1):
+            ranking.add_row(str(i), ranked.record.id, ranked.record.task or "-", f"{ranked.score:.4f}",
+                            "yes" if i <= k else "")
+        console.print(ranking)
+    table = Table("", "", title=f"promptbank transfer → {target}", show_header=False)
+    for label, value in (("strategy", strategy), ("best dev accuracy", f"{result.training.best_dev:.3f}"),
+                         ("test accuracy", f"{result.test.accuracy:.3f} on {result.test.n}"),
+                         ("test macro-F1", f"{result.test.macro_f1:.3f}"),
+                         ("majority-class accuracy", f"{result.majority:.3f}"), ("stored as", record.id)):
+        table.add_row(label, value)
+    console.print(table)
+
+
 @app.command("eval")
 def eval_(
     prompt: Annotated[Path, typer.Option(help="A saved prompt directory.")],

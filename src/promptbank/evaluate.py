@@ -40,3 +40,24 @@ def evaluate(backbone: Backbone, prompt: torch.Tensor, items: list, batch_size: 
     predictions = predict(backbone, prompt, items, batch_size)
     gold = [item.label for item in items]
     return Evaluation(accuracy(predictions, gold), macro_f1(predictions, gold), len(items), tuple(predictions))
+
+
+@torch.inference_mode()
+def accuracy_of_many(backbone: Backbone, prompts: torch.Tensor, items: list, batch_rows: int = 64) -> torch.Tensor:
+    """Accuracy of each of N prompts (N, L, d) on the same items, many prompts per forward pass.
+
+    The items are encoded once; every batch holds `batch_rows` (prompt, item) rows of similar length, so a
+    bank of source prompts is scored on a dev set in a few large passes instead of N separate evaluations.
+    """
+    correct = torch.zeros(len(prompts))
+    labels = torch.tensor([item.label for item in items])
+    per_batch = max(1, batch_rows // len(prompts))
+    for batch in length_batches(items, per_batch):
+        pairs = [(n, i) for i in batch for n in range(len(prompts))]
+        for start in range(0, len(pairs), batch_rows):
+            chunk = pairs[start:start + batch_rows]
+            prompt_index = torch.tensor([n for n, _ in chunk])
+            best = scoring.score(backbone, prompts[prompt_index], [items[i] for _, i in chunk]).argmax(-1).cpu()
+            hits = (best == labels[[i for _, i in chunk]]).float()
+            correct.index_add_(0, prompt_index, hits)
+    return correct / len(items)

@@ -7,13 +7,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from promptbank import scoring
-from promptbank.backbones import DEFAULT_BACKBONE, load_backbone
+from promptbank.backbones import DEFAULT_BACKBONE, Backbone, load_backbone
+from promptbank.bank import PromptBank, PromptRecord
 from promptbank.errors import BadArgumentError
 from promptbank.evaluate import Evaluation, evaluate
 from promptbank.metrics import majority_accuracy
 from promptbank.prompt import SoftPrompt, check_compatible, init_prompt, load_prompt, save_prompt
-from promptbank.tasks import fingerprint, few_shot, get_task, split
+from promptbank.tasks import Example, Task, fingerprint, few_shot, get_task, split
 from promptbank.train import TrainConfig, TrainResult, train_prompt
+from promptbank.transfer import (BASELINES, Ranked, best_of_k_init, check_choice, mixture_init, rank_by_similarity,
+                                 rank_by_zero_shot, sources_for, weighted_average_init)
 
 
 @dataclass(frozen=True)
@@ -47,42 +50,77 @@ class RunResult:
     majority: float  # test accuracy of always predicting the most frequent training label
 
 
+@dataclass(frozen=True)
+class TargetData:
+    """A task's examples for one run (few-shot or not), encoded once for the backbone."""
+
+    task: Task
+    train: tuple[Example, ...]
+    dev: tuple[Example, ...]
+    test: tuple[Example, ...]
+    train_items: list
+    dev_items: list
+    test_items: list
+
+    @property
+    def majority(self) -> float:
+        return majority_accuracy([ex.label for ex in self.train], [ex.label for ex in self.test])
+
+
+def target_data(backbone: Backbone, task_name: str, shots: int | None, seed: int, dev_size: int = 200,
+                test_size: int | None = None) -> TargetData:
+    """Train/dev from the task's fixed splits (K per class of each when few-shot), test from its test split."""
+    task = get_task(task_name)
+    parts = split(task)
+    train = few_shot(parts.train, shots, seed) if shots else parts.train
+    dev = few_shot(parts.validation, shots, seed) if shots else parts.validation[:dev_size]
+    test = parts.test[:test_size]
+    return TargetData(task, train, dev, test, *(scoring.encode(backbone, task, part) for part in (train, dev, test)))
+
+
+def run_info(data: TargetData, shots: int | None, config: TrainConfig, dtype: str, training: TrainResult,
+             test: Evaluation) -> dict:
+    """What a trained prompt records about its run (saved beside it and in the bank)."""
+    return {
+        "task": data.task.name, "task_format": data.task.format, "task_kind": data.task.kind,
+        "labels": list(data.task.labels), "shots": shots, "train_examples": len(data.train),
+        "data_fingerprint": fingerprint(data.train),
+        "training": asdict(config) | {"dtype": dtype, "steps_done": training.steps_done,
+                                      "best_step": training.best_step, "stopped_early": training.stopped_early},
+        "metrics": {"dev": {"accuracy": training.best_dev}, "test": test.as_dict(),
+                    "test_majority_accuracy": data.majority},
+        "curve": training.curve,
+    }
+
+
+def train_task(spec: RunSpec, progress: bool = True, checkpoint_dir: Path | None = None) -> RunResult:
+    """Train a prompt as `spec` says and evaluate it on test (nothing is written but checkpoints)."""
+    backbone = load_backbone(spec.backbone, spec.dtype)
+    seed = spec.train.seed
+    data = target_data(backbone, spec.task, spec.shots, seed, spec.dev_size, spec.test_size)
+    prompt = init_prompt(backbone, spec.prompt_length, spec.init, seed=seed, text=spec.init_text, task=data.task,
+                         source=spec.init_prompt)
+    training = train_prompt(backbone, data.train_items, data.dev_items, prompt, spec.train,
+                            checkpoint_dir=checkpoint_dir, progress=progress)
+    test = evaluate(backbone, training.prompt.tensor, data.test_items, spec.train.eval_batch_size)
+    training.prompt.info = run_info(data, spec.shots, spec.train, spec.dtype, training, test)
+    return RunResult(training.prompt, training, test, data.majority)
+
+
 def run_training(spec: RunSpec, out: Path, progress: bool = True) -> RunResult:
-    """Train a prompt as `spec` says and save it to `out` (complete, or not at all).
+    """Train as `spec` says and save the prompt to `out` (complete, or not at all).
 
     Checkpoints go to `<out>.partial/`; running the same spec again after a kill resumes from there.
     """
     out = Path(out)
     if out.exists():
         raise BadArgumentError(f"{out} already exists; choose another --out or remove it.")
-    task = get_task(spec.task)
-    backbone = load_backbone(spec.backbone, spec.dtype)
-    splits = split(task)
-    seed = spec.train.seed
-    train = few_shot(splits.train, spec.shots, seed) if spec.shots else splits.train
-    dev = few_shot(splits.validation, spec.shots, seed) if spec.shots else splits.validation[:spec.dev_size]
-    test = splits.test[:spec.test_size]
-    prompt = init_prompt(backbone, spec.prompt_length, spec.init, seed=seed, text=spec.init_text, task=task,
-                         source=spec.init_prompt)
+    get_task(spec.task)  # an unknown task is reported before any model is loaded
     partial = out.with_name(out.name + ".partial")
-    training = train_prompt(backbone, scoring.encode(backbone, task, train), scoring.encode(backbone, task, dev),
-                            prompt, spec.train, checkpoint_dir=partial, progress=progress)
-    test_eval = evaluate(backbone, training.prompt.tensor, scoring.encode(backbone, task, test),
-                         spec.train.eval_batch_size)
-    majority = majority_accuracy([ex.label for ex in train], [ex.label for ex in test])
-    trained = training.prompt
-    trained.info = {
-        "task": task.name, "task_format": task.format, "task_kind": task.kind, "labels": list(task.labels),
-        "shots": spec.shots, "train_examples": len(train), "data_fingerprint": fingerprint(train),
-        "training": asdict(spec.train) | {"dtype": spec.dtype, "steps_done": training.steps_done,
-                                          "best_step": training.best_step, "stopped_early": training.stopped_early},
-        "metrics": {"dev": {"accuracy": training.best_dev}, "test": test_eval.as_dict(),
-                    "test_majority_accuracy": majority},
-        "curve": training.curve,
-    }
-    save_prompt(trained, out)
+    result = train_task(spec, progress, checkpoint_dir=partial)
+    save_prompt(result.prompt, out)
     shutil.rmtree(partial, ignore_errors=True)
-    return RunResult(trained, training, test_eval, majority)
+    return result
 
 
 def evaluate_saved(prompt_dir: Path, task_name: str, backbone_name: str | None = None, split_name: str = "test",
@@ -98,3 +136,98 @@ def evaluate_saved(prompt_dir: Path, task_name: str, backbone_name: str | None =
     check_compatible(prompt, backbone)
     examples = getattr(split(task), split_name)[:limit]
     return evaluate(backbone, prompt.tensor, scoring.encode(backbone, task, examples), batch_size)
+
+
+@dataclass(frozen=True)
+class TransferSpec:
+    target: str
+    strategy: str = "weighted-average"  # or best-of-k, mixture; random, vocab, labels are the baselines
+    k: int = 3
+    by: str = "similarity"  # or "zero-shot"
+    metric: str = "spot-avg-cosine"
+    backbone: str = DEFAULT_BACKBONE
+    shots: int | None = 16
+    prompt_length: int = 20
+    embedding_steps: int = 30  # training of the target's task embedding (retrieval by similarity)
+    probe_steps: int = 10  # per source, for best-of-k
+    mixture_steps: int = 60  # training on the sources' mixed data, for mixture
+    dtype: str = "auto"
+    test_size: int | None = None
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        check_choice(self.strategy, self.k)
+        if self.by not in ("similarity", "zero-shot"):
+            raise BadArgumentError(f"--by must be similarity or zero-shot, not {self.by!r}.")
+        RunSpec(self.target, shots=self.shots, prompt_length=self.prompt_length, test_size=self.test_size)
+
+
+@dataclass
+class TransferResult:
+    prompt: SoftPrompt
+    ranking: list[Ranked]  # every candidate source, best first (empty for baselines)
+    lineage: dict
+    training: TrainResult
+    test: Evaluation
+    majority: float
+
+
+def transfer_run(spec: TransferSpec, bank: PromptBank, progress: bool = True) -> TransferResult:
+    """Initialise the target's prompt from the bank as `spec` says, train it on the same budget as a baseline
+    would get, evaluate it, and return it with its lineage (the caller stores it)."""
+    get_task(spec.target)
+    backbone = load_backbone(spec.backbone, spec.dtype)
+    seed = spec.train.seed
+    data = target_data(backbone, spec.target, spec.shots, seed, test_size=spec.test_size)
+    start = init_prompt(backbone, spec.prompt_length, "random", seed=seed)
+    ranking, lineage = [], {"method": spec.strategy, "sources": []}
+    if spec.strategy in BASELINES:
+        start = init_prompt(backbone, spec.prompt_length, spec.strategy, seed=seed, task=data.task)
+    else:
+        prompts, records = sources_for(bank, backbone, exclude_task=data.task.name, length=spec.prompt_length)
+        if spec.by == "zero-shot":
+            ranking = rank_by_zero_shot(backbone, prompts, records, data.dev_items)
+        else:
+            embedding_config = TrainConfig(**{**asdict(spec.train), "steps": spec.embedding_steps, "patience": 0})
+            embedding = train_prompt(backbone, data.train_items, data.dev_items, start, embedding_config,
+                                     progress=False).prompt
+            ranking = rank_by_similarity(backbone, prompts, records, embedding.tensor, spec.metric)
+        top = ranking[:spec.k]
+        index = {r.id: i for i, r in enumerate(records)}
+        chosen = prompts[[index[r.record.id] for r in top]]
+        lineage = {"method": spec.strategy, "sources": [r.record.id for r in top], "by": spec.by,
+                   "metric": spec.metric if spec.by == "similarity" else None, "scores": [r.score for r in top]}
+        if spec.strategy == "weighted-average":
+            tensor, lineage["weights"] = weighted_average_init(chosen, [r.score for r in top])
+        elif spec.strategy == "best-of-k":
+            tensor, best, probes = best_of_k_init(backbone, data.train_items, data.dev_items, chosen, start,
+                                                  spec.train, spec.probe_steps)
+            lineage |= {"chosen": top[best].record.id, "probe_dev_accuracy": probes,
+                        "extra_steps": spec.probe_steps * len(top)}
+        else:
+            mixed = list(dict.fromkeys(r.record.task for r in top))
+            tensor = mixture_init(backbone, mixed, spec.shots or 16, start, spec.train, spec.mixture_steps)
+            lineage |= {"mixed_tasks": mixed, "extra_steps": spec.mixture_steps}
+        start = SoftPrompt(tensor, backbone.name, backbone.tokenizer_fingerprint, spec.strategy,
+                           source=",".join(lineage["sources"]))
+    training = train_prompt(backbone, data.train_items, data.dev_items, start, spec.train, progress=progress)
+    test = evaluate(backbone, training.prompt.tensor, data.test_items, spec.train.eval_batch_size)
+    training.prompt.info = run_info(data, spec.shots, spec.train, spec.dtype, training, test) | {"lineage": lineage}
+    return TransferResult(training.prompt, ranking, lineage, training, test, data.majority)
+
+
+def build_bank(tasks: list[str], bank: PromptBank, backbone: str = DEFAULT_BACKBONE, shots: int | None = 16,
+               prompt_length: int = 20, seeds: tuple[int, ...] = (0,), config: TrainConfig = TrainConfig(),
+               dtype: str = "auto", test_size: int | None = None, progress: bool = True) -> list[PromptRecord]:
+    """Train one source prompt per task and seed (random init, so sources differ only by what they learnt)
+    and add each to the bank as it finishes."""
+    for name in tasks:
+        get_task(name)  # every task name is checked before hours of training start
+    records = []
+    for name in tasks:
+        for seed in seeds:
+            spec = RunSpec(name, backbone, shots, prompt_length, dtype=dtype, test_size=test_size,
+                           train=TrainConfig(**{**asdict(config), "seed": seed}))
+            result = train_task(spec, progress)
+            records.append(bank.add(result.prompt, name=f"{name}-s{seed}", tags=["source"]))
+    return records

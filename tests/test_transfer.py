@@ -1,0 +1,97 @@
+"""Retrieval and transfer initialisation on a tiny model with real built-in tasks."""
+
+import pytest
+import torch
+
+from promptbank import scoring
+from promptbank.backbones import load_backbone
+from promptbank.bank import PromptBank
+from promptbank.errors import BadArgumentError, DataError
+from promptbank.evaluate import accuracy_of_many, evaluate
+from promptbank.prompt import init_prompt
+from promptbank.runs import TransferSpec, build_bank, transfer_run
+from promptbank.train import TrainConfig
+from promptbank.transfer import rank_by_zero_shot, weighted_average_init
+
+TINY = TrainConfig(steps=4, eval_every=2, patience=0, batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def source_bank(tiny_dirs, tmp_path_factory):
+    """Source prompts for two sentiment tasks and one NLI task (two seeds of one of them)."""
+    bank = PromptBank(tmp_path_factory.mktemp("bank") / "b", create=True)
+    build_bank(["movie_sentences", "food_reviews"], bank, str(tiny_dirs["causal"]), shots=2, prompt_length=4,
+               seeds=(0, 1), config=TINY, dtype="float32", test_size=8, progress=False)
+    build_bank(["presuppositions_nli"], bank, str(tiny_dirs["causal"]), shots=2, prompt_length=4, config=TINY,
+               dtype="float32", test_size=8, progress=False)
+    yield bank
+    bank.close()
+
+
+def test_many_prompts_in_one_pass_equal_separate_evaluations(tiny_dirs, toy_task):
+    backbone = load_backbone(str(tiny_dirs["causal"]), "float32")
+    items = scoring.encode(backbone, toy_task, toy_task.examples)
+    prompts = torch.stack([init_prompt(backbone, 4, "random", seed=s).tensor for s in range(5)])
+    together = accuracy_of_many(backbone, prompts, items, batch_rows=16)
+    separate = [evaluate(backbone, p, items).accuracy for p in prompts]
+    assert together.tolist() == pytest.approx(separate)
+
+
+def test_weighted_average_follows_softmax_of_scores():
+    prompts = torch.stack([torch.full((2, 3), float(v)) for v in (0, 1, 2)])
+    tensor, weights = weighted_average_init(prompts, [0.5, 0.5, 0.5])
+    assert weights == pytest.approx([1 / 3] * 3) and torch.allclose(tensor, torch.ones(2, 3))
+    tensor, weights = weighted_average_init(prompts, [0.0, 0.0, 1.0], temperature=0.1)
+    assert weights[2] > 0.99 and weights[0] == pytest.approx(weights[1])
+
+
+def test_zero_shot_ranking_orders_by_dev_accuracy(tiny_dirs, toy_task, source_bank):
+    backbone = load_backbone(str(tiny_dirs["causal"]), "float32")
+    prompts, records = source_bank.stack(str(tiny_dirs["causal"]))
+    items = scoring.encode(backbone, toy_task, toy_task.examples[:20])
+    ranking = rank_by_zero_shot(backbone, prompts, records, items)
+    scores = [r.score for r in ranking]
+    assert scores == sorted(scores, reverse=True) and len(ranking) == 5
+    by_id = {r.id: p for r, p in zip(records, prompts)}
+    assert ranking[0].score == pytest.approx(evaluate(backbone, by_id[ranking[0].record.id], items).accuracy)
+
+
+@pytest.mark.parametrize("strategy", ["weighted-average", "best-of-k", "mixture"])
+def test_transfer_strategies_record_their_lineage(tiny_dirs, source_bank, strategy):
+    spec = TransferSpec(target="rotten_tomatoes", strategy=strategy, k=2, by="zero-shot",
+                        backbone=str(tiny_dirs["causal"]), shots=2, prompt_length=4, probe_steps=2, mixture_steps=2,
+                        dtype="float32", test_size=8, train=TINY)
+    result = transfer_run(spec, source_bank, progress=False)
+    assert len(result.ranking) == 5 and result.lineage["method"] == strategy and result.lineage["by"] == "zero-shot"
+    assert result.lineage["sources"] == [r.record.id for r in result.ranking[:2]]
+    assert result.prompt.info["lineage"] == result.lineage and result.prompt.init == strategy
+    assert 0 <= result.test.accuracy <= 1 and result.test.n == 8
+    if strategy == "weighted-average":
+        assert sum(result.lineage["weights"]) == pytest.approx(1)
+    if strategy == "best-of-k":
+        assert result.lineage["chosen"] in result.lineage["sources"] and len(result.lineage["probe_dev_accuracy"]) == 2
+    if strategy == "mixture":
+        assert set(result.lineage["mixed_tasks"]) <= {"movie_sentences", "food_reviews", "presuppositions_nli"}
+
+
+def test_the_target_tasks_own_prompts_are_never_sources(tiny_dirs, source_bank):
+    spec = TransferSpec(target="movie_sentences", k=1, by="zero-shot", backbone=str(tiny_dirs["causal"]), shots=2,
+                        prompt_length=4, dtype="float32", test_size=4, train=TINY)
+    result = transfer_run(spec, source_bank, progress=False)
+    assert all(r.record.task != "movie_sentences" for r in result.ranking) and len(result.ranking) == 3
+
+
+def test_baseline_needs_no_bank_sources_and_bad_choices_are_refused(tiny_dirs, tmp_path):
+    with PromptBank(tmp_path / "empty", create=True) as empty:
+        spec = TransferSpec(target="rotten_tomatoes", strategy="labels", backbone=str(tiny_dirs["causal"]), shots=2,
+                            prompt_length=4, dtype="float32", test_size=4, train=TINY)
+        assert transfer_run(spec, empty, progress=False).lineage == {"method": "labels", "sources": []}
+        with pytest.raises(DataError, match="no source prompts"):
+            transfer_run(TransferSpec(**{**spec.__dict__, "strategy": "weighted-average", "by": "zero-shot"}), empty,
+                         progress=False)
+    with pytest.raises(BadArgumentError, match="strategy"):
+        TransferSpec(target="x", strategy="magic")
+    with pytest.raises(BadArgumentError, match="--k"):
+        TransferSpec(target="x", k=0)
+    with pytest.raises(BadArgumentError, match="--by"):
+        TransferSpec(target="x", by="vibes")
