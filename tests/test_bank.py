@@ -86,6 +86,10 @@ def test_stack_and_length_policy(bank):
     assert padded.shape == (4, 5, 8) and truncated.shape == (4, 3, 8)
     short = [i for i, r in enumerate(_) if r.length == 3][0]
     assert padded[short, 3:].abs().sum() == 0
+    with pytest.raises(IncompatiblePromptError, match="fewer than the length 4"):
+        bank.stack("bb", length_policy="truncate", length=4)
+    with pytest.raises(IncompatiblePromptError, match="more than the length 4"):
+        bank.stack("bb", length_policy="pad", length=4)
     assert bank.stack("nothing")[0].shape[0] == 0
 
 

@@ -184,7 +184,7 @@ def transfer_run(spec: TransferSpec, bank: PromptBank, progress: bool = True) ->
     if spec.strategy in BASELINES:
         start = init_prompt(backbone, spec.prompt_length, spec.strategy, seed=seed, task=data.task)
     else:
-        prompts, records = sources_for(bank, backbone, exclude_task=data.task.name, length=spec.prompt_length)
+        prompts, records = sources_for(bank, backbone, spec.prompt_length, exclude_task=data.task.name)
         if spec.by == "zero-shot":
             ranking = rank_by_zero_shot(backbone, prompts, records, data.dev_items)
         else:

@@ -40,16 +40,17 @@ class Ranked:
     score: float
 
 
-def sources_for(bank: PromptBank, backbone: Backbone, exclude_task: str | None = None,
-                length: int | None = None) -> tuple[torch.Tensor, list[PromptRecord]]:
-    """The bank's prompts for `backbone` (excluding those trained on the target task itself), stacked."""
-    prompts, records = bank.stack(backbone.name, length_policy="truncate" if length else "reject", length=length)
-    keep = [i for i, r in enumerate(records) if r.task != exclude_task and r.hidden_size == backbone.hidden_size
-            and r.tokenizer_fingerprint == backbone.tokenizer_fingerprint]
-    if not keep:
-        raise DataError(f"The bank at {bank.root} has no source prompts for backbone {backbone.name!r}"
-                        + (f" other than ones trained on {exclude_task!r}" if exclude_task else "") + ".")
-    return prompts[keep], [records[i] for i in keep]
+def sources_for(bank: PromptBank, backbone: Backbone, length: int,
+                exclude_task: str | None = None) -> tuple[torch.Tensor, list[PromptRecord]]:
+    """The bank's prompts for `backbone` with at least `length` tokens (cut to it), excluding those trained
+    on the target task itself, stacked."""
+    ids = [r.id for r in bank.list(backbone=backbone.name) if r.task != exclude_task and r.length >= length
+           and r.tokenizer_fingerprint == backbone.tokenizer_fingerprint]
+    if not ids:
+        raise DataError(f"The bank at {bank.root} has no source prompts of {length} or more tokens for backbone "
+                        f"{backbone.name!r}" + (f" other than ones trained on {exclude_task!r}" if exclude_task else "")
+                        + ".")
+    return bank.stack(backbone.name, ids=ids, length_policy="truncate", length=length)
 
 
 def rank_by_zero_shot(backbone: Backbone, prompts: torch.Tensor, records: list[PromptRecord], dev_items: list,

@@ -169,14 +169,16 @@ class PromptBank:
             raise IncompatiblePromptError(f"Prompts of backbone {backbone!r} have lengths {sorted(lengths)}; choose "
                                           "a length policy (pad or truncate) to compare them.")
         target = length or (max(lengths) if length_policy == "pad" else min(lengths))
+        for record in records:
+            if (length_policy == "truncate" and record.length < target) or (length_policy != "truncate"
+                                                                            and record.length > target):
+                relation = "fewer" if record.length < target else "more"
+                raise IncompatiblePromptError(f"Prompt {record.id} has {record.length} tokens, {relation} than the "
+                                              f"length {target} asked for.")
         out = torch.zeros(len(records), target, records[0].hidden_size)
         for i, record in enumerate(records):
             tensor = blobs.read(self.blob_root, record.blob, check=check)
-            if length_policy == "truncate" or tensor.shape[0] <= target:
-                out[i, :min(target, tensor.shape[0])] = tensor[:target]
-            else:
-                raise IncompatiblePromptError(f"Prompt {record.id} has {tensor.shape[0]} tokens, more than the "
-                                              f"padded length {target}.")
+            out[i, :min(target, tensor.shape[0])] = tensor[:target]
         return out, records
 
     # ---- integrity ---------------------------------------------------------------------------------------
