@@ -20,11 +20,15 @@ $(BIN)/.installed: pyproject.toml Makefile
 
 setup: $(BIN)/.installed
 
+# The main job: rotten_tomatoes held out as a few-shot target; sources retrieved from the shipped bank
+# (banks/build-smollm2-135m.sh rebuilds it); random vs transfer init on the same step budget; report.html.
+DEMO_SOURCES := movie_sentences,tweet_sentiment,food_reviews,vitaminc,fever,strategyqa,winowhy,bbc_news
 demo: setup
 	rm -rf runs/demo
-	$(BIN)/promptbank train --task movie_sentences --shots 16 --steps 60 --eval-every 10 --test-size 500 \
-	    --seed 0 --out runs/demo
-	$(BIN)/promptbank eval --prompt runs/demo --task rotten_tomatoes --limit 500
+	$(BIN)/promptbank bank import banks/smollm2-135m.tar.gz --bank runs/demo/bank
+	$(BIN)/promptbank experiment matrix --bank runs/demo/bank --sources $(DEMO_SOURCES) --targets rotten_tomatoes \
+	    --seeds 1 --shots 16 --steps 30 --eval-every 5 --strategies weighted-average,best-of-k --k 3 --by zero-shot \
+	    --no-per-source --test-size 200 --out runs/demo/report
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -32,6 +36,8 @@ test: setup
 bench: setup
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/bank_ops.py
+	$(BIN)/python bench/zero_shot.py
+	$(BIN)/python bench/similarity.py
 
 clean:
 	rm -rf $(VENV) runs
