@@ -192,10 +192,13 @@ def build(tasks: Annotated[str, typer.Option(help="Comma-separated source task n
         seed_list = tuple(int(s) for s in seeds.split(","))
     except ValueError:
         raise BadArgumentError(f"--seeds takes comma-separated integers, not {seeds!r}.") from None
+    from promptbank.tasks import get_task
     config = TrainConfig(steps=steps, eval_every=eval_every, patience=0)
+    names = [t for t in tasks.split(",") if t]
+    for name in names:
+        get_task(name)  # before a bank is created for them
     with PromptBank(bank, create=True) as store:
-        records = build_bank([t for t in tasks.split(",") if t], store, backbone, shots, prompt_length, seed_list,
-                             config, dtype, test_size)
+        records = build_bank(names, store, backbone, shots, prompt_length, seed_list, config, dtype, test_size)
     table = Table("id", "task", "seed", "dev acc", "test acc", "majority", title=f"built {len(records)} source prompts")
     for r in records:
         table.add_row(r.id, r.task or "-", r.name.rsplit("-s", 1)[-1], _metric(r, "dev.accuracy"),

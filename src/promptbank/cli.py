@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from promptbank.bank_cli import bank_app
-from promptbank.errors import PromptbankError
+from promptbank.errors import BadArgumentError, PromptbankError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
                   help="Soft prompt tuning and prompt transfer on frozen language models.")
@@ -140,6 +140,106 @@ def transfer(
                          ("majority-class accuracy", f"{result.majority:.3f}"), ("stored as", record.id)):
         table.add_row(label, value)
     console.print(table)
+
+
+@app.command()
+def similarity(
+    bank: Annotated[Optional[Path], typer.Option(help="Bank directory (default: $PROMPTBANK_HOME).")] = None,
+    metric: Annotated[str, typer.Option(help="spot-avg-cosine, spot-token-cosine, cosine, euclidean, token-cosine, "
+                                             "token-euclidean or on.")] = "spot-avg-cosine",
+    backbone: Annotated[str, typer.Option(help="Compare the prompts of this backbone.")] = "smollm2-135m",
+    length_policy: Annotated[str, typer.Option(help="Prompts of different lengths: reject, pad or truncate.")] =
+        "reject",
+    out: Annotated[Path, typer.Option(help="Heatmap PNG to write.")] = Path("similarity.png"),
+) -> None:
+    """The similarity matrix of a bank's prompts (task similarity), printed and drawn as a heatmap."""
+    from promptbank.backbones import load_backbone
+    from promptbank.bank import PromptBank
+    from promptbank.plots import heatmap
+    from promptbank.similarity import similarity_matrix
+    with PromptBank(bank) as store:
+        prompts, records = store.stack(backbone, length_policy=length_policy)
+    if not records:
+        raise BadArgumentError(f"The bank has no prompts of backbone {backbone!r}.")
+    model = load_backbone(backbone) if metric == "on" else None
+    matrix = similarity_matrix(metric, prompts, prompts, backbone=model)
+    labels = [f"{r.task or r.name} ({r.id[:6]})" for r in records]
+    table = Table("", *labels, title=f"{metric} similarity of {len(records)} prompts")
+    for label, row in zip(labels, matrix.tolist()):
+        table.add_row(label, *(f"{v:.3f}" for v in row))
+    console.print(table)
+    heatmap(matrix.tolist(), labels, labels, f"{metric} similarity ({backbone})", "similarity", out)
+    console.print(f"heatmap: {out}")
+
+
+experiment_app = typer.Typer(no_args_is_help=True, help="Transfer experiments with reports.")
+app.add_typer(experiment_app, name="experiment")
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name for name in text.split(",") if name)
+
+
+@experiment_app.command("matrix")
+def matrix(
+    sources: Annotated[str, typer.Option(help="Comma-separated source tasks (their prompts come from the bank).")],
+    targets: Annotated[str, typer.Option(help="Comma-separated target tasks.")],
+    out: Annotated[Path, typer.Option(help="Folder for report.html, results.json, matrix.csv (reruns continue).")],
+    bank: Annotated[Optional[Path], typer.Option(help="Bank of source prompts (default: $PROMPTBANK_HOME).")] = None,
+    seeds: Annotated[int, typer.Option(help="Number of seeds (few-shot draws and inits): 0..N-1.")] = 3,
+    backbone: Annotated[str, typer.Option()] = "smollm2-135m",
+    shots: Annotated[int, typer.Option()] = 16,
+    steps: Annotated[int, typer.Option(help="Training steps of every run (the same budget for all).")] = 30,
+    eval_every: Annotated[int, typer.Option()] = 5,
+    prompt_length: Annotated[int, typer.Option()] = 20,
+    strategies: Annotated[str, typer.Option(help="Comma-separated transfer strategies.")] =
+        "weighted-average,best-of-k,mixture",
+    k: Annotated[int, typer.Option()] = 3,
+    by: Annotated[str, typer.Option(help="Retrieval for the strategies: zero-shot or similarity.")] = "zero-shot",
+    per_source: Annotated[bool, typer.Option(help="Train the target from every source (the gain matrix).")] = True,
+    test_size: Annotated[int, typer.Option()] = 200,
+    dtype: Annotated[str, typer.Option()] = "auto",
+) -> None:
+    """Source × target matrix of zero-shot scores and transfer gains, metric correlations, convergence curves."""
+    from promptbank.bank import PromptBank
+    from promptbank.experiments import MatrixSpec, run_matrix
+    if seeds <= 0:
+        raise BadArgumentError(f"--seeds must be positive, not {seeds}.")
+    spec = MatrixSpec(sources=_names(sources), targets=_names(targets), seeds=tuple(range(seeds)), backbone=backbone,
+                      shots=shots, steps=steps, eval_every=eval_every, prompt_length=prompt_length,
+                      strategies=_names(strategies), k=k, by=by, per_source=per_source, test_size=test_size,
+                      dtype=dtype)
+    with PromptBank(bank) as store:
+        _, summary = run_matrix(spec, store, out)
+    print_summary(spec, summary)
+    console.print(f"report: {out / 'report.html'}")
+
+
+def print_summary(spec, summary: dict) -> None:
+    """The experiment's headline numbers as rich tables."""
+    def number(value) -> str:
+        return "-" if value is None else f"{value:.3f}"
+    table = Table("target", "init", "retrieved sources (seed 0)", "test acc", "gain", "steps to random's best",
+                  title="random vs transfer init, same step budget (means over seeds)")
+    for target, runs in summary["strategies"].items():
+        for name, run in runs.items():
+            table.add_row(target, name, ", ".join(run.get("sources_seed0", [])) or "-", number(run["test_accuracy"]),
+                          number(run["gain"]),
+                          "-" if run["steps_to_random_best"] is None else f"{run['steps_to_random_best']:.1f}")
+    console.print(table)
+    zero_shot = Table("source", *summary["targets"], title="zero-shot test accuracy (source prompt as is)")
+    for source in spec.sources:
+        zero_shot.add_row(source, *(number(summary["zero_shot"][source][t]) for t in summary["targets"]))
+    console.print(zero_shot)
+    if spec.per_source:
+        gains = Table("source", *summary["targets"], title="transfer gain over random init")
+        for source in spec.sources:
+            gains.add_row(source, *(number(summary["gain"][source][t]) for t in summary["targets"]))
+        console.print(gains)
+        correlations = Table("predictor", "Spearman rho with gain", title="similarity vs transferability")
+        for name, rho in summary["spearman_with_gain"].items():
+            correlations.add_row(name, number(rho))
+        console.print(correlations)
 
 
 @app.command("eval")

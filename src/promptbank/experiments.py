@@ -1,0 +1,254 @@
+"""The transfer matrix: which source prompts help which targets, how much, how fast — and which similarity
+metric predicts it.
+
+For every target and seed (a "cell", few-shot data drawn with that seed):
+- random init is trained on the step budget: its test accuracy and best dev score are the reference;
+- every source prompt is scored zero-shot on the target's test set (many prompts per forward pass);
+- with `per_source`, the target is trained from each source prompt on the same budget: gain = test
+  accuracy − random init's, and the steps it took to reach random init's best dev score;
+- every similarity metric compares each source prompt with the target's trained random-init prompt
+  (saved with the cell; similarities are computed when results are summarised);
+- every transfer strategy (retrieval + init from the bank) is trained on the same budget too.
+Cells are saved as they finish, so a long run that is stopped continues where it was.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from promptbank.backbones import DEFAULT_BACKBONE, Backbone, load_backbone
+from promptbank.bank import PromptBank, PromptRecord
+from promptbank.errors import BadArgumentError, DataError
+from promptbank.evaluate import accuracy_of_many, evaluate
+from promptbank.prompt import SoftPrompt, init_prompt
+from promptbank.runs import TargetData, TransferSpec, target_data, transfer_run
+from promptbank.similarity import METRICS, similarity_matrix
+from promptbank.tasks import get_task
+from promptbank.train import TrainConfig, TrainResult, train_prompt
+from promptbank.transfer import check_choice
+
+
+@dataclass(frozen=True)
+class MatrixSpec:
+    sources: tuple[str, ...]
+    targets: tuple[str, ...]
+    seeds: tuple[int, ...] = (0, 1, 2)
+    backbone: str = DEFAULT_BACKBONE
+    shots: int = 16
+    steps: int = 30
+    eval_every: int = 5
+    prompt_length: int = 20
+    strategies: tuple[str, ...] = ("weighted-average", "best-of-k", "mixture")
+    k: int = 3
+    by: str = "zero-shot"
+    metrics: tuple[str, ...] = METRICS
+    per_source: bool = True
+    test_size: int = 200
+    dtype: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not self.sources or not self.targets or not self.seeds:
+            raise BadArgumentError("An experiment needs at least one source, one target and one seed.")
+        for strategy in self.strategies:
+            check_choice(strategy, self.k)
+        TransferSpec(self.targets[0], shots=self.shots, prompt_length=self.prompt_length, by=self.by)
+
+    def config(self, seed: int) -> TrainConfig:
+        return TrainConfig(steps=self.steps, eval_every=self.eval_every, patience=0, seed=seed)
+
+
+def steps_to_reach(curve: list[dict], threshold: float) -> int | None:
+    """The first evaluated step whose dev accuracy reaches `threshold`; None if it never does."""
+    return next((p["step"] for p in curve if p["dev_accuracy"] >= threshold - 1e-9), None)
+
+
+def spearman(x: list[float], y: list[float]) -> float | None:
+    """Spearman's rank correlation (average ranks for ties); None when it is undefined."""
+    if len(x) < 3:
+        return None
+
+    def ranks(values: list[float]) -> torch.Tensor:
+        order = sorted(range(len(values)), key=values.__getitem__)
+        out = [0.0] * len(values)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+                j += 1
+            for t in range(i, j + 1):
+                out[order[t]] = (i + j) / 2
+            i = j + 1
+        return torch.tensor(out)
+
+    a, b = ranks(x), ranks(y)
+    a, b = a - a.mean(), b - b.mean()
+    denominator = (a.norm() * b.norm()).item()
+    return None if denominator == 0 else (a @ b).item() / denominator
+
+
+def source_prompts(bank: PromptBank, backbone: Backbone, tasks: tuple[str, ...],
+                   length: int) -> tuple[torch.Tensor, list[PromptRecord]]:
+    """One source prompt per task (the first stored), in the order the tasks are given."""
+    prompts, records = bank.stack(backbone.name, length_policy="truncate", length=length)
+    chosen = []
+    for task in tasks:
+        found = [i for i, r in enumerate(records) if r.task == task]
+        if not found:
+            raise DataError(f"The bank at {bank.root} has no {backbone.name} prompt for source task {task!r}; "
+                            "train it with `promptbank bank build`.")
+        chosen.append(found[0])
+    return prompts[chosen], [records[i] for i in chosen]
+
+
+def _run(result: TrainResult, test_accuracy: float) -> dict:
+    return {"test_accuracy": test_accuracy, "best_dev": result.best_dev, "best_step": result.best_step,
+            "curve": result.curve}
+
+
+def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: torch.Tensor,
+             records: list[PromptRecord], target: str, seed: int) -> tuple[dict, torch.Tensor]:
+    """Every measurement of one (target, seed) cell, as plain JSON-ready data, and the target's trained
+    random-init prompt."""
+    data: TargetData = target_data(backbone, target, spec.shots, seed, test_size=spec.test_size)
+    config = spec.config(seed)
+
+    def train_from(tensor: torch.Tensor, init: str) -> tuple[TrainResult, float]:
+        start = SoftPrompt(tensor, backbone.name, backbone.tokenizer_fingerprint, init)
+        result = train_prompt(backbone, data.train_items, data.dev_items, start, config, progress=False)
+        return result, evaluate(backbone, result.prompt.tensor, data.test_items).accuracy
+
+    random_result, random_test = train_from(init_prompt(backbone, spec.prompt_length, "random", seed=seed).tensor,
+                                            "random")
+    reference = random_result.best_dev
+    cell = {"target": target, "seed": seed, "majority": data.majority, "random": _run(random_result, random_test),
+            "zero_shot": dict(zip([r.task for r in records],
+                                  accuracy_of_many(backbone, prompts, data.test_items).tolist())),
+            "per_source": {}, "strategies": {}}
+    for record, tensor in zip(records, prompts):
+        if spec.per_source and record.task != target:
+            result, test = train_from(tensor, "prompt")
+            cell["per_source"][record.task] = _run(result, test) | {
+                "gain": test - random_test, "steps_to_random_best": steps_to_reach(result.curve, reference)}
+    for strategy in spec.strategies:
+        transfer = transfer_run(TransferSpec(target, strategy, spec.k, spec.by, backbone=spec.backbone,
+                                             shots=spec.shots, prompt_length=spec.prompt_length, dtype=spec.dtype,
+                                             test_size=spec.test_size, train=config), bank, progress=False)
+        task_of = {r.record.id: r.record.task for r in transfer.ranking}
+        cell["strategies"][strategy] = _run(transfer.training, transfer.test.accuracy) | {
+            "gain": transfer.test.accuracy - random_test, "lineage": transfer.lineage,
+            "source_tasks": [task_of[i] for i in transfer.lineage["sources"]],
+            "steps_to_random_best": steps_to_reach(transfer.training.curve, reference)}
+    cell["random"]["steps_to_random_best"] = steps_to_reach(random_result.curve, reference)
+    return cell, random_result.prompt.tensor
+
+
+def add_similarities(spec: MatrixSpec, backbone: Backbone, prompts: torch.Tensor, records: list[PromptRecord],
+                     cell: dict, target_prompt: torch.Tensor) -> None:
+    """Every metric between each source prompt and the target's trained random-init prompt (cheap, so it is
+    computed from the saved prompt whenever results are summarised, and new metrics need no retraining)."""
+    cell["similarity"] = {}
+    for metric in spec.metrics:
+        values = similarity_matrix(metric, prompts, target_prompt.unsqueeze(0), backbone=backbone)[:, 0].tolist()
+        cell["similarity"][metric] = dict(zip([r.task for r in records], values))
+
+
+def summarize(spec: MatrixSpec, cells: list[dict]) -> dict:
+    """Means over seeds of every matrix, and each metric's Spearman correlation with the transfer gains."""
+    def mean(values: list[float | None]) -> float | None:
+        kept = [v for v in values if v is not None]
+        return sum(kept) / len(kept) if kept else None
+
+    def per_target(target: str) -> list[dict]:
+        return [c for c in cells if c["target"] == target]
+
+    targets = [t for t in spec.targets if per_target(t)]
+    zero_shot = {s: {t: mean([c["zero_shot"][s] for c in per_target(t)]) for t in targets} for s in spec.sources}
+    gains = {s: {t: mean([c["per_source"][s]["gain"] for c in per_target(t) if s in c["per_source"]])
+                 for t in targets} for s in spec.sources}
+    similarity = {m: {s: {t: mean([c["similarity"][m][s] for c in per_target(t)]) for t in targets}
+                      for s in spec.sources} for m in spec.metrics}
+    pairs = [(s, t) for s in spec.sources for t in targets if gains[s][t] is not None]
+    predictors = {**{m: similarity[m] for m in spec.metrics}, "zero-shot": zero_shot}
+    correlations = {name: spearman([values[s][t] for s, t in pairs], [gains[s][t] for s, t in pairs])
+                    for name, values in predictors.items()}
+    def means(runs: list[dict]) -> dict:
+        return {key: mean([run[key] for run in runs]) for key in ("test_accuracy", "gain", "steps_to_random_best")}
+
+    strategies = {t: {"random": means([c["random"] | {"gain": 0.0} for c in per_target(t)]),
+                      **{name: means([c["strategies"][name] for c in per_target(t)])
+                         | {"sources_seed0": per_target(t)[0]["strategies"][name]["source_tasks"]}
+                         for name in spec.strategies}}
+                  for t in targets}
+    kinds = {name: get_task(name).kind for name in set(spec.sources) | set(targets)}
+    same = [gains[s][t] for s, t in pairs if kinds[s] == kinds[t]]
+    other = [gains[s][t] for s, t in pairs if kinds[s] != kinds[t]]
+    return {"targets": targets, "zero_shot": zero_shot, "gain": gains, "similarity": similarity,
+            "spearman_with_gain": correlations, "strategies": strategies, "kinds": kinds,
+            "mean_gain_same_kind": mean(same), "mean_gain_other_kind": mean(other),
+            "majority": {t: mean([c["majority"] for c in per_target(t)]) for t in targets},
+            "random_test": {t: mean([c["random"]["test_accuracy"] for c in per_target(t)]) for t in targets}}
+
+
+def _write_json(path: Path, payload: object) -> None:
+    temp = path.with_name(f".{path.name}.partial")
+    temp.write_text(json.dumps(payload, indent=1))
+    os.replace(temp, path)
+
+
+def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = True) -> tuple[list[dict], dict]:
+    """Run (or continue) every cell, then write results.json, matrix.csv and report.html into `out`."""
+    from tqdm.auto import tqdm
+
+    for name in spec.sources + spec.targets:
+        get_task(name)
+    out = Path(out)
+    (out / "cells").mkdir(parents=True, exist_ok=True)
+    settings = out / "spec.json"
+    if settings.exists() and json.loads(settings.read_text()) != json.loads(json.dumps(asdict(spec))):
+        raise BadArgumentError(f"{out} holds an experiment with other settings; choose another --out or remove it.")
+    _write_json(settings, asdict(spec))
+    backbone = load_backbone(spec.backbone, spec.dtype)
+    prompts, records = source_prompts(bank, backbone, spec.sources, spec.prompt_length)
+    paths = {(t, s): out / "cells" / f"{t}-seed{s}" for t in spec.targets for s in spec.seeds}
+    for (target, seed), path in tqdm(paths.items(), desc="experiment cells", disable=not progress):
+        if not path.with_suffix(".json").exists():
+            cell, target_prompt = run_cell(spec, bank, backbone, prompts, records, target, seed)
+            save_file({"prompt": target_prompt.contiguous()}, path.with_name(f".{path.name}.partial"))
+            os.replace(path.with_name(f".{path.name}.partial"), path.with_suffix(".safetensors"))
+            _write_json(path.with_suffix(".json"), cell)  # last: a cell is done only once its JSON is there
+    cells = []
+    for path in paths.values():
+        cell = json.loads(path.with_suffix(".json").read_text())
+        add_similarities(spec, backbone, prompts, records, cell, load_file(path.with_suffix(".safetensors"))["prompt"])
+        cells.append(cell)
+    summary = summarize(spec, cells)
+    _write_json(out / "results.json", {"spec": asdict(spec), "sources": [asdict(r) for r in records],
+                                       "summary": summary, "cells": cells})
+    write_csv(out / "matrix.csv", spec, cells)
+    from promptbank.report import write_report  # matplotlib loads only once results are in
+    write_report(out / "report.html", spec, summary, cells)
+    return cells, summary
+
+
+def write_csv(path: Path, spec: MatrixSpec, cells: list[dict]) -> None:
+    """One row per (source, target, seed): zero-shot, transfer, gain, steps, and every similarity."""
+    header = ["source", "target", "seed", "zero_shot", "random_test", "transfer_test", "gain", "steps_to_random_best",
+              *spec.metrics]
+    lines = [",".join(header)]
+    for c in cells:
+        for s in spec.sources:
+            run = c["per_source"].get(s, {})
+            row = [s, c["target"], c["seed"], c["zero_shot"][s], c["random"]["test_accuracy"],
+                   run.get("test_accuracy"), run.get("gain"), run.get("steps_to_random_best"),
+                   *(c["similarity"][m][s] for m in spec.metrics)]
+            lines.append(",".join("" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in row))
+    temp = path.with_name(f".{path.name}.partial")
+    temp.write_text("\n".join(lines) + "\n")
+    os.replace(temp, path)

@@ -1,0 +1,71 @@
+"""The transfer matrix end to end on a tiny model with real built-in tasks, and its statistics."""
+
+import json
+
+import pytest
+
+from promptbank.bank import PromptBank
+from promptbank.errors import BadArgumentError
+from promptbank.experiments import MatrixSpec, run_matrix, spearman, steps_to_reach
+from promptbank.runs import build_bank
+from promptbank.train import TrainConfig
+
+SOURCES = ("movie_sentences", "food_reviews", "presuppositions_nli")
+
+
+def test_spearman_and_steps_to_reach():
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 45]) == pytest.approx(1)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1)
+    assert spearman([1, 1, 2, 3], [1, 2, 3, 4]) == pytest.approx(0.9486833)  # ties get average ranks
+    assert spearman([1, 2], [1, 2]) is None and spearman([1, 1, 1], [1, 2, 3]) is None
+    curve = [{"step": 0, "dev_accuracy": 0.5}, {"step": 5, "dev_accuracy": 0.7}, {"step": 10, "dev_accuracy": 0.8}]
+    assert steps_to_reach(curve, 0.7) == 5 and steps_to_reach(curve, 0.9) is None
+
+
+@pytest.fixture(scope="module")
+def bank(tiny_dirs, tmp_path_factory):
+    opened = PromptBank(tmp_path_factory.mktemp("bank") / "b", create=True)
+    build_bank(list(SOURCES), opened, str(tiny_dirs["causal"]), shots=2, prompt_length=4,
+               config=TrainConfig(steps=2, eval_every=2, patience=0, batch_size=4), dtype="float32", test_size=8,
+               progress=False)
+    yield opened
+    opened.close()
+
+
+def test_matrix_writes_report_json_csv_and_continues(tiny_dirs, bank, tmp_path):
+    spec = MatrixSpec(sources=SOURCES, targets=("rotten_tomatoes", "movie_sentences"), seeds=(0, 1),
+                      backbone=str(tiny_dirs["causal"]), shots=2, steps=4, eval_every=2, prompt_length=4,
+                      strategies=("weighted-average", "best-of-k"), k=2, test_size=8, dtype="float32")
+    cells, summary = run_matrix(spec, bank, tmp_path / "exp", progress=False)
+    assert len(cells) == 4
+    cell = cells[0]
+    assert set(cell["zero_shot"]) == set(SOURCES) and set(cell["similarity"]) == set(spec.metrics)
+    assert set(cell["per_source"]) == set(SOURCES)  # rotten_tomatoes is not a source: every source is trained
+    assert "movie_sentences" not in cells[2]["per_source"]  # a source is not transferred to its own task
+    run = cell["per_source"]["food_reviews"]
+    assert run["gain"] == pytest.approx(run["test_accuracy"] - cell["random"]["test_accuracy"])
+    assert [p["step"] for p in run["curve"]] == [0, 2, 4]
+    assert set(summary["strategies"]["rotten_tomatoes"]) == {"random", "weighted-average", "best-of-k"}
+    assert set(summary["spearman_with_gain"]) == set(spec.metrics) | {"zero-shot"}
+    results = json.loads((tmp_path / "exp" / "results.json").read_text())
+    assert results["summary"]["targets"] == ["rotten_tomatoes", "movie_sentences"]
+    lines = (tmp_path / "exp" / "matrix.csv").read_text().strip().splitlines()
+    assert len(lines) == 1 + len(SOURCES) * 2 * 2 and lines[0].startswith("source,target,seed,zero_shot")
+    page = (tmp_path / "exp" / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= 2 + 2 + len(spec.metrics) and "Spearman" in page
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "exp" / "cells").iterdir()}
+    run_matrix(spec, bank, tmp_path / "exp", progress=False)  # every cell is done: nothing is trained again
+    assert before == {p.name: p.stat().st_mtime_ns for p in (tmp_path / "exp" / "cells").iterdir()}
+    with pytest.raises(BadArgumentError, match="other settings"):
+        run_matrix(MatrixSpec(**{**spec.__dict__, "steps": 6}), bank, tmp_path / "exp", progress=False)
+
+
+def test_experiment_cli_prints_the_comparison(cli, tiny_dirs, bank, tmp_path):
+    code, out, err = cli("experiment", "matrix", "--sources", "movie_sentences,food_reviews", "--targets",
+                         "rotten_tomatoes", "--seeds", 1, "--bank", bank.root, "--backbone", tiny_dirs["causal"],
+                         "--shots", 2, "--steps", 2, "--eval-every", 2, "--prompt-length", 4, "--strategies",
+                         "weighted-average", "--k", 1, "--no-per-source", "--test-size", 4, "--dtype", "float32",
+                         "--out", tmp_path / "exp")
+    assert code == 0, err
+    assert "random vs transfer init" in out and "zero-shot test accuracy" in out and "weighted-average" in out
+    assert (tmp_path / "exp" / "report.html").exists()

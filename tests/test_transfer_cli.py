@@ -1,0 +1,65 @@
+"""`promptbank transfer`, `promptbank similarity` and `promptbank bank build` on a tiny model."""
+
+import re
+
+import pytest
+
+from test_cli import assert_user_error
+
+from promptbank.bank import PromptBank
+
+
+@pytest.fixture(scope="module")
+def built(tiny_dirs, tmp_path_factory):
+    """A bank built by the CLI: two sentiment tasks and one NLI task."""
+    import sys
+
+    from promptbank.cli import main
+    bank = tmp_path_factory.mktemp("cli") / "bank"
+    argv = sys.argv
+    sys.argv = ["promptbank", "bank", "build", "--bank", str(bank), "--backbone", str(tiny_dirs["causal"]), "--tasks",
+                "movie_sentences,food_reviews,presuppositions_nli", "--shots", "2", "--steps", "2", "--eval-every",
+                "2", "--prompt-length", "4", "--test-size", "4", "--dtype", "float32"]
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            main()
+    finally:
+        sys.argv = argv
+    assert exit_.value.code == 0
+    return bank
+
+
+def test_transfer_prints_the_ranking_and_stores_lineage(cli, tiny_dirs, built):
+    code, out, err = cli("transfer", "--target", "rotten_tomatoes", "--bank", built, "--strategy", "best-of-k", "--k",
+                         2, "--by", "zero-shot", "--backbone", tiny_dirs["causal"], "--shots", 2, "--steps", 2,
+                         "--eval-every", 2, "--prompt-length", 4, "--test-size", 4, "--dtype", "float32")
+    assert code == 0, err
+    assert "sources ranked by zero-shot" in out and "movie_sentences" in out and "presuppositions_nli" in out
+    stored = re.search(r"stored as\W*([0-9a-f]{12})", out).group(1)
+    code, shown, _ = cli("bank", "show", stored, "--bank", built)
+    assert code == 0 and "best-of-k" in shown and "rotten_tomatoes" in shown
+
+
+@pytest.mark.parametrize("metric", ["spot-avg-cosine", "on"])
+def test_similarity_prints_a_matrix_and_draws_a_heatmap(cli, tiny_dirs, built, tmp_path, metric):
+    code, out, err = cli("similarity", "--bank", built, "--backbone", tiny_dirs["causal"], "--metric", metric,
+                         "--out", tmp_path / "s.png")
+    assert code == 0, err
+    with PromptBank(built) as bank:
+        count = len(bank)
+    assert f"{metric} similarity of {count} prompts" in out and "1.000" in out
+    assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_transfer_and_similarity_mistakes(cli, tiny_dirs, built, tmp_path):
+    common = ["--bank", built, "--backbone", tiny_dirs["causal"], "--dtype", "float32"]
+    assert_user_error(cli("transfer", "--target", "rotten_tomatoes", "--strategy", "magic", *common), "magic")
+    assert_user_error(cli("transfer", "--target", "nope", *common), "nope")
+    assert_user_error(cli("transfer", "--target", "rotten_tomatoes", "--k", 0, *common), "--k")
+    assert_user_error(cli("transfer", "--target", "rotten_tomatoes", "--prompt-length", 9, "--by", "zero-shot",
+                          *common), "9 or more tokens")
+    assert_user_error(cli("similarity", "--bank", built, "--backbone", tiny_dirs["causal"], "--metric", "vibes"),
+                      "vibes")
+    assert_user_error(cli("bank", "build", "--bank", tmp_path / "b", "--tasks", "movie_sentences,nope",
+                          "--backbone", tiny_dirs["causal"]), "nope")
+    assert not (tmp_path / "b").exists()
