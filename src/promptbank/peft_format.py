@@ -9,14 +9,12 @@ them keeps the provenance PEFT has no field for.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from promptbank.atomic import atomic_dir
 from promptbank.backbones import Backbone
 from promptbank.errors import DataError, IncompatiblePromptError
 from promptbank.prompt import SoftPrompt, check_compatible
@@ -41,16 +39,10 @@ def export_peft(prompt: SoftPrompt, backbone: Backbone, out: Path) -> None:
         num_transformer_submodules=1,  # the prompt goes in front of the (encoder's) input only
         num_layers=config.num_hidden_layers, num_attention_heads=config.num_attention_heads,
         base_model_name_or_path=str(backbone.model.name_or_path), inference_mode=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    with atomic_dir(out) as partial:
         peft_config.save_pretrained(partial)
         save_file({KEY: prompt.tensor.detach().float().contiguous().cpu()}, partial / WEIGHTS)
         (partial / PROVENANCE).write_text(json.dumps(prompt.metadata(), indent=1))
-        partial.chmod(0o755)
-        os.replace(partial, out)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
 
 
 def read_peft(directory: Path, backbone: Backbone) -> SoftPrompt:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,14 +11,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
+from promptbank.atomic import atomic_file  # noqa: E402
+
 
 def _save(figure, path: Path) -> None:
-    """Written beside and renamed into place, so a reader never sees half a PNG."""
-    path = Path(path)
-    temp = path.with_name(f".{path.stem}.partial.png")
-    figure.savefig(temp, dpi=110, bbox_inches="tight")
+    with atomic_file(path) as out:
+        figure.savefig(out, format="png", dpi=110, bbox_inches="tight")
     plt.close(figure)
-    os.replace(temp, path)
 
 
 def heatmap(matrix: Sequence[Sequence[float]], row_labels: Sequence[str], col_labels: Sequence[str], title: str,

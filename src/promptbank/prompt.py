@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +11,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from promptbank.atomic import atomic_dir
 from promptbank.backbones import Backbone
 from promptbank.errors import BadArgumentError, DataError, IncompatiblePromptError
 from promptbank.tasks.task import Task
@@ -121,18 +119,9 @@ def init_prompt(backbone: Backbone, length: int, method: str = "random", *, seed
 
 def save_prompt(prompt: SoftPrompt, directory: Path) -> None:
     """Write prompt.safetensors + prompt.json into `directory`, atomically: it appears whole or not at all."""
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
-    try:
+    with atomic_dir(directory) as partial:
         save_file({"prompt": prompt.tensor.detach().float().contiguous().cpu()}, partial / TENSOR_FILE)
         (partial / META_FILE).write_text(json.dumps(prompt.metadata(), indent=1))
-        if directory.exists():
-            shutil.rmtree(directory)
-        partial.chmod(0o755)  # mkdtemp makes it private
-        os.replace(partial, directory)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
 
 
 def load_prompt(directory: Path) -> SoftPrompt:

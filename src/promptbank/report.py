@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import html
-import os
 import tempfile
 from pathlib import Path
 
 from promptbank import plots
+from promptbank.atomic import write_atomic
 
 
 def _png(draw, *args) -> str:
@@ -84,6 +84,4 @@ def write_report(path: Path, spec, summary: dict, cells: list[dict]) -> None:
              "margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}img{max-width:100%}")
     page = f"<!doctype html><html><head><meta charset='utf-8'><title>promptbank report</title><style>{style}</style>" \
            f"</head><body>{''.join(parts)}</body></html>"
-    temp = path.with_name(f".{path.name}.partial")
-    temp.write_text(page, encoding="utf-8")
-    os.replace(temp, path)
+    write_atomic(path, page)

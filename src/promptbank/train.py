@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from tqdm.auto import tqdm
 
 from promptbank import scoring
+from promptbank.atomic import write_atomic
 from promptbank.backbones import Backbone
 from promptbank.errors import BadArgumentError, DataError
 from promptbank.evaluate import evaluate, length_batches
@@ -83,14 +83,13 @@ def _schedule(config: TrainConfig):
 
 
 def _save_checkpoint(directory: Path, tensors: dict[str, torch.Tensor], state: dict) -> None:
-    """Both files are written beside and renamed over the old ones; the JSON last, as the commit mark."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """The tensors go to a new file named by step, then the JSON naming it replaces the old one (the commit
+    mark), then older tensor files go: a kill at any moment leaves the last complete checkpoint."""
     step = state["step"]
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, directory / f".{step}.safetensors")
-    os.replace(directory / f".{step}.safetensors", directory / f"{step}.{CHECKPOINT_TENSORS}")
+    write_atomic(directory / f"{step}.{CHECKPOINT_TENSORS}",
+                 save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}))
     state = {**state, "tensors": f"{step}.{CHECKPOINT_TENSORS}"}
-    (directory / ".state.json").write_text(json.dumps(state))
-    os.replace(directory / ".state.json", directory / CHECKPOINT_STATE)
+    write_atomic(directory / CHECKPOINT_STATE, json.dumps(state))
     for old in directory.glob(f"*.{CHECKPOINT_TENSORS}"):
         if old.name != state["tensors"]:
             old.unlink()

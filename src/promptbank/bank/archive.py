@@ -9,9 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import tarfile
-import tempfile
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load
 
+from promptbank.atomic import atomic_file
 from promptbank.bank import blobs
 from promptbank.bank.catalog import PromptRecord
 from promptbank.bank.store import PromptBank
@@ -33,18 +32,10 @@ def export_archive(bank: PromptBank, out: Path, ids: list[str] | None = None) ->
     chosen = [bank.resolve(i) for i in ids] if ids else [r.id for r in bank.list()]
     records = [bank.get(i) for i in chosen]
     manifest = json.dumps({"format": FORMAT, "version": VERSION, "records": [asdict(r) for r in records]}).encode()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{out.name}-", dir=out.parent)
-    try:
-        with os.fdopen(handle, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
-            _add_bytes(tar, MANIFEST, manifest)
-            for digest in sorted({r.blob for r in records}):
-                _add_bytes(tar, f"blobs/{digest}{blobs.SUFFIX}", blobs.path_of(bank.blob_root, digest).read_bytes())
-        os.chmod(temp, 0o644)
-        os.replace(temp, out)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_file(out) as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        _add_bytes(tar, MANIFEST, manifest)
+        for digest in sorted({r.blob for r in records}):
+            _add_bytes(tar, f"blobs/{digest}{blobs.SUFFIX}", blobs.path_of(bank.blob_root, digest).read_bytes())
     return records
 
 

