@@ -5,7 +5,7 @@ import json
 import pytest
 
 from promptbank.bank import PromptBank
-from promptbank.errors import BadArgumentError
+from promptbank.errors import BadArgumentError, DataError
 from promptbank.experiments import MatrixSpec, run_matrix, spearman, steps_to_reach
 from promptbank.runs import build_bank
 from promptbank.train import TrainConfig
@@ -36,8 +36,10 @@ def test_matrix_writes_report_json_csv_and_continues(tiny_dirs, bank, tmp_path):
     spec = MatrixSpec(sources=SOURCES, targets=("rotten_tomatoes", "movie_sentences"), seeds=(0, 1),
                       backbone=str(tiny_dirs["causal"]), shots=2, steps=4, eval_every=2, prompt_length=4,
                       strategies=("weighted-average", "best-of-k"), k=2, test_size=8, dtype="float32")
+    with pytest.raises(DataError, match="no finished"):
+        run_matrix(spec, bank, tmp_path / "exp", progress=False, run_missing=False)
     cells, summary = run_matrix(spec, bank, tmp_path / "exp", progress=False)
-    assert len(cells) == 4
+    assert len(cells) == 4 and summary["cells_planned"] == 4
     cell = cells[0]
     assert set(cell["zero_shot"]) == set(SOURCES) and set(cell["similarity"]) == set(spec.metrics)
     assert set(cell["per_source"]) == set(SOURCES)  # rotten_tomatoes is not a source: every source is trained
@@ -56,6 +58,9 @@ def test_matrix_writes_report_json_csv_and_continues(tiny_dirs, bank, tmp_path):
     before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "exp" / "cells").iterdir()}
     run_matrix(spec, bank, tmp_path / "exp", progress=False)  # every cell is done: nothing is trained again
     assert before == {p.name: p.stat().st_mtime_ns for p in (tmp_path / "exp" / "cells").iterdir()}
+    (tmp_path / "exp" / "cells" / "movie_sentences-seed1.json").unlink()  # as if that cell had not finished
+    cells, summary = run_matrix(spec, bank, tmp_path / "exp", progress=False, run_missing=False)
+    assert len(cells) == 3 and "3 of 4" in (tmp_path / "exp" / "report.html").read_text()
     with pytest.raises(BadArgumentError, match="other settings"):
         run_matrix(MatrixSpec(**{**spec.__dict__, "steps": 6}), bank, tmp_path / "exp", progress=False)
 

@@ -199,6 +199,7 @@ def matrix(
     per_source: Annotated[bool, typer.Option(help="Train the target from every source (the gain matrix).")] = True,
     test_size: Annotated[int, typer.Option()] = 200,
     dtype: Annotated[str, typer.Option()] = "auto",
+    report_only: Annotated[bool, typer.Option(help="Train nothing: report the cells finished so far.")] = False,
 ) -> None:
     """Source × target matrix of zero-shot scores and transfer gains, metric correlations, convergence curves."""
     from promptbank.bank import PromptBank
@@ -210,8 +211,9 @@ def matrix(
                       strategies=_names(strategies), k=k, by=by, per_source=per_source, test_size=test_size,
                       dtype=dtype)
     with PromptBank(bank) as store:
-        _, summary = run_matrix(spec, store, out)
+        _, summary = run_matrix(spec, store, out, run_missing=not report_only)
     print_summary(spec, summary)
+    console.print(f"{len(summary['cells_done'])} of {summary['cells_planned']} (target, seed) cells finished")
     console.print(f"report: {out / 'report.html'}")
 
 
@@ -221,6 +223,8 @@ def print_summary(spec, summary: dict) -> None:
         return "-" if value is None else f"{value:.3f}"
     table = Table("target", "init", "retrieved sources (seed 0)", "test acc", "gain", "steps to random's best",
                   title="random vs transfer init, same step budget (means over seeds)")
+    for column in table.columns[:2]:
+        column.no_wrap = True
     for target, runs in summary["strategies"].items():
         for name, run in runs.items():
             table.add_row(target, name, ", ".join(run.get("sources_seed0", [])) or "-", number(run["test_accuracy"]),

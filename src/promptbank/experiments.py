@@ -196,8 +196,13 @@ def summarize(spec: MatrixSpec, cells: list[dict]) -> dict:
             "random_test": {t: mean([c["random"]["test_accuracy"] for c in per_target(t)]) for t in targets}}
 
 
-def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = True) -> tuple[list[dict], dict]:
-    """Run (or continue) every cell, then write results.json, matrix.csv and report.html into `out`."""
+def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = True,
+               run_missing: bool = True) -> tuple[list[dict], dict]:
+    """Run (or continue) every cell, then write results.json, matrix.csv and report.html into `out`.
+
+    With `run_missing` off, nothing is trained: the cells finished so far are summarised (to look at a
+    long experiment while it runs, or at one that was stopped).
+    """
     from tqdm.auto import tqdm
 
     for name in spec.sources + spec.targets:
@@ -212,16 +217,19 @@ def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = T
     prompts, records = source_prompts(bank, backbone, spec.sources, spec.prompt_length)
     paths = {(t, s): out / "cells" / f"{t}-seed{s}" for t in spec.targets for s in spec.seeds}
     for (target, seed), path in tqdm(paths.items(), desc="experiment cells", disable=not progress):
-        if not path.with_suffix(".json").exists():
+        if run_missing and not path.with_suffix(".json").exists():
             cell, target_prompt = run_cell(spec, bank, backbone, prompts, records, target, seed)
             write_atomic(path.with_suffix(".safetensors"), save({"prompt": target_prompt.contiguous()}))
             write_atomic(path.with_suffix(".json"), json.dumps(cell, indent=1))  # last: the cell is now done
     cells = []
-    for path in paths.values():
+    for path in (p for p in paths.values() if p.with_suffix(".json").exists()):
         cell = json.loads(path.with_suffix(".json").read_text())
         add_similarities(spec, backbone, prompts, records, cell, load_file(path.with_suffix(".safetensors"))["prompt"])
         cells.append(cell)
-    summary = summarize(spec, cells)
+    if not cells:
+        raise DataError(f"{out} holds no finished experiment cells yet.")
+    summary = summarize(spec, cells) | {"cells_done": [f"{c['target']}-seed{c['seed']}" for c in cells],
+                                         "cells_planned": len(paths)}
     write_atomic(out / "results.json", json.dumps({"spec": asdict(spec), "sources": [asdict(r) for r in records],
                                                    "summary": summary, "cells": cells}, indent=1))
     write_csv(out / "matrix.csv", spec, cells)

@@ -33,8 +33,9 @@ def heatmap(matrix: Sequence[Sequence[float]], row_labels: Sequence[str], col_la
     if rows <= 15 and cols <= 15:
         for i, row in enumerate(matrix):
             for j, value in enumerate(row):
-                if not math.isnan(value):
-                    axes.text(j, i, f"{value:.2f}", ha="center", va="center", color="white", fontsize=8)
+                if not math.isnan(value):  # dark text on the bright end of the colour map, light on the dark end
+                    color = "black" if image.norm(value) > 0.6 else "white"
+                    axes.text(j, i, f"{value:.2f}", ha="center", va="center", color=color, fontsize=8)
     _save(figure, path)
 
 
