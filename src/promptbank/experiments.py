@@ -28,7 +28,7 @@ from promptbank.bank import PromptBank, PromptRecord
 from promptbank.errors import BadArgumentError, DataError
 from promptbank.evaluate import accuracy_of_many, evaluate
 from promptbank.prompt import SoftPrompt, init_prompt
-from promptbank.runs import TargetData, TransferSpec, target_data, transfer_run
+from promptbank.runs import TargetData, TransferSpec, check_sizes, target_data, transfer_run
 from promptbank.similarity import METRICS, similarity_matrix
 from promptbank.tasks import get_task
 from promptbank.train import TrainConfig, TrainResult, train_prompt
@@ -57,8 +57,8 @@ class MatrixSpec:
         if not self.sources or not self.targets or not self.seeds:
             raise BadArgumentError("An experiment needs at least one source, one target and one seed.")
         for strategy in self.strategies:
-            check_choice(strategy, self.k)
-        TransferSpec(self.targets[0], shots=self.shots, prompt_length=self.prompt_length, by=self.by)
+            check_choice(strategy, self.k, self.by)
+        check_sizes(self.shots, self.prompt_length, self.test_size)
 
     def config(self, seed: int) -> TrainConfig:
         return TrainConfig(steps=self.steps, eval_every=self.eval_every, patience=0, seed=seed)

@@ -19,6 +19,16 @@ from promptbank.transfer import (BASELINES, Ranked, best_of_k_init, check_choice
                                  rank_by_zero_shot, sources_for, weighted_average_init)
 
 
+def check_sizes(shots: int | None, prompt_length: int, test_size: int | None, dev_size: int = 1) -> None:
+    """The numbers every run takes, checked before any model is loaded."""
+    if shots is not None and shots <= 0:
+        raise BadArgumentError(f"--shots must be a positive number of examples per class, not {shots}.")
+    if prompt_length <= 0:
+        raise BadArgumentError(f"--prompt-length must be a positive number of tokens, not {prompt_length}.")
+    if dev_size <= 0 or (test_size is not None and test_size <= 0):
+        raise BadArgumentError("--dev-size and --test-size must be positive.")
+
+
 @dataclass(frozen=True)
 class RunSpec:
     task: str
@@ -34,12 +44,7 @@ class RunSpec:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
-        if self.shots is not None and self.shots <= 0:
-            raise BadArgumentError(f"--shots must be a positive number of examples per class, not {self.shots}.")
-        if self.prompt_length <= 0:
-            raise BadArgumentError(f"--prompt-length must be a positive number of tokens, not {self.prompt_length}.")
-        if self.dev_size <= 0 or (self.test_size is not None and self.test_size <= 0):
-            raise BadArgumentError("--dev-size and --test-size must be positive.")
+        check_sizes(self.shots, self.prompt_length, self.test_size, self.dev_size)
 
 
 @dataclass
@@ -156,10 +161,8 @@ class TransferSpec:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
-        check_choice(self.strategy, self.k)
-        if self.by not in ("similarity", "zero-shot"):
-            raise BadArgumentError(f"--by must be similarity or zero-shot, not {self.by!r}.")
-        RunSpec(self.target, shots=self.shots, prompt_length=self.prompt_length, test_size=self.test_size)
+        check_choice(self.strategy, self.k, self.by)
+        check_sizes(self.shots, self.prompt_length, self.test_size)
 
 
 @dataclass

@@ -29,6 +29,7 @@ from promptbank.train import TrainConfig, train_prompt
 
 STRATEGIES = ("best-of-k", "weighted-average", "mixture")
 BASELINES = ("random", "vocab", "labels")
+RETRIEVALS = ("similarity", "zero-shot")
 WEIGHT_TEMPERATURE = 0.1  # softmax temperature over the top-k scores (similarities or zero-shot accuracies)
 
 
@@ -108,7 +109,10 @@ def _like(template: SoftPrompt, tensor: torch.Tensor) -> SoftPrompt:
     return SoftPrompt(tensor.clone(), template.backbone, template.tokenizer_fingerprint, template.init)
 
 
-def check_choice(strategy: str, k: int) -> None:
+def check_choice(strategy: str, k: int, by: str) -> None:
+    """A strategy, a k and a retrieval that exist, checked before any model is loaded."""
+    if by not in RETRIEVALS:
+        raise BadArgumentError(f"--by must be {' or '.join(RETRIEVALS)}, not {by!r}.")
     if strategy not in STRATEGIES + BASELINES:
         raise BadArgumentError(f"Unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES + BASELINES)}.")
     if k <= 0:
