@@ -10,11 +10,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+from matplotlib.figure import Figure  # noqa: E402
 
 from promptbank.atomic import atomic_file  # noqa: E402
 
+ANNOTATE_MAX, LABEL_MAX, MAX_INCHES = 15, 60, 24.0
 
-def _save(figure, path: Path) -> None:
+
+def _save(figure: Figure, path: Path) -> None:
+    """PNG written beside `path` and renamed into place: a reader never sees half a figure."""
     with atomic_file(path) as out:
         figure.savefig(out, format="png", dpi=110, bbox_inches="tight")
     plt.close(figure)
@@ -22,15 +26,22 @@ def _save(figure, path: Path) -> None:
 
 def heatmap(matrix: Sequence[Sequence[float]], row_labels: Sequence[str], col_labels: Sequence[str], title: str,
             value_label: str, path: Path) -> None:
-    """A labelled heatmap; cells are annotated when the matrix is at most 15 × 15 (NaN cells stay blank)."""
+    """A heatmap with a colour bar. Cells are annotated when the matrix is at most ANNOTATE_MAX × ANNOTATE_MAX
+    (NaN cells stay blank) and rows/columns are labelled up to LABEL_MAX; larger matrices (a whole bank) get
+    index ticks and a capped figure size, so any size can be drawn."""
     rows, cols = len(row_labels), len(col_labels)
-    figure, axes = plt.subplots(figsize=(max(4.0, 1.1 * cols + 2.5), max(3.0, 0.45 * rows + 1.5)))
-    image = axes.imshow(matrix, cmap="viridis", aspect="auto")
-    axes.set_xticks(range(cols), labels=col_labels, rotation=35, ha="right")
-    axes.set_yticks(range(rows), labels=row_labels)
+    annotate = rows <= ANNOTATE_MAX and cols <= ANNOTATE_MAX
+    cell = 0.75 if annotate else 0.3  # inches per column: room for a "0.00" annotation, else for a label
+    figure, axes = plt.subplots(figsize=(min(MAX_INCHES, max(4.0, cell * cols + 3)),
+                                         min(MAX_INCHES, max(3.0, 0.4 * rows + 1.5))))
+    image = axes.imshow(matrix, cmap="viridis", aspect="auto", interpolation="nearest")
+    if cols <= LABEL_MAX:
+        axes.set_xticks(range(cols), labels=col_labels, rotation=40, ha="right", rotation_mode="anchor")
+    if rows <= LABEL_MAX:
+        axes.set_yticks(range(rows), labels=row_labels)
     axes.set_title(title)
     figure.colorbar(image, ax=axes, label=value_label)
-    if rows <= 15 and cols <= 15:
+    if annotate:
         for i, row in enumerate(matrix):
             for j, value in enumerate(row):
                 if not math.isnan(value):  # dark text on the bright end of the colour map, light on the dark end
