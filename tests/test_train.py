@@ -41,17 +41,20 @@ def test_curve_records_every_evaluation(tiny_dirs, toy_task):
     assert [point["step"] for point in result.curve] == [0, 10, 20, 25]
     assert result.curve[0]["train_loss"] is None and all(p["train_loss"] > 0 for p in result.curve[1:])
     assert all(0 <= p["dev_accuracy"] <= 1 and p["wall_seconds"] >= 0 for p in result.curve)
-    assert result.best_dev == max(p["dev_accuracy"] for p in result.curve)
-    best = next(p for p in result.curve if p["dev_accuracy"] == result.best_dev)
-    assert result.best_step == best["step"]
+    trained = result.curve[1:]  # the starting prompt is evaluated but never kept: it is not a trained prompt
+    assert result.best_dev == max(p["dev_accuracy"] for p in trained)
+    best = next(p for p in trained if p["dev_accuracy"] == result.best_dev)
+    assert result.best_step == best["step"] > 0
+    assert not torch.equal(result.prompt.tensor, init_prompt(backbone, 4).tensor)
 
 
 def test_early_stopping_when_dev_stops_improving(tiny_dirs, toy_task):
     backbone, train, dev = _setup(tiny_dirs, toy_task)
-    # a learning rate this small leaves dev accuracy where it started, so patience runs out
+    # a learning rate this small leaves dev accuracy where it started: the first trained evaluation stays the
+    # best and the next two use up the patience
     config = TrainConfig(steps=100, lr=1e-12, eval_every=5, patience=2)
     result = train_prompt(backbone, train, dev, init_prompt(backbone, 4), config, progress=False)
-    assert result.stopped_early and result.steps_done == 10 and result.best_step == 0
+    assert result.stopped_early and result.steps_done == 15 and result.best_step == 5
 
 
 def test_same_seed_same_prompt(tiny_dirs, toy_task):

@@ -9,7 +9,7 @@ from promptbank.bank import PromptBank
 from promptbank.errors import BadArgumentError, DataError
 from promptbank.evaluate import accuracy_of_many, evaluate
 from promptbank.prompt import init_prompt
-from promptbank.runs import TransferSpec, build_bank, transfer_run
+from promptbank.runs import TransferSpec, build_bank, retrieve, target_data, transfer_run
 from promptbank.train import TrainConfig
 from promptbank.transfer import rank_by_zero_shot, weighted_average_init
 
@@ -72,6 +72,19 @@ def test_transfer_strategies_record_their_lineage(tiny_dirs, source_bank, strate
         assert result.lineage["chosen"] in result.lineage["sources"] and len(result.lineage["probe_dev_accuracy"]) == 2
     if strategy == "mixture":
         assert set(result.lineage["mixed_tasks"]) <= {"movie_sentences", "food_reviews", "presuppositions_nli"}
+
+
+def test_a_shared_ranking_and_encoding_give_the_same_result_as_a_fresh_run(tiny_dirs, source_bank):
+    spec = TransferSpec(target="rotten_tomatoes", strategy="weighted-average", k=2, by="similarity",
+                        metric="cosine", backbone=str(tiny_dirs["causal"]), shots=2, prompt_length=4,
+                        embedding_steps=2, dtype="float32", test_size=8, train=TINY)
+    fresh = transfer_run(spec, source_bank, progress=False)
+    backbone = load_backbone(spec.backbone, spec.dtype)
+    data = target_data(backbone, spec.target, spec.shots, spec.train.seed, test_size=spec.test_size)
+    retrieval = retrieve(spec, backbone, source_bank, data)
+    shared = transfer_run(spec, source_bank, progress=False, data=data, retrieval=retrieval)
+    assert [(r.record.id, r.score) for r in shared.ranking] == [(r.record.id, r.score) for r in fresh.ranking]
+    assert torch.equal(shared.prompt.tensor, fresh.prompt.tensor) and shared.lineage == fresh.lineage
 
 
 def test_the_target_tasks_own_prompts_are_never_sources(tiny_dirs, source_bank):

@@ -28,7 +28,7 @@ from promptbank.bank import PromptBank, PromptRecord
 from promptbank.errors import BadArgumentError, DataError
 from promptbank.evaluate import accuracy_of_many, evaluate
 from promptbank.prompt import SoftPrompt, init_prompt
-from promptbank.runs import TargetData, TransferSpec, check_sizes, target_data, transfer_run
+from promptbank.runs import TargetData, TransferSpec, check_sizes, retrieve, target_data, transfer_run
 from promptbank.similarity import METRICS, similarity_matrix
 from promptbank.tasks import get_task
 from promptbank.train import TrainConfig, TrainResult, train_prompt
@@ -136,10 +136,13 @@ def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: to
             result, test = train_from(tensor, "prompt")
             cell["per_source"][record.task] = _run(result, test) | {
                 "gain": test - random_test, "steps_to_random_best": steps_to_reach(result.curve, reference)}
+    retrieval = None  # one ranking of the bank serves every strategy of the cell
     for strategy in spec.strategies:
-        transfer = transfer_run(TransferSpec(target, strategy, spec.k, spec.by, backbone=spec.backbone,
-                                             shots=spec.shots, prompt_length=spec.prompt_length, dtype=spec.dtype,
-                                             test_size=spec.test_size, train=config), bank, progress=False)
+        transfer_spec = TransferSpec(target, strategy, spec.k, spec.by, backbone=spec.backbone, shots=spec.shots,
+                                     prompt_length=spec.prompt_length, dtype=spec.dtype, test_size=spec.test_size,
+                                     train=config)
+        retrieval = retrieval or retrieve(transfer_spec, backbone, bank, data)
+        transfer = transfer_run(transfer_spec, bank, progress=False, data=data, retrieval=retrieval)
         task_of = {r.record.id: r.record.task for r in transfer.ranking}
         cell["strategies"][strategy] = _run(transfer.training, transfer.test.accuracy) | {
             "gain": transfer.test.accuracy - random_test, "lineage": transfer.lineage,

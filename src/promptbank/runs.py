@@ -6,6 +6,8 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import torch
+
 from promptbank import scoring
 from promptbank.backbones import DEFAULT_BACKBONE, Backbone, load_backbone
 from promptbank.bank import PromptBank, PromptRecord
@@ -175,29 +177,50 @@ class TransferResult:
     majority: float
 
 
-def transfer_run(spec: TransferSpec, bank: PromptBank, progress: bool = True) -> TransferResult:
+@dataclass(frozen=True)
+class Retrieval:
+    """The bank's candidate sources for a target, stacked, and their ranking (best first)."""
+
+    prompts: torch.Tensor
+    records: list[PromptRecord]
+    ranking: list[Ranked]
+
+
+def retrieve(spec: TransferSpec, backbone: Backbone, bank: PromptBank, data: TargetData) -> Retrieval:
+    """Rank the bank's prompts for the target by zero-shot dev accuracy or by similarity to a briefly trained
+    target prompt (its task embedding)."""
+    prompts, records = sources_for(bank, backbone, spec.prompt_length, exclude_task=data.task.name)
+    if spec.by == "zero-shot":
+        return Retrieval(prompts, records, rank_by_zero_shot(backbone, prompts, records, data.dev_items))
+    start = init_prompt(backbone, spec.prompt_length, "random", seed=spec.train.seed)
+    embedding_config = TrainConfig(**{**asdict(spec.train), "steps": spec.embedding_steps, "patience": 0})
+    embedding = train_prompt(backbone, data.train_items, data.dev_items, start, embedding_config, progress=False)
+    return Retrieval(prompts, records, rank_by_similarity(backbone, prompts, records, embedding.prompt.tensor,
+                                                          spec.metric))
+
+
+def transfer_run(spec: TransferSpec, bank: PromptBank, progress: bool = True, data: TargetData | None = None,
+                 retrieval: Retrieval | None = None) -> TransferResult:
     """Initialise the target's prompt from the bank as `spec` says, train it on the same budget as a baseline
-    would get, evaluate it, and return it with its lineage (the caller stores it)."""
+    would get, evaluate it, and return it with its lineage (the caller stores it).
+
+    `data` and `retrieval`, when given, must come from the same target, seed and retrieval settings: they let
+    several strategies share one encoding of the target and one ranking.
+    """
     get_task(spec.target)
     backbone = load_backbone(spec.backbone, spec.dtype)
     seed = spec.train.seed
-    data = target_data(backbone, spec.target, spec.shots, seed, test_size=spec.test_size)
+    data = data or target_data(backbone, spec.target, spec.shots, seed, test_size=spec.test_size)
     start = init_prompt(backbone, spec.prompt_length, "random", seed=seed)
     ranking, lineage = [], {"method": spec.strategy, "sources": []}
     if spec.strategy in BASELINES:
         start = init_prompt(backbone, spec.prompt_length, spec.strategy, seed=seed, task=data.task)
     else:
-        prompts, records = sources_for(bank, backbone, spec.prompt_length, exclude_task=data.task.name)
-        if spec.by == "zero-shot":
-            ranking = rank_by_zero_shot(backbone, prompts, records, data.dev_items)
-        else:
-            embedding_config = TrainConfig(**{**asdict(spec.train), "steps": spec.embedding_steps, "patience": 0})
-            embedding = train_prompt(backbone, data.train_items, data.dev_items, start, embedding_config,
-                                     progress=False).prompt
-            ranking = rank_by_similarity(backbone, prompts, records, embedding.tensor, spec.metric)
+        retrieval = retrieval or retrieve(spec, backbone, bank, data)
+        ranking = retrieval.ranking
         top = ranking[:spec.k]
-        index = {r.id: i for i, r in enumerate(records)}
-        chosen = prompts[[index[r.record.id] for r in top]]
+        index = {r.id: i for i, r in enumerate(retrieval.records)}
+        chosen = retrieval.prompts[[index[r.record.id] for r in top]]
         lineage = {"method": spec.strategy, "sources": [r.record.id for r in top], "by": spec.by,
                    "metric": spec.metric if spec.by == "similarity" else None, "scores": [r.score for r in top]}
         if spec.strategy == "weighted-average":

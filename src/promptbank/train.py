@@ -142,10 +142,11 @@ def train_prompt(backbone: Backbone, train_items: list, dev_items: list, prompt:
         curve.append({"step": step, "train_loss": sum(losses) / len(losses) if losses else None,
                       "dev_accuracy": dev.accuracy, "dev_macro_f1": dev.macro_f1, "wall_seconds": round(elapsed, 3)})
         losses = []
-        if dev.accuracy > best_dev:
-            best, best_step, best_dev, bad_evals = weights.detach().clone(), step, dev.accuracy, 0
-        else:
-            bad_evals += 1
+        if step > 0:  # the starting prompt is on the curve, but only trained prompts compete to be kept
+            if dev.accuracy > best_dev:
+                best, best_step, best_dev, bad_evals = weights.detach().clone(), step, dev.accuracy, 0
+            else:
+                bad_evals += 1
         if checkpoint_dir is not None:
             adam = optimizer.state.get(weights, {})
             _save_checkpoint(checkpoint_dir, {
