@@ -5,6 +5,7 @@ import json
 import pytest
 
 from promptbank.prompt import load_prompt
+from promptbank.train import TrainConfig
 
 WORDS = ["good", "fine", "great", "bad", "awful", "poor"]
 
@@ -50,6 +51,7 @@ def test_train_then_eval_on_a_user_task(cli, tiny_dirs, tmp_path):
     assert prompt.length == 5 and prompt.init == "labels" and prompt.info["task"] == "my_reviews"
     assert [p["step"] for p in prompt.info["curve"]] == [0, 3, 6]
     assert prompt.info["train_examples"] == 16 and 0 <= prompt.info["metrics"]["test"]["accuracy"] <= 1
+    assert prompt.info["training"]["lr"] == TrainConfig.lr  # --lr left out keeps the library default
     assert not (tmp_path / "prompt.partial").exists()
     code, stdout, err = cli("eval", "--prompt", out, "--task", spec, "--split", "validation")
     assert code == 0, err
@@ -63,6 +65,7 @@ def test_train_then_eval_on_a_user_task(cli, tiny_dirs, tmp_path):
     (["--prompt-length", "0"], ["--prompt-length"]),
     (["--steps", "-5"], ["--steps"]),
     (["--init", "magic"], ["magic"]),
+    (["--lr", "0"], ["learning rate"]),
 ])
 def test_bad_train_arguments(cli, tiny_dirs, tmp_path, args, words):
     defaults = {"--task": str(write_spec(tmp_path)), "--backbone": str(tiny_dirs["causal"]), "--steps": "2"}

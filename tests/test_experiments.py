@@ -70,7 +70,8 @@ def test_experiment_cli_prints_the_comparison(cli, tiny_dirs, bank, tmp_path):
                          "rotten_tomatoes", "--seeds", 1, "--bank", bank.root, "--backbone", tiny_dirs["causal"],
                          "--shots", 2, "--steps", 2, "--eval-every", 2, "--prompt-length", 4, "--strategies",
                          "weighted-average", "--k", 1, "--no-per-source", "--test-size", 4, "--dtype", "float32",
-                         "--out", tmp_path / "exp")
+                         "--lr", 0.05, "--out", tmp_path / "exp")
     assert code == 0, err
     assert "random vs transfer init" in out and "zero-shot test accuracy" in out and "weighted-average" in out
     assert (tmp_path / "exp" / "report.html").exists()
+    assert json.loads((tmp_path / "exp" / "spec.json").read_text())["lr"] == 0.05

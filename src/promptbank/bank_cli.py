@@ -11,10 +11,12 @@ from rich.console import Console
 from rich.table import Table
 
 from promptbank.bank import PromptBank, PromptRecord
+from promptbank.cli_training import LR_HELP, train_config
 from promptbank.errors import BadArgumentError
 
 bank_app = typer.Typer(no_args_is_help=True, help="The prompt bank: list, show, tag, verify, export and import prompts.")
-console = Console()
+# Piped output (logs, CI) is not squeezed into 80 columns, so table rows stay one line each.
+console = Console(width=None if sys.stdout.isatty() else 160)
 BankOption = Annotated[Optional[Path], typer.Option("--bank", help="Bank directory (default: $PROMPTBANK_HOME or "
                                                                    "~/.local/share/promptbank).")]
 
@@ -183,17 +185,18 @@ def build(tasks: Annotated[str, typer.Option(help="Comma-separated source task n
           shots: Annotated[Optional[int], typer.Option(help="Examples per class (default: all).")] = 16,
           steps: Annotated[int, typer.Option()] = 100, prompt_length: Annotated[int, typer.Option()] = 20,
           seeds: Annotated[str, typer.Option(help="Comma-separated seeds: one prompt per task and seed.")] = "0",
-          eval_every: Annotated[int, typer.Option()] = 20, test_size: Annotated[Optional[int], typer.Option()] = 300,
+          eval_every: Annotated[int, typer.Option()] = 20,
+          lr: Annotated[Optional[float], typer.Option(help=LR_HELP)] = None,
+          test_size: Annotated[Optional[int], typer.Option()] = 300,
           dtype: Annotated[str, typer.Option()] = "auto") -> None:
     """Train source prompts on several tasks into the bank."""
     from promptbank.runs import build_bank
-    from promptbank.train import TrainConfig
     try:
         seed_list = tuple(int(s) for s in seeds.split(","))
     except ValueError:
         raise BadArgumentError(f"--seeds takes comma-separated integers, not {seeds!r}.") from None
     from promptbank.tasks import get_task
-    config = TrainConfig(steps=steps, eval_every=eval_every, patience=0)
+    config = train_config(steps=steps, eval_every=eval_every, lr=lr, patience=0)
     names = [t for t in tasks.split(",") if t]
     for name in names:
         get_task(name)  # before a bank is created for them

@@ -11,13 +11,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from promptbank.bank_cli import bank_app
+from promptbank.bank_cli import bank_app, console
+from promptbank.cli_training import LR_HELP, train_config
 from promptbank.errors import BadArgumentError, PromptbankError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
                   help="Soft prompt tuning and prompt transfer on frozen language models.")
 app.add_typer(bank_app, name="bank")
-console = Console()
 
 
 @app.command()
@@ -64,7 +64,7 @@ def train(
     init: Annotated[str, typer.Option(help="random, vocab, text, labels or prompt.")] = "random",
     init_text: Annotated[Optional[str], typer.Option(help="Text to start from, with --init text.")] = None,
     init_prompt: Annotated[Optional[Path], typer.Option(help="Saved prompt to start from, --init prompt.")] = None,
-    lr: Annotated[float, typer.Option(help="Learning rate.")] = 0.3,
+    lr: Annotated[Optional[float], typer.Option(help=LR_HELP)] = None,
     batch_size: Annotated[int, typer.Option(help="Examples per step.")] = 8,
     eval_every: Annotated[int, typer.Option(help="Evaluate on dev every N steps.")] = 20,
     patience: Annotated[int, typer.Option(help="Stop after N evaluations without dev gain (0: never).")] = 5,
@@ -75,8 +75,8 @@ def train(
 ) -> None:
     """Train a soft prompt on a task with the backbone frozen, evaluate it on test and save it."""
     from promptbank.runs import RunSpec, run_training
-    from promptbank.train import TrainConfig
-    config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, eval_every=eval_every, patience=patience, seed=seed)
+    config = train_config(steps=steps, batch_size=batch_size, lr=lr, eval_every=eval_every, patience=patience,
+                          seed=seed)
     spec = RunSpec(task=task, backbone=backbone, shots=shots, prompt_length=prompt_length, init=init,
                    init_text=init_text, init_prompt=init_prompt, dtype=dtype, test_size=test_size, train=config)
     result = run_training(spec, out)
@@ -112,6 +112,7 @@ def transfer(
     steps: Annotated[int, typer.Option(help="Training steps of the target prompt.")] = 100,
     prompt_length: Annotated[int, typer.Option()] = 20,
     eval_every: Annotated[int, typer.Option()] = 10,
+    lr: Annotated[Optional[float], typer.Option(help=LR_HELP)] = None,
     test_size: Annotated[Optional[int], typer.Option()] = None,
     seed: Annotated[int, typer.Option()] = 0,
     dtype: Annotated[str, typer.Option()] = "auto",
@@ -119,8 +120,7 @@ def transfer(
     """Initialise a target task's prompt from the bank's source prompts, train it, and store it with its lineage."""
     from promptbank.bank import PromptBank
     from promptbank.runs import TransferSpec, transfer_run
-    from promptbank.train import TrainConfig
-    config = TrainConfig(steps=steps, eval_every=eval_every, patience=0, seed=seed)
+    config = train_config(steps=steps, eval_every=eval_every, lr=lr, patience=0, seed=seed)
     spec = TransferSpec(target=target, strategy=strategy, k=k, by=by, metric=metric, backbone=backbone, shots=shots,
                         prompt_length=prompt_length, dtype=dtype, test_size=test_size, train=config)
     with PromptBank(bank) as store:
@@ -191,6 +191,7 @@ def matrix(
     shots: Annotated[int, typer.Option()] = 16,
     steps: Annotated[int, typer.Option(help="Training steps of every run (the same budget for all).")] = 30,
     eval_every: Annotated[int, typer.Option()] = 5,
+    lr: Annotated[Optional[float], typer.Option(help=LR_HELP)] = None,
     prompt_length: Annotated[int, typer.Option()] = 20,
     strategies: Annotated[str, typer.Option(help="Comma-separated transfer strategies.")] =
         "weighted-average,best-of-k,mixture",
@@ -208,6 +209,7 @@ def matrix(
         raise BadArgumentError(f"--seeds must be positive, not {seeds}.")
     spec = MatrixSpec(sources=_names(sources), targets=_names(targets), seeds=tuple(range(seeds)), backbone=backbone,
                       shots=shots, steps=steps, eval_every=eval_every, prompt_length=prompt_length,
+                      **({} if lr is None else {"lr": lr}),
                       strategies=_names(strategies), k=k, by=by, per_source=per_source, test_size=test_size,
                       dtype=dtype)
     with PromptBank(bank) as store:

@@ -44,6 +44,7 @@ class MatrixSpec:
     shots: int = 16
     steps: int = 30
     eval_every: int = 5
+    lr: float = TrainConfig.lr
     prompt_length: int = 20
     strategies: tuple[str, ...] = ("weighted-average", "best-of-k", "mixture")
     k: int = 3
@@ -61,7 +62,7 @@ class MatrixSpec:
         check_sizes(self.shots, self.prompt_length, self.test_size)
 
     def config(self, seed: int) -> TrainConfig:
-        return TrainConfig(steps=self.steps, eval_every=self.eval_every, patience=0, seed=seed)
+        return TrainConfig(steps=self.steps, eval_every=self.eval_every, lr=self.lr, patience=0, seed=seed)
 
 
 def steps_to_reach(curve: list[dict], threshold: float) -> int | None:
