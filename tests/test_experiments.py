@@ -4,10 +4,12 @@ import json
 
 import pytest
 
+from promptbank.backbones import load_backbone
 from promptbank.bank import PromptBank
+from promptbank.evaluate import accuracy_of_many
 from promptbank.errors import BadArgumentError, DataError
-from promptbank.experiments import MatrixSpec, run_matrix, spearman, steps_to_reach
-from promptbank.runs import build_bank
+from promptbank.experiments import MatrixSpec, run_matrix, source_prompts, spearman, steps_to_reach
+from promptbank.runs import build_bank, target_data
 from promptbank.train import TrainConfig
 
 SOURCES = ("movie_sentences", "food_reviews", "presuppositions_nli")
@@ -44,6 +46,10 @@ def test_matrix_writes_report_json_csv_and_continues(tiny_dirs, bank, tmp_path):
     assert set(cell["zero_shot"]) == set(SOURCES) and set(cell["similarity"]) == set(spec.metrics)
     assert set(cell["per_source"]) == set(SOURCES)  # rotten_tomatoes is not a source: every source is trained
     assert "movie_sentences" not in cells[2]["per_source"]  # a source is not transferred to its own task
+    backbone = load_backbone(spec.backbone, "float32")
+    test_items = target_data(backbone, "rotten_tomatoes", 2, 1, test_size=8).test_items
+    fresh = accuracy_of_many(backbone, source_prompts(bank, backbone, SOURCES, 4)[0], test_items)
+    assert cells[1]["zero_shot"] == dict(zip(SOURCES, fresh.tolist()))  # seed 1 reuses seed 0's, which are the same
     run = cell["per_source"]["food_reviews"]
     assert run["gain"] == pytest.approx(run["test_accuracy"] - cell["random"]["test_accuracy"])
     assert [p["step"] for p in run["curve"]] == [0, 2, 4]

@@ -43,21 +43,23 @@ def evaluate(backbone: Backbone, prompt: torch.Tensor, items: list, batch_size: 
 
 
 @torch.inference_mode()
-def accuracy_of_many(backbone: Backbone, prompts: torch.Tensor, items: list, batch_rows: int = 64) -> torch.Tensor:
+def accuracy_of_many(backbone: Backbone, prompts: torch.Tensor, items: list, batch_rows: int = 64,
+                     prompts_per_pass: int = 8) -> torch.Tensor:
     """Accuracy of each of N prompts (N, L, d) on the same items, many prompts per forward pass.
 
-    The items are encoded once; every batch holds `batch_rows` (prompt, item) rows of similar length, so a
-    bank of source prompts is scored on a dev set in a few large passes instead of N separate evaluations.
+    The items are encoded once; each pass scores a block of up to `prompts_per_pass` prompts on
+    `batch_rows` (prompt, item) rows of similar length, each prompt passed once (so a causal model reads
+    it once and shares it across its rows): a bank of source prompts is scored on a dev set in a few large
+    passes instead of N separate evaluations.
     """
     correct = torch.zeros(len(prompts))
     labels = torch.tensor([item.label for item in items])
-    per_batch = max(1, batch_rows // len(prompts))
-    for batch in length_batches(items, per_batch):
-        pairs = [(n, i) for i in batch for n in range(len(prompts))]
-        for start in range(0, len(pairs), batch_rows):
-            chunk = pairs[start:start + batch_rows]
-            prompt_index = torch.tensor([n for n, _ in chunk])
-            best = scoring.score(backbone, prompts[prompt_index], [items[i] for _, i in chunk]).argmax(-1).cpu()
-            hits = (best == labels[[i for _, i in chunk]]).float()
-            correct.index_add_(0, prompt_index, hits)
+    for first in range(0, len(prompts), prompts_per_pass):
+        block = torch.arange(first, min(first + prompts_per_pass, len(prompts)))
+        for batch in length_batches(items, max(1, batch_rows // len(block))):
+            prompt_of = torch.arange(len(block)).repeat(len(batch))
+            rows = [items[i] for i in batch for _ in block]
+            best = scoring.score(backbone, prompts[block], rows, prompt_of).argmax(-1).cpu()
+            hits = (best == labels[batch].repeat_interleave(len(block))).float()
+            correct.index_add_(0, block[prompt_of], hits)
     return correct / len(items)

@@ -114,9 +114,11 @@ def _run(result: TrainResult, test_accuracy: float) -> dict:
 
 
 def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: torch.Tensor,
-             records: list[PromptRecord], target: str, seed: int) -> tuple[dict, torch.Tensor]:
+             records: list[PromptRecord], target: str, seed: int,
+             zero_shot: dict[str, float] | None = None) -> tuple[dict, torch.Tensor]:
     """Every measurement of one (target, seed) cell, as plain JSON-ready data, and the target's trained
-    random-init prompt."""
+    random-init prompt. `zero_shot`, the source prompts' test accuracies on the target, is computed when
+    not given (it does not depend on the seed: the test examples and the source prompts are the same)."""
     data: TargetData = target_data(backbone, target, spec.shots, seed, test_size=spec.test_size)
     config = spec.config(seed)
 
@@ -129,8 +131,8 @@ def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: to
                                             "random")
     reference = random_result.best_dev
     cell = {"target": target, "seed": seed, "majority": data.majority, "random": _run(random_result, random_test),
-            "zero_shot": dict(zip([r.task for r in records],
-                                  accuracy_of_many(backbone, prompts, data.test_items).tolist())),
+            "zero_shot": zero_shot or dict(zip([r.task for r in records],
+                                               accuracy_of_many(backbone, prompts, data.test_items).tolist())),
             "per_source": {}, "strategies": {}}
     for record, tensor in zip(records, prompts):
         if spec.per_source and record.task != target:
@@ -220,11 +222,16 @@ def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = T
     backbone = load_backbone(spec.backbone, spec.dtype)
     prompts, records = source_prompts(bank, backbone, spec.sources, spec.prompt_length)
     paths = {(t, s): out / "cells" / f"{t}-seed{s}" for t in spec.targets for s in spec.seeds}
+    zero_shot: dict[str, dict] = {}  # per target, shared by its seeds
     for (target, seed), path in tqdm(paths.items(), desc="experiment cells", disable=not progress):
-        if run_missing and not path.with_suffix(".json").exists():
-            cell, target_prompt = run_cell(spec, bank, backbone, prompts, records, target, seed)
+        done = path.with_suffix(".json")
+        if done.exists():
+            zero_shot.setdefault(target, json.loads(done.read_text())["zero_shot"])
+        elif run_missing:
+            cell, target_prompt = run_cell(spec, bank, backbone, prompts, records, target, seed, zero_shot.get(target))
+            zero_shot[target] = cell["zero_shot"]
             write_atomic(path.with_suffix(".safetensors"), save({"prompt": target_prompt.contiguous()}))
-            write_atomic(path.with_suffix(".json"), json.dumps(cell, indent=1))  # last: the cell is now done
+            write_atomic(done, json.dumps(cell, indent=1))  # last: the cell is now done
     cells = []
     for path in (p for p in paths.values() if p.with_suffix(".json").exists()):
         cell = json.loads(path.with_suffix(".json").read_text())

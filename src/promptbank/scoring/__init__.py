@@ -22,11 +22,17 @@ def encode(backbone: Backbone, task: Task, examples: Sequence[Example]) -> list:
     return [family.encode(backbone, task.render(ex), task.candidates(ex), ex.label) for ex in examples]
 
 
-def score(backbone: Backbone, prompts: torch.Tensor, items: list) -> torch.Tensor:
-    """Scores of every candidate of every item; `prompts` is (L, d) for all items or (items, L, d)."""
+def score(backbone: Backbone, prompts: torch.Tensor, items: list, prompt_of: torch.Tensor | None = None) -> torch.Tensor:
+    """Scores of every candidate of every item.
+
+    `prompts` is (L, d) for all items, or (P, L, d) with `prompt_of` giving each item's prompt index
+    (without it, one prompt per item). Passing each distinct prompt once lets causal models read it once.
+    """
     if prompts.dim() == 2:
-        prompts = prompts.unsqueeze(0).expand(len(items), -1, -1)
-    return _FAMILIES[backbone.family].score(backbone, prompts, items)
+        prompts, prompt_of = prompts.unsqueeze(0), torch.zeros(len(items), dtype=torch.long)
+    elif prompt_of is None:
+        prompt_of = torch.arange(len(items))
+    return _FAMILIES[backbone.family].score(backbone, prompts, prompt_of, items)
 
 
 def labels_of(items: list, device: torch.device | None = None) -> torch.Tensor:

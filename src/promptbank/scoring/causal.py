@@ -3,11 +3,17 @@
 Each candidate is read as input + candidate[:-1]; the last candidate token is never an input, so all
 single-token candidates share one sequence and one forward pass, and the LM head runs only at the
 positions that are scored, not over the whole sequence.
+
+The prompt comes first and a causal model's prompt positions attend only to the prompt, so their
+keys and values are the same in every row that carries that prompt: they are computed once per distinct
+prompt (with gradients when training) and shared as a cache, and the model then reads only the
+rows' own tokens. On rows of 30 tokens behind a 20-token prompt that is 40% less work.
 """
 
 import torch
 
 from promptbank.backbones import Backbone
+from promptbank.scoring.inputs import token_inputs
 from promptbank.scoring.rows import RowItem, score_rows
 
 
@@ -23,13 +29,17 @@ def encode(backbone: Backbone, text: str, candidates: tuple[str, ...], label: in
     return RowItem(tuple(rows), tuple(targets), len(candidates), label)
 
 
-def _logits_at(backbone: Backbone, embeds: torch.Tensor, mask: torch.Tensor, row: torch.Tensor,
-               position: torch.Tensor) -> torch.Tensor:
-    hidden = backbone.model.base_model(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+def _logits_at(backbone: Backbone, prompts: torch.Tensor, row_prompt: torch.Tensor, rows: list[tuple[int, ...]],
+               row: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
+    model = backbone.model.base_model
+    tokens, mask = token_inputs(backbone, rows, prompts.shape[1])
+    prefix = model(inputs_embeds=prompts.to(device=tokens.device, dtype=tokens.dtype), use_cache=True).past_key_values
+    prefix.batch_select_indices(row_prompt)
+    hidden = model(inputs_embeds=tokens, attention_mask=mask, past_key_values=prefix).last_hidden_state
     logits = backbone.model.get_output_embeddings()(hidden[row, position])
     cap = getattr(backbone.model.config, "final_logit_softcapping", None)
     return torch.tanh(logits / cap) * cap if cap else logits
 
 
-def score(backbone: Backbone, prompts: torch.Tensor, items: list[RowItem]) -> torch.Tensor:
-    return score_rows(backbone, prompts, items, _logits_at)
+def score(backbone: Backbone, prompts: torch.Tensor, prompt_of: torch.Tensor, items: list[RowItem]) -> torch.Tensor:
+    return score_rows(backbone, prompts, prompt_of, items, _logits_at)

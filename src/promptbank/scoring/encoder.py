@@ -54,8 +54,9 @@ def candidate_embeddings(backbone: Backbone, texts: list[str]) -> torch.Tensor:
     return torch.stack([cache[t] for t in texts])
 
 
-def score(backbone: Backbone, prompts: torch.Tensor, items: list[EncoderItem]) -> torch.Tensor:
-    inputs = _pooled(backbone, *prompted_inputs(backbone, prompts, [item.source for item in items]))
+def score(backbone: Backbone, prompts: torch.Tensor, prompt_of: torch.Tensor,
+          items: list[EncoderItem]) -> torch.Tensor:
+    inputs = _pooled(backbone, *prompted_inputs(backbone, prompts[prompt_of], [item.source for item in items]))
     width = max(item.n_candidates for item in items)
     out = torch.full((len(items), width), float("-inf"), device=inputs.device)
     for i, item in enumerate(items):

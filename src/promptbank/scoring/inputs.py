@@ -5,6 +5,20 @@ import torch
 from promptbank.backbones import Backbone
 
 
+def token_inputs(backbone: Backbone, rows: list[tuple[int, ...]],
+                 prefix_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token embeddings of `rows`, right-padded to the longest, and the attention mask of
+    [prefix ; tokens] for a prefix of `prefix_length` positions that every row sees in full."""
+    n_rows, length = len(rows), max(len(r) for r in rows)
+    ids = torch.full((n_rows, length), backbone.tokenizer.pad_token_id, dtype=torch.long)
+    mask = torch.zeros(n_rows, prefix_length + length, dtype=torch.long)
+    mask[:, :prefix_length] = 1
+    for i, row in enumerate(rows):
+        ids[i, :len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, prefix_length:prefix_length + len(row)] = 1
+    return backbone.embed(ids.to(backbone.device)), mask.to(backbone.device)
+
+
 def prompted_inputs(backbone: Backbone, prompts: torch.Tensor,
                     rows: list[tuple[int, ...]]) -> tuple[torch.Tensor, torch.Tensor]:
     """Embeddings [prompt ; tokens] and their attention mask, right-padded to the longest row.
@@ -13,17 +27,8 @@ def prompted_inputs(backbone: Backbone, prompts: torch.Tensor,
     model's dtype here. The prompt comes first, before any special token, as PEFT's prompt tuning does,
     so a prompt exported to PEFT gives the same scores.
     """
-    n_rows, length = len(rows), max(len(r) for r in rows)
-    ids = torch.full((n_rows, length), backbone.tokenizer.pad_token_id, dtype=torch.long)
-    mask = torch.zeros(n_rows, prompts.shape[1] + length, dtype=torch.long)
-    mask[:, :prompts.shape[1]] = 1
-    for i, row in enumerate(rows):
-        ids[i, :len(row)] = torch.tensor(row, dtype=torch.long)
-        mask[i, prompts.shape[1]:prompts.shape[1] + len(row)] = 1
-    device = backbone.device
-    tokens = backbone.embed(ids.to(device))
-    embeds = torch.cat([prompts.to(device=device, dtype=tokens.dtype), tokens], dim=1)
-    return embeds, mask.to(device)
+    tokens, mask = token_inputs(backbone, rows, prompts.shape[1])
+    return torch.cat([prompts.to(device=tokens.device, dtype=tokens.dtype), tokens], dim=1), mask
 
 
 def scatter_scores(n_examples: int, n_candidates: list[int], example: torch.Tensor, candidate: torch.Tensor,

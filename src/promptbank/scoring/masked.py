@@ -3,6 +3,7 @@
 import torch
 
 from promptbank.backbones import Backbone
+from promptbank.scoring.inputs import prompted_inputs
 from promptbank.scoring.rows import RowItem, score_rows
 
 
@@ -19,10 +20,11 @@ def encode(backbone: Backbone, text: str, candidates: tuple[str, ...], label: in
     return RowItem(tuple(rows), tuple(targets), len(candidates), label)
 
 
-def _logits_at(backbone: Backbone, embeds: torch.Tensor, mask: torch.Tensor, row: torch.Tensor,
-               position: torch.Tensor) -> torch.Tensor:
-    return backbone.model(inputs_embeds=embeds, attention_mask=mask).logits[row, position]
+def _logits_at(backbone: Backbone, prompts: torch.Tensor, row_prompt: torch.Tensor, rows: list[tuple[int, ...]],
+               row: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
+    embeds, mask = prompted_inputs(backbone, prompts[row_prompt], rows)
+    return backbone.model(inputs_embeds=embeds, attention_mask=mask).logits[row, prompts.shape[1] + position]
 
 
-def score(backbone: Backbone, prompts: torch.Tensor, items: list[RowItem]) -> torch.Tensor:
-    return score_rows(backbone, prompts, items, _logits_at)
+def score(backbone: Backbone, prompts: torch.Tensor, prompt_of: torch.Tensor, items: list[RowItem]) -> torch.Tensor:
+    return score_rows(backbone, prompts, prompt_of, items, _logits_at)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 
 from promptbank.backbones import Backbone
-from promptbank.scoring.inputs import prompted_inputs, scatter_scores
+from promptbank.scoring.inputs import scatter_scores
 
 
 @dataclass(frozen=True)
@@ -23,19 +23,21 @@ class RowItem:
         return max(len(r) for r in self.rows)
 
 
-# (backbone, embeddings, attention mask, row index, position) -> logits at those positions
-LogitsAt = Callable[[Backbone, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+# (backbone, prompts (P, L, d), prompt of each row, rows, row index, position in row) -> logits there
+LogitsAt = Callable[[Backbone, torch.Tensor, torch.Tensor, list[tuple[int, ...]], torch.Tensor, torch.Tensor],
+                    torch.Tensor]
 
 
-def score_rows(backbone: Backbone, prompts: torch.Tensor, items: list[RowItem], logits_at: LogitsAt) -> torch.Tensor:
+def score_rows(backbone: Backbone, prompts: torch.Tensor, prompt_of: torch.Tensor, items: list[RowItem],
+               logits_at: LogitsAt) -> torch.Tensor:
     rows, row_example, targets = [], [], []
     for i, item in enumerate(items):
         base = len(rows)
         rows.extend(item.rows)
         row_example.extend([i] * len(item.rows))
         targets.extend((base + r, p, t, i, c) for r, p, t, c in item.targets)
-    embeds, mask = prompted_inputs(backbone, prompts[row_example], rows)
-    t = torch.tensor(targets, device=embeds.device)
-    logits = logits_at(backbone, embeds, mask, t[:, 0], prompts.shape[1] + t[:, 1]).float()
+    t = torch.tensor(targets, device=backbone.device)
+    row_prompt = prompt_of[torch.tensor(row_example)].to(backbone.device)
+    logits = logits_at(backbone, prompts, row_prompt, rows, t[:, 0], t[:, 1]).float()
     logp = logits.log_softmax(-1).gather(1, t[:, 2:3]).squeeze(1)
     return scatter_scores(len(items), [item.n_candidates for item in items], t[:, 3], t[:, 4], logp)

@@ -29,9 +29,10 @@ def encode(backbone: Backbone, text: str, candidates: tuple[str, ...], label: in
     return Seq2SeqItem(tuple(tokenizer(text)["input_ids"]), answers, len(candidates), label)
 
 
-def score(backbone: Backbone, prompts: torch.Tensor, items: list[Seq2SeqItem]) -> torch.Tensor:
+def score(backbone: Backbone, prompts: torch.Tensor, prompt_of: torch.Tensor,
+          items: list[Seq2SeqItem]) -> torch.Tensor:
     model, config = backbone.model, backbone.model.config
-    embeds, mask = prompted_inputs(backbone, prompts, [item.source for item in items])
+    embeds, mask = prompted_inputs(backbone, prompts[prompt_of], [item.source for item in items])
     encoded = model.get_encoder()(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
     pairs = [(i, c) for i, item in enumerate(items) for c in range(item.n_candidates)]
     answers = [items[i].answers[c] for i, c in pairs]
