@@ -27,7 +27,7 @@ demo: setup
 	rm -rf runs/demo
 	$(BIN)/promptbank bank import banks/smollm2-135m.tar.gz --bank runs/demo/bank
 	$(BIN)/promptbank experiment matrix --bank runs/demo/bank --sources $(DEMO_SOURCES) --targets rotten_tomatoes \
-	    --seeds 1 --shots 16 --steps 30 --eval-every 10 --strategies weighted-average,best-of-k --k 3 --by zero-shot \
+	    --seeds 1 --shots 16 --steps 20 --eval-every 10 --strategies weighted-average,best-of-k --k 3 --by zero-shot \
 	    --no-per-source --test-size 100 --out runs/demo/report
 
 test: setup
