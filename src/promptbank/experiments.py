@@ -222,21 +222,22 @@ def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = T
     backbone = load_backbone(spec.backbone, spec.dtype)
     prompts, records = source_prompts(bank, backbone, spec.sources, spec.prompt_length)
     paths = {(t, s): out / "cells" / f"{t}-seed{s}" for t in spec.targets for s in spec.seeds}
-    zero_shot: dict[str, dict] = {}  # per target, shared by its seeds
+    finished: dict[tuple[str, int], dict] = {}
     for (target, seed), path in tqdm(paths.items(), desc="experiment cells", disable=not progress):
         done = path.with_suffix(".json")
         if done.exists():
-            zero_shot.setdefault(target, json.loads(done.read_text())["zero_shot"])
+            finished[target, seed] = json.loads(done.read_text())
         elif run_missing:
-            cell, target_prompt = run_cell(spec, bank, backbone, prompts, records, target, seed, zero_shot.get(target))
-            zero_shot[target] = cell["zero_shot"]
+            shared = next((c["zero_shot"] for (t, _), c in finished.items() if t == target), None)
+            cell, target_prompt = run_cell(spec, bank, backbone, prompts, records, target, seed, shared)
             write_atomic(path.with_suffix(".safetensors"), save({"prompt": target_prompt.contiguous()}))
-            write_atomic(done, json.dumps(cell, indent=1))  # last: the cell is now done
-    cells = []
-    for path in (p for p in paths.values() if p.with_suffix(".json").exists()):
-        cell = json.loads(path.with_suffix(".json").read_text())
-        add_similarities(spec, backbone, prompts, records, cell, load_file(path.with_suffix(".safetensors"))["prompt"])
-        cells.append(cell)
+            text = json.dumps(cell, indent=1)
+            write_atomic(done, text)  # last: the cell is now done
+            finished[target, seed] = json.loads(text)
+    cells = list(finished.values())
+    for key, cell in finished.items():
+        add_similarities(spec, backbone, prompts, records, cell,
+                         load_file(paths[key].with_suffix(".safetensors"))["prompt"])
     if not cells:
         raise DataError(f"{out} holds no finished experiment cells yet.")
     summary = summarize(spec, cells) | {"cells_done": [f"{c['target']}-seed{c['seed']}" for c in cells],
