@@ -192,7 +192,7 @@ def summarize(spec: MatrixSpec, cells: list[dict]) -> dict:
                          | {"sources_seed0": per_target(t)[0]["strategies"][name]["source_tasks"]}
                          for name in spec.strategies}}
                   for t in targets}
-    kinds = {name: get_task(name).kind for name in set(spec.sources) | set(targets)}
+    kinds = {name: get_task(name).kind for name in dict.fromkeys((*spec.sources, *targets))}  # fixed order
     same = [gains[s][t] for s, t in pairs if kinds[s] == kinds[t]]
     other = [gains[s][t] for s, t in pairs if kinds[s] != kinds[t]]
     return {"targets": targets, "zero_shot": zero_shot, "gain": gains, "similarity": similarity,
