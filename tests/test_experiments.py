@@ -55,6 +55,10 @@ def test_matrix_writes_report_json_csv_and_continues(tiny_dirs, bank, tmp_path):
     assert [p["step"] for p in run["curve"]] == [0, 2, 4]
     assert set(summary["strategies"]["rotten_tomatoes"]) == {"random", "weighted-average", "best-of-k"}
     assert set(summary["spearman_with_gain"]) == set(spec.metrics) | {"zero-shot"}
+    by_group = summary["spearman_with_gain"]["zero-shot"]
+    assert set(by_group) == {"all pairs", "rotten_tomatoes", "movie_sentences"}
+    assert by_group["rotten_tomatoes"] == spearman([summary["zero_shot"][s]["rotten_tomatoes"] for s in SOURCES],
+                                                   [summary["gain"][s]["rotten_tomatoes"] for s in SOURCES])
     results = json.loads((tmp_path / "exp" / "results.json").read_text())
     assert results["summary"]["targets"] == ["rotten_tomatoes", "movie_sentences"]
     lines = (tmp_path / "exp" / "matrix.csv").read_text().strip().splitlines()

@@ -242,9 +242,10 @@ def print_summary(spec, summary: dict) -> None:
         for source in spec.sources:
             gains.add_row(source, *(number(summary["gain"][source][t]) for t in summary["targets"]))
         console.print(gains)
-        correlations = Table("predictor", "Spearman rho with gain", title="similarity vs transferability")
+        groups = ["all pairs", *summary["targets"]]
+        correlations = Table("predictor", *groups, title="Spearman rho of each predictor with the transfer gain")
         for name, rho in summary["spearman_with_gain"].items():
-            correlations.add_row(name, number(rho))
+            correlations.add_row(name, *(number(rho[group]) for group in groups))
         console.print(correlations)
 
 

@@ -166,7 +166,8 @@ def add_similarities(spec: MatrixSpec, backbone: Backbone, prompts: torch.Tensor
 
 
 def summarize(spec: MatrixSpec, cells: list[dict]) -> dict:
-    """Means over seeds of every matrix, and each metric's Spearman correlation with the transfer gains."""
+    """Means over seeds of every matrix, and each metric's Spearman correlation with the transfer gains (over all
+    (source, target) pairs and within each target)."""
     def mean(values: list[float | None]) -> float | None:
         kept = [v for v in values if v is not None]
         return sum(kept) / len(kept) if kept else None
@@ -182,8 +183,10 @@ def summarize(spec: MatrixSpec, cells: list[dict]) -> dict:
                       for s in spec.sources} for m in spec.metrics}
     pairs = [(s, t) for s in spec.sources for t in targets if gains[s][t] is not None]
     predictors = {**{m: similarity[m] for m in spec.metrics}, "zero-shot": zero_shot}
-    correlations = {name: spearman([values[s][t] for s, t in pairs], [gains[s][t] for s, t in pairs])
-                    for name, values in predictors.items()}
+    groups = {"all pairs": pairs, **{t: [(s, u) for s, u in pairs if u == t] for t in targets}}
+    # Pooled over targets, a predictor is also rewarded for telling targets apart; per target it is not.
+    correlations = {name: {group: spearman([values[s][t] for s, t in kept], [gains[s][t] for s, t in kept])
+                           for group, kept in groups.items()} for name, values in predictors.items()}
     def means(runs: list[dict]) -> dict:
         return {key: mean([run[key] for run in runs]) for key in ("test_accuracy", "gain", "steps_to_random_best")}
 

@@ -75,10 +75,12 @@ def write_report(path: Path, spec, summary: dict, cells: list[dict]) -> None:
         parts.append(f"<p>Mean gain when source and target are of the same kind: "
                      f"{_number(summary['mean_gain_same_kind'])}; of different kinds: "
                      f"{_number(summary['mean_gain_other_kind'])}.</p>")
-        parts.append("<h2>Does prompt similarity predict transfer?</h2><p>Spearman correlation, over (source, target) "
-                     "pairs, between each predictor and the transfer gain.</p>")
-        parts.append(_table(["predictor", "Spearman ρ with gain"],
-                            [[name, _number(rho)] for name, rho in summary["spearman_with_gain"].items()]))
+        parts.append("<h2>Does prompt similarity predict transfer?</h2><p>Spearman correlation between each "
+                     "predictor and the transfer gain, over all (source, target) pairs and within each target.</p>")
+        groups = ["all pairs", *targets]
+        parts.append(_table(["predictor", *(f"ρ, {group}" for group in groups)],
+                            [[name, *(_number(rho[group]) for group in groups)]
+                             for name, rho in summary["spearman_with_gain"].items()]))
     for metric in spec.metrics:
         parts.append(_png(plots.heatmap, _matrix(summary["similarity"][metric], sources, targets), sources, targets,
                           f"{metric}: source prompt vs target's trained prompt", "similarity"))
