@@ -71,8 +71,10 @@ def test_matrix_writes_report_json_csv_and_continues(tiny_dirs, bank, tmp_path):
     (tmp_path / "exp" / "cells" / "movie_sentences-seed1.json").unlink()  # as if that cell had not finished
     cells, summary = run_matrix(spec, bank, tmp_path / "exp", progress=False, run_missing=False)
     assert len(cells) == 3 and "3 of 4" in (tmp_path / "exp" / "report.html").read_text()
-    with pytest.raises(BadArgumentError, match="other settings"):
+    with pytest.raises(BadArgumentError, match="other settings \\(steps 4 there, 6 here\\)"):
         run_matrix(MatrixSpec(**{**spec.__dict__, "steps": 6}), bank, tmp_path / "exp", progress=False)
+    # "auto" is recorded as the dtype it means on this host, so a run continued elsewhere cannot mix precisions
+    assert MatrixSpec(sources=SOURCES, targets=("rotten_tomatoes",), dtype="auto").dtype in ("float32", "bfloat16")
 
 
 def test_experiment_cli_prints_the_comparison(cli, tiny_dirs, bank, tmp_path):

@@ -23,7 +23,7 @@ import torch
 from safetensors.torch import load_file, save
 
 from promptbank.atomic import write_atomic
-from promptbank.backbones import DEFAULT_BACKBONE, Backbone, load_backbone
+from promptbank.backbones import DEFAULT_BACKBONE, Backbone, load_backbone, resolve_dtype
 from promptbank.bank import PromptBank, PromptRecord
 from promptbank.errors import BadArgumentError, DataError
 from promptbank.evaluate import accuracy_of_many, evaluate
@@ -60,6 +60,9 @@ class MatrixSpec:
         for strategy in self.strategies:
             check_choice(strategy, self.k, self.by)
         check_sizes(self.shots, self.prompt_length, self.test_size)
+        # "auto" means different dtypes on different hosts: record the one in use, so cells that a continued
+        # run adds on another host are not silently computed in another precision.
+        object.__setattr__(self, "dtype", str(resolve_dtype(self.dtype)).removeprefix("torch."))
 
     def config(self, seed: int) -> TrainConfig:
         return TrainConfig(steps=self.steps, eval_every=self.eval_every, lr=self.lr, patience=0, seed=seed)
@@ -219,8 +222,12 @@ def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = T
     out = Path(out)
     (out / "cells").mkdir(parents=True, exist_ok=True)
     settings = out / "spec.json"
-    if settings.exists() and json.loads(settings.read_text()) != json.loads(json.dumps(asdict(spec))):
-        raise BadArgumentError(f"{out} holds an experiment with other settings; choose another --out or remove it.")
+    if settings.exists():
+        recorded, given = json.loads(settings.read_text()), json.loads(json.dumps(asdict(spec)))
+        if differ := [f"{key} {recorded.get(key)!r} there, {value!r} here" for key, value in given.items()
+                      if recorded.get(key) != value]:
+            raise BadArgumentError(f"{out} holds an experiment with other settings ({'; '.join(differ)}); "
+                                   "choose another --out or remove it.")
     write_atomic(settings, json.dumps(asdict(spec), indent=1))
     backbone = load_backbone(spec.backbone, spec.dtype)
     prompts, records = source_prompts(bank, backbone, spec.sources, spec.prompt_length)
