@@ -1,5 +1,7 @@
 """Retrieval and transfer initialisation on a tiny model with real built-in tasks."""
 
+from collections import Counter
+
 import pytest
 import torch
 
@@ -10,6 +12,7 @@ from promptbank.errors import BadArgumentError, DataError
 from promptbank.evaluate import accuracy_of_many, evaluate
 from promptbank.prompt import init_prompt
 from promptbank.runs import TransferSpec, build_bank, retrieve, target_data, transfer_run
+from promptbank.tasks import get_task, split
 from promptbank.train import TrainConfig
 from promptbank.transfer import rank_by_zero_shot, weighted_average_init
 
@@ -108,3 +111,13 @@ def test_baseline_needs_no_bank_sources_and_bad_choices_are_refused(tiny_dirs, t
         TransferSpec(target="x", k=0)
     with pytest.raises(BadArgumentError, match="--by"):
         TransferSpec(target="x", by="vibes")
+
+
+def test_majority_baseline_comes_from_the_whole_training_split(tiny_dirs):
+    """K-per-class samples are balanced: their most frequent label would be a tie, broken differently per seed."""
+    backbone = load_backbone(str(tiny_dirs["causal"]), "float32")
+    parts = split(get_task("presuppositions_nli"))
+    most = Counter(ex.label for ex in parts.train).most_common(1)[0][0]
+    expected = sum(ex.label == most for ex in parts.test[:50]) / 50
+    majorities = [target_data(backbone, "presuppositions_nli", 2, seed, test_size=50).majority for seed in range(3)]
+    assert majorities == [pytest.approx(expected)] * 3

@@ -54,7 +54,7 @@ class RunResult:
     prompt: SoftPrompt
     training: TrainResult
     test: Evaluation
-    majority: float  # test accuracy of always predicting the most frequent training label
+    majority: float  # test accuracy of always answering the training split's most frequent label
 
 
 @dataclass(frozen=True)
@@ -68,10 +68,7 @@ class TargetData:
     train_items: list
     dev_items: list
     test_items: list
-
-    @property
-    def majority(self) -> float:
-        return majority_accuracy([ex.label for ex in self.train], [ex.label for ex in self.test])
+    majority: float  # test accuracy of always answering the most frequent label of the whole training split
 
 
 def target_data(backbone: Backbone, task_name: str, shots: int | None, seed: int, dev_size: int = 200,
@@ -82,7 +79,10 @@ def target_data(backbone: Backbone, task_name: str, shots: int | None, seed: int
     train = few_shot(parts.train, shots, seed) if shots else parts.train
     dev = few_shot(parts.validation, shots, seed) if shots else parts.validation[:dev_size]
     test = parts.test[:test_size]
-    return TargetData(task, train, dev, test, *(scoring.encode(backbone, task, part) for part in (train, dev, test)))
+    # From the whole split: K-per-class samples are balanced, and their "most frequent" label is an arbitrary tie.
+    majority = majority_accuracy([ex.label for ex in parts.train], [ex.label for ex in test])
+    return TargetData(task, train, dev, test, *(scoring.encode(backbone, task, part) for part in (train, dev, test)),
+                      majority)
 
 
 def run_info(data: TargetData, shots: int | None, config: TrainConfig, dtype: str, training: TrainResult,
