@@ -45,7 +45,7 @@ def main() -> None:
                   title=f"zero-shot scoring: {args.prompts} prompts × {len(items)} {args.task} dev examples, "
                         f"{args.backbone}")
     pairs = args.prompts * len(items)
-    table.add_row("50 separate evaluations", f"{looped:.1f}", f"{pairs / looped:.0f}", "1.00")
+    table.add_row(f"{args.prompts} separate evaluations", f"{looped:.1f}", f"{pairs / looped:.0f}", "1.00")
     table.add_row("many prompts per pass", f"{batched:.1f}", f"{pairs / batched:.0f}", f"{looped / batched:.2f}")
     Console(width=140).print(table)
 
