@@ -227,7 +227,7 @@ def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = T
         if differ := [f"{key} {recorded.get(key)!r} there, {value!r} here" for key, value in given.items()
                       if recorded.get(key) != value]:
             raise BadArgumentError(f"{out} holds an experiment with other settings ({'; '.join(differ)}); "
-                                   "choose another --out or remove it.")
+                                   "pass the same settings, choose another --out, or remove it.")
     write_atomic(settings, json.dumps(asdict(spec), indent=1))
     backbone = load_backbone(spec.backbone, spec.dtype)
     prompts, records = source_prompts(bank, backbone, spec.sources, spec.prompt_length)
