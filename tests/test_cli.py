@@ -52,6 +52,7 @@ def test_train_then_eval_on_a_user_task(cli, tiny_dirs, tmp_path):
     assert [p["step"] for p in prompt.info["curve"]] == [0, 3, 6]
     assert prompt.info["train_examples"] == 16 and 0 <= prompt.info["metrics"]["test"]["accuracy"] <= 1
     assert prompt.info["training"]["lr"] == TrainConfig.lr  # --lr left out keeps the library default
+    assert prompt.info["training"]["dtype"] in ("float32", "bfloat16")  # what --dtype auto meant on this host
     assert not (tmp_path / "prompt.partial").exists()
     code, stdout, err = cli("eval", "--prompt", out, "--task", spec, "--split", "validation")
     assert code == 0, err

@@ -136,6 +136,12 @@ def resolve_dtype(dtype: str) -> torch.dtype:
     return choices[dtype]
 
 
+def dtype_name(dtype: str) -> str:
+    """The concrete dtype ("float32" or "bfloat16") that `dtype`, "auto" included, means on this host: what
+    records keep, since "auto" means different precisions on different hosts."""
+    return str(resolve_dtype(dtype)).removeprefix("torch.")
+
+
 @cache
 def load_backbone(name: str = DEFAULT_BACKBONE, dtype: str = "auto") -> Backbone:
     """Load a frozen backbone by bundled name or local Hugging Face directory/id (never from the network).

@@ -23,7 +23,7 @@ import torch
 from safetensors.torch import load_file, save
 
 from promptbank.atomic import write_atomic
-from promptbank.backbones import DEFAULT_BACKBONE, Backbone, load_backbone, resolve_dtype
+from promptbank.backbones import DEFAULT_BACKBONE, Backbone, dtype_name, load_backbone
 from promptbank.bank import PromptBank, PromptRecord
 from promptbank.errors import BadArgumentError, DataError
 from promptbank.evaluate import accuracy_of_many, evaluate
@@ -60,9 +60,9 @@ class MatrixSpec:
         for strategy in self.strategies:
             check_choice(strategy, self.k, self.by)
         check_sizes(self.shots, self.prompt_length, self.test_size)
-        # "auto" means different dtypes on different hosts: record the one in use, so cells that a continued
-        # run adds on another host are not silently computed in another precision.
-        object.__setattr__(self, "dtype", str(resolve_dtype(self.dtype)).removeprefix("torch."))
+        # Recorded as the precision in use, so cells that a continued run adds on another host are not
+        # silently computed in another one.
+        object.__setattr__(self, "dtype", dtype_name(self.dtype))
 
     def config(self, seed: int) -> TrainConfig:
         return TrainConfig(steps=self.steps, eval_every=self.eval_every, lr=self.lr, patience=0, seed=seed)

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from promptbank import scoring
-from promptbank.backbones import DEFAULT_BACKBONE, Backbone, load_backbone
+from promptbank.backbones import DEFAULT_BACKBONE, Backbone, dtype_name, load_backbone
 from promptbank.bank import PromptBank, PromptRecord
 from promptbank.errors import BadArgumentError
 from promptbank.evaluate import Evaluation, evaluate
@@ -92,7 +92,7 @@ def run_info(data: TargetData, shots: int | None, config: TrainConfig, dtype: st
         "task": data.task.name, "task_format": data.task.format, "task_kind": data.task.kind,
         "labels": list(data.task.labels), "shots": shots, "train_examples": len(data.train),
         "data_fingerprint": fingerprint(data.train),
-        "training": asdict(config) | {"dtype": dtype, "steps_done": training.steps_done,
+        "training": asdict(config) | {"dtype": dtype_name(dtype), "steps_done": training.steps_done,
                                       "best_step": training.best_step, "stopped_early": training.stopped_early},
         "metrics": {"dev": {"accuracy": training.best_dev}, "test": test.as_dict(),
                     "test_majority_accuracy": data.majority},
