@@ -68,6 +68,12 @@ def test_matrix_writes_report_json_csv_and_continues(tiny_dirs, bank, tmp_path):
     before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "exp" / "cells").iterdir()}
     run_matrix(spec, bank, tmp_path / "exp", progress=False)  # every cell is done: nothing is trained again
     assert before == {p.name: p.stat().st_mtime_ns for p in (tmp_path / "exp" / "cells").iterdir()}
+    grown = MatrixSpec(**{**spec.__dict__, "targets": ("rotten_tomatoes",), "seeds": (0, 1, 2)})
+    cells, _ = run_matrix(grown, bank, tmp_path / "exp", progress=False)  # one target, one more seed
+    assert [(c["target"], c["seed"]) for c in cells] == [("rotten_tomatoes", s) for s in (0, 1, 2)]
+    after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "exp" / "cells").iterdir()}
+    assert {name: after[name] for name in before} == before and set(after) - set(before) == {
+        "rotten_tomatoes-seed2.json", "rotten_tomatoes-seed2.safetensors"}  # only the new cell was trained
     (tmp_path / "exp" / "cells" / "movie_sentences-seed1.json").unlink()  # as if that cell had not finished
     cells, summary = run_matrix(spec, bank, tmp_path / "exp", progress=False, run_missing=False)
     assert len(cells) == 3 and "3 of 4" in (tmp_path / "exp" / "report.html").read_text()

@@ -9,7 +9,8 @@ For every target and seed (a "cell", few-shot data drawn with that seed):
 - every similarity metric compares each source prompt with the target's trained random-init prompt
   (saved with the cell; similarities are computed when results are summarised);
 - every transfer strategy (retrieval + init from the bank) is trained on the same budget too.
-Cells are saved as they finish, so a long run that is stopped continues where it was.
+Cells are saved as they finish, so a long run that is stopped continues where it was, and a run with more
+targets or seeds trains only their cells.
 """
 
 from __future__ import annotations
@@ -224,8 +225,9 @@ def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = T
     settings = out / "spec.json"
     if settings.exists():
         recorded, given = json.loads(settings.read_text()), json.loads(json.dumps(asdict(spec)))
+        # Cells are kept per (target, seed), so targets and seeds may grow or shrink; nothing else may change.
         if differ := [f"{key} {recorded.get(key)!r} there, {value!r} here" for key, value in given.items()
-                      if recorded.get(key) != value]:
+                      if key not in ("targets", "seeds") and recorded.get(key) != value]:
             raise BadArgumentError(f"{out} holds an experiment with other settings ({'; '.join(differ)}); "
                                    "pass the same settings, choose another --out, or remove it.")
     write_atomic(settings, json.dumps(asdict(spec), indent=1))
