@@ -177,6 +177,31 @@ def test_two_processes_adding_at_once(tmp_path):
         assert len(bank.list(task="left")) == len(bank.list(task="right")) == 50
 
 
+OPENER = """
+import sys, time
+from pathlib import Path
+from promptbank.bank import catalog
+roots, me, count = sorted(Path(sys.argv[1]).glob("bank-*")), sys.argv[2], int(sys.argv[3])
+for root in roots:  # a file barrier per catalog, so that all the processes switch each one together
+    (root / f"ready-{me}").touch()
+    deadline = time.monotonic() + 10  # a peer that failed never arrives
+    while len(list(root.glob("ready-*"))) < count and time.monotonic() < deadline:
+        time.sleep(0.001)
+    catalog.connect(root / "catalog.sqlite").close()
+"""
+
+
+def test_processes_opening_a_new_catalog_at_once(tmp_path):
+    # several processes switching the same new catalog to WAL at once once failed with "database is locked"
+    for i in range(30):
+        (tmp_path / f"bank-{i:02d}").mkdir()
+    openers = [subprocess.Popen([sys.executable, "-c", OPENER, str(tmp_path), str(n), "3"], stderr=subprocess.PIPE,
+                                text=True) for n in range(3)]
+    for opener in openers:
+        _, err = opener.communicate(timeout=120)
+        assert opener.returncode == 0, err
+
+
 def test_archive_roundtrip_selection_and_idempotence(bank, tmp_path):
     records = [bank.add(make_prompt(i), tags=["t"]) for i in range(3)]
     export_archive(bank, tmp_path / "all.tar.gz")

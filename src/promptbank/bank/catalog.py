@@ -10,6 +10,7 @@ import gc
 import json
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from promptbank.errors import BadArgumentError
 KINDS = ("task", "pretrained", "projected", "mixture")
 SORTS = ("created", "name", "task", "backbone", "length")
 SCHEMA_VERSION = "1"
+BUSY_TIMEOUT_S = 60  # how long a writer waits on another before giving up
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS prompts (
@@ -78,8 +80,8 @@ class PromptRecord:
 
 def connect(path: Path) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL journal, waiting on busy writers."""
-    connection = sqlite3.connect(path, timeout=60, isolation_level=None)
-    connection.execute("PRAGMA journal_mode=WAL")
+    connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    _enable_wal(connection)
     connection.execute("PRAGMA synchronous=NORMAL")
     connection.execute("PRAGMA foreign_keys=ON")
     with transaction(connection):
@@ -87,6 +89,20 @@ def connect(path: Path) -> sqlite3.Connection:
             connection.execute(statement)
         connection.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
     return connection
+
+
+def _enable_wal(connection: sqlite3.Connection) -> None:
+    """Switch to WAL, retrying: SQLite answers "database is locked" at once, without waiting on its busy
+    timeout, when another process is switching the same new catalog at that moment."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 @contextmanager
