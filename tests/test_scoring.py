@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from promptbank import scoring
-from promptbank.backbones import load_backbone
+from promptbank.backbones import dtype_name, load_backbone
 from promptbank.prompt import init_prompt
 
 FAMILIES = ["causal", "masked", "encoder", "seq2seq"]
@@ -65,3 +65,9 @@ def test_one_prompt_per_row_equals_separate_passes(tiny_dirs, toy_task, family):
         for i, prompt in enumerate(prompts):
             alone = scoring.score(backbone, prompt, [items[i]])
             torch.testing.assert_close(together[i], alone[0], atol=1e-4, rtol=1e-4)
+
+
+def test_auto_and_the_dtype_it_means_share_one_loaded_backbone(tiny_dirs):
+    name = str(tiny_dirs["causal"])
+    assert load_backbone(name, "auto") is load_backbone(name, dtype_name("auto"))
+    assert load_backbone(name, "float32").model.dtype == torch.float32

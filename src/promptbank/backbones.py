@@ -142,13 +142,18 @@ def dtype_name(dtype: str) -> str:
     return str(resolve_dtype(dtype)).removeprefix("torch.")
 
 
-@cache
 def load_backbone(name: str = DEFAULT_BACKBONE, dtype: str = "auto") -> Backbone:
     """Load a frozen backbone by bundled name or local Hugging Face directory/id (never from the network).
 
     The weights are cast to the compute dtype (bfloat16 where the hardware runs it natively) and every
-    parameter has requires_grad off: only soft prompts are trained.
+    parameter has requires_grad off: only soft prompts are trained. A process loads each backbone once per
+    concrete dtype ("auto" and what it means here share one copy).
     """
+    return _load(name, dtype_name(dtype))
+
+
+@cache
+def _load(name: str, dtype: str) -> Backbone:
     source = _resolve(name)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     hf_logging.disable_progress_bar()  # promptbank shows its own progress; per-tensor bars are noise
