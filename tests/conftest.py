@@ -4,13 +4,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 import torch
-from transformers import (AutoTokenizer, BertConfig, BertForMaskedLM, BertModel, LlamaConfig, LlamaForCausalLM,
-                          T5Config, T5ForConditionalGeneration)
+from transformers import (AutoTokenizer, BertConfig, BertForMaskedLM, BertModel, Gemma3ForCausalLM, Gemma3TextConfig,
+                          LlamaConfig, LlamaForCausalLM, T5Config, T5ForConditionalGeneration)
 
 from promptbank.backbones import _package_dir
 from promptbank.cli import main
+from promptbank.cli.app import console
 from promptbank.tasks.task import Example, Task
 
 SMALL = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
@@ -23,6 +23,11 @@ def _tiny_models(tokenizer) -> dict:
                                                tie_word_embeddings=True, **SMALL)),
         "causal48": LlamaForCausalLM(LlamaConfig(vocab_size=vocab, num_key_value_heads=2, pad_token_id=0,
                                                  **{**SMALL, "hidden_size": 48})),
+        # Gemma's shape: embeddings scaled by sqrt(d) inside the embedding module, sliding-window layers (a window
+        # shorter than the test rows), logit soft-capping
+        "gemma": Gemma3ForCausalLM(Gemma3TextConfig(vocab_size=vocab, num_key_value_heads=2, head_dim=8, pad_token_id=0,
+                                                    sliding_window=4, layer_types=["sliding_attention", "full_attention"],
+                                                    final_logit_softcapping=30.0, **SMALL)),
         "masked": BertForMaskedLM(BertConfig(vocab_size=vocab, **SMALL)),
         "encoder": BertModel(BertConfig(vocab_size=vocab, **SMALL)),
         "seq2seq": T5ForConditionalGeneration(T5Config(vocab_size=vocab, d_model=32, d_ff=64, d_kv=8, num_layers=2,
@@ -64,8 +69,7 @@ def toy_choice_task() -> Task:
 @pytest.fixture
 def cli(monkeypatch, capsys):
     """Run the `promptbank` entry point in-process; returns (exit code, stdout, stderr)."""
-    for module in ("promptbank.cli", "promptbank.bank_cli"):  # tables unwrapped, whatever the terminal
-        monkeypatch.setattr(f"{module}.console", Console(width=250))
+    monkeypatch.setattr(console, "width", 250)  # tables unwrapped, whatever the terminal
 
     def run(*args: str) -> tuple[int, str, str]:
         monkeypatch.setattr(sys, "argv", ["promptbank", *map(str, args)])

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from promptbank.bank import PromptBank
 from promptbank.prompt import load_prompt
 from promptbank.train import TrainConfig
 
@@ -107,3 +108,32 @@ def test_existing_output_and_missing_prompt(cli, tiny_dirs, tmp_path):
     assert_user_error(cli("train", "--task", spec, "--backbone", tiny_dirs["causal"], "--out", tmp_path / "taken"),
                       "already exists")
     assert_user_error(cli("eval", "--prompt", tmp_path / "nothing", "--task", spec), "not a saved prompt")
+
+
+def test_eval_of_a_file_instead_of_a_prompt_directory(cli, tmp_path):
+    (tmp_path / "some_file").write_text("not a prompt")
+    assert_user_error(cli("eval", "--prompt", tmp_path / "some_file", "--task", "movie_sentences"),
+                      "not a saved prompt directory")
+
+
+def test_init_prompt_takes_a_run_directory_a_bank_id_or_a_peft_adapter(cli, tiny_dirs, tmp_path):
+    spec, model = write_spec(tmp_path), str(tiny_dirs["causal"])
+    common = ["--task", spec, "--backbone", model, "--steps", 2, "--eval-every", 2, "--shots", 4, "--prompt-length", 5]
+    assert cli("train", *common, "--out", tmp_path / "first", "--bank", tmp_path / "bank")[0] == 0
+    first = load_prompt(tmp_path / "first")
+    with PromptBank(tmp_path / "bank") as bank:
+        bank_id = bank.list()[0].id
+    assert cli("bank", "export-peft", bank_id, "--bank", tmp_path / "bank", "--out", tmp_path / "adapter")[0] == 0
+    for reference, origin in ((tmp_path / "first", str(tmp_path / "first")), (bank_id[:8], bank_id),
+                              (tmp_path / "adapter", str(tmp_path / "adapter"))):
+        out = tmp_path / f"from-{len(origin)}-{origin[-3:]}".replace("/", "_")
+        code, _, err = cli("train", *common, "--init", "prompt", "--init-prompt", reference, "--bank", tmp_path / "bank",
+                           "--out", out)
+        assert code == 0, err
+        started = load_prompt(out)
+        assert started.init == "prompt" and started.source == origin
+        # same task, seed and shots, so the same dev set: the start scores what the first run kept
+        assert started.info["curve"][0]["dev_accuracy"] == first.info["metrics"]["dev"]["accuracy"]
+    assert_user_error(cli("train", *common, "--init", "prompt", "--init-prompt", "nosuchid", "--bank", tmp_path / "bank",
+                          "--out", tmp_path / "bad"), "nosuchid")
+    assert not (tmp_path / "bad").exists()

@@ -8,7 +8,7 @@ from peft import PeftModel
 from transformers import AutoModelForCausalLM
 
 from promptbank import scoring
-from promptbank.backbones import load_backbone
+from promptbank.backbones import Backbone, load_backbone
 from promptbank.errors import DataError, IncompatiblePromptError
 from promptbank.peft_format import export_peft, read_peft
 from promptbank.prompt import init_prompt
@@ -68,3 +68,13 @@ def test_other_adapters_and_pickles_are_refused(tiny_dirs, tmp_path):
         read_peft(tmp_path / "bin", backbone)
     with pytest.raises(DataError, match="not a PEFT adapter"):
         read_peft(tmp_path / "nothing", backbone)
+
+
+def test_export_names_the_hub_model_and_keeps_the_local_path_beside_it(tiny_dirs, tmp_path):
+    tiny = load_backbone(str(tiny_dirs["causal"]), "float32")
+    bundled = Backbone("smollm2-135m", tiny.family, tiny.model, tiny.tokenizer, tiny.tokenizer_fingerprint)
+    export_peft(init_prompt(bundled, 3, "random"), bundled, tmp_path / "peft")
+    config = json.loads((tmp_path / "peft" / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    provenance = json.loads((tmp_path / "peft" / "promptbank.json").read_text())
+    assert provenance["base_model_local_path"] == str(tiny_dirs["causal"])

@@ -75,3 +75,15 @@ def test_prompt_of_another_backbone_is_rejected(backbone, tiny_dirs):
 def test_nonpositive_length_is_rejected(backbone, length):
     with pytest.raises(BadArgumentError, match="prompt-length"):
         init_prompt(backbone, length)
+
+
+@pytest.mark.parametrize("method", ["random", "vocab", "labels"])
+def test_every_init_starts_at_the_scale_of_scaled_embeddings(tiny_dirs, toy_task, method):
+    """Gemma multiplies its embedding rows by sqrt(d) inside the module: inits must match what the model reads."""
+    backbone = load_backbone(str(tiny_dirs["gemma"]), "float32")
+    table = backbone.model.get_input_embeddings().weight
+    read = backbone.embed(torch.arange(table.shape[0])).detach()
+    assert read.std() > 4 * table.std()  # the scaling is real in this model
+    prompt = init_prompt(backbone, 200, method, seed=0, task=toy_task)
+    assert prompt.tensor.std().item() == pytest.approx(read.std().item(), rel=0.35)
+

@@ -36,8 +36,9 @@ def _reference_causal(backbone, prompt, text, candidate):
     return sum(logp[start + j, token].item() for j, token in enumerate(answer))
 
 
-def test_causal_scores_equal_full_sequence_likelihood(tiny_dirs, toy_choice_task):
-    backbone = load_backbone(str(tiny_dirs["causal"]), "float32")
+@pytest.mark.parametrize("model", ["causal", "gemma"])
+def test_causal_scores_equal_full_sequence_likelihood(tiny_dirs, toy_choice_task, model):
+    backbone = load_backbone(str(tiny_dirs[model]), "float32")
     prompt = init_prompt(backbone, 3, "random", seed=1).tensor
     examples = toy_choice_task.examples[:4]
     with torch.no_grad():

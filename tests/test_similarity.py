@@ -139,8 +139,9 @@ def test_on_reads_every_ffn_neuron(tiny_dirs, family):
     torch.testing.assert_close(similarity_matrix("on", prompts, prompts[:2].clone(), backbone=backbone), matrix[:, :2])
 
 
-def test_on_counts_the_fraction_of_tokens_that_open_a_gate(tiny_dirs):
-    backbone = load_backbone(str(tiny_dirs["causal"]), "float32")
+@pytest.mark.parametrize("model", ["causal", "gemma"])  # SwiGLU (SiLU) and Gemma's GeGLU (GELU) gates
+def test_on_counts_the_fraction_of_tokens_that_open_a_gate(tiny_dirs, model):
+    backbone = load_backbone(str(tiny_dirs[model]), "float32")
     prompt = tiny_prompts(backbone, 1, 4)
     gates = []
     hook = backbone.model.model.layers[0].mlp.gate_proj.register_forward_hook(lambda m, i, o: gates.append(o))

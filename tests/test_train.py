@@ -116,3 +116,17 @@ def test_killed_run_resumes_to_the_same_result(tiny_dirs, tmp_path):
     assert not (tmp_path / "resumed").exists()
     subprocess.run(command + [str(tmp_path / "ck"), str(tmp_path / "resumed")], check=True, timeout=300)
     assert torch.equal(load_prompt(tmp_path / "resumed").tensor, load_prompt(tmp_path / "ref").tensor)
+
+
+def test_progress_bar_shows_no_best_until_a_trained_prompt_is_evaluated(tiny_dirs, toy_task, capsys):
+    backbone, train, dev = _setup(tiny_dirs, toy_task)
+    train_prompt(backbone, train, dev, init_prompt(backbone, 4), TrainConfig(steps=4, eval_every=2, patience=0))
+    bar = capsys.readouterr().err
+    assert "inf" not in bar and "best=-" in bar
+
+
+def test_evaluation_prints_short(tiny_dirs, toy_task):
+    from promptbank.evaluate import evaluate
+    backbone, _, dev = _setup(tiny_dirs, toy_task)
+    result = evaluate(backbone, init_prompt(backbone, 4).tensor, dev)
+    assert repr(result) == f"Evaluation(accuracy={result.accuracy:.4f}, macro_f1={result.macro_f1:.4f}, n=20)"

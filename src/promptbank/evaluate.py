@@ -16,6 +16,9 @@ class Evaluation:
     n: int
     predictions: tuple[int, ...]
 
+    def __repr__(self) -> str:  # the predictions (one per example) are there to read, not to print
+        return f"Evaluation(accuracy={self.accuracy:.4f}, macro_f1={self.macro_f1:.4f}, n={self.n})"
+
     def as_dict(self) -> dict[str, float]:
         return {"accuracy": self.accuracy, "macro_f1": self.macro_f1, "n": self.n}
 

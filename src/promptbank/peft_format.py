@@ -3,7 +3,8 @@
 PEFT keeps a prompt-tuning adapter as `adapter_config.json` + `adapter_model.safetensors` holding one
 tensor, `prompt_embeddings` (L×d). PEFT prepends it to the input embeddings exactly as promptbank does,
 so `PeftModel.from_pretrained(base_model, directory)` gives the same scores. A `promptbank.json` beside
-them keeps the provenance PEFT has no field for.
+them keeps the provenance PEFT has no field for, and the local path the base model was loaded from (the
+config names the model's hub id, which means something on another machine).
 """
 
 from __future__ import annotations
@@ -38,11 +39,12 @@ def export_peft(prompt: SoftPrompt, backbone: Backbone, out: Path) -> None:
         task_type=TASK_TYPES[backbone.family], num_virtual_tokens=prompt.length, token_dim=prompt.hidden_size,
         num_transformer_submodules=1,  # the prompt goes in front of the (encoder's) input only
         num_layers=config.num_hidden_layers, num_attention_heads=config.num_attention_heads,
-        base_model_name_or_path=str(backbone.model.name_or_path), inference_mode=True)
+        base_model_name_or_path=backbone.hub_id, inference_mode=True)  # a name that means something elsewhere
     with atomic_dir(out) as partial:
         peft_config.save_pretrained(partial)
         save_file({KEY: prompt.tensor.detach().float().contiguous().cpu()}, partial / WEIGHTS)
-        (partial / PROVENANCE).write_text(json.dumps(prompt.metadata(), indent=1))
+        provenance = prompt.metadata() | {"base_model_local_path": str(backbone.model.name_or_path)}
+        (partial / PROVENANCE).write_text(json.dumps(provenance, indent=1))
 
 
 def read_peft(directory: Path, backbone: Backbone) -> SoftPrompt:

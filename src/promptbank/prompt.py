@@ -71,14 +71,35 @@ def _token_rows(backbone: Backbone, text: str) -> torch.Tensor:
         return backbone.embed(torch.tensor(ids, device=backbone.device)).float().cpu()
 
 
+def embedding_scale(backbone: Backbone) -> float:
+    """How much the embedding module scales the rows of its table (Gemma multiplies them by sqrt(d); most
+    models by 1): random inits must start at the scale of the embeddings the model actually reads."""
+    ids = torch.arange(min(256, backbone.model.get_input_embeddings().weight.shape[0]), device=backbone.device)
+    with torch.no_grad():
+        table = backbone.model.get_input_embeddings().weight[ids].float()
+        return (backbone.embed(ids).float().norm() / table.norm()).item()
+
+
+def ordinary_tokens(backbone: Backbone) -> torch.Tensor:
+    """The first VOCAB_SAMPLE_SIZE token ids that are neither special nor added (Gemma's thousands of unused
+    and image placeholders): the frequent real tokens of a vocabulary ordered by merge frequency."""
+    tokenizer = backbone.tokenizer
+    excluded = set(tokenizer.all_special_ids) | set(tokenizer.get_added_vocab().values())
+    size = backbone.model.get_input_embeddings().weight.shape[0]
+    pool = [i for i in range(min(VOCAB_SAMPLE_SIZE + len(excluded), size)) if i not in excluded]
+    return torch.tensor(pool[:VOCAB_SAMPLE_SIZE])
+
+
 def init_prompt(backbone: Backbone, length: int, method: str = "random", *, seed: int = 0,
-                text: str | None = None, task: Task | None = None, source: Path | None = None) -> SoftPrompt:
+                text: str | None = None, task: Task | None = None,
+                source: Path | SoftPrompt | None = None) -> SoftPrompt:
     """A new prompt for `backbone`, initialised by one of INIT_METHODS.
 
-    random: uniform in ±sqrt(3)·std of the vocabulary embeddings, so it starts at the embeddings' scale;
-    vocab: embeddings of tokens sampled from the first 5,000 non-special ids (byte-level BPE vocabularies
-    are ordered by merge frequency); text: the embeddings of a text's tokens, repeated to length L;
-    labels: the embeddings of the task's verbalizer words, repeated to length L; prompt: a saved prompt.
+    random: uniform in ±sqrt(3)·std of the vocabulary embeddings as the model scales them, so it starts at the
+    embeddings' scale; vocab: embeddings of tokens sampled from the first 5,000 ordinary ids (vocabularies are
+    ordered by merge frequency); text: the embeddings of a text's tokens, repeated to length L;
+    labels: the embeddings of the task's verbalizer words, repeated to length L; prompt: a saved prompt (its
+    directory, or the prompt already loaded from a bank or a PEFT adapter).
     """
     if length <= 0:
         raise BadArgumentError(f"--prompt-length must be a positive number of tokens, not {length}.")
@@ -86,13 +107,11 @@ def init_prompt(backbone: Backbone, length: int, method: str = "random", *, seed
     weights = backbone.model.get_input_embeddings().weight
     common = {"backbone": backbone.name, "tokenizer_fingerprint": backbone.tokenizer_fingerprint, "init": method}
     if method == "random":
-        bound = 3 ** 0.5 * weights.float().std().item()
+        bound = 3 ** 0.5 * weights.float().std().item() * embedding_scale(backbone)
         tensor = (torch.rand(length, backbone.hidden_size, generator=generator) * 2 - 1) * bound
         return SoftPrompt(tensor, **common)
     if method == "vocab":
-        special = set(backbone.tokenizer.all_special_ids)
-        pool = torch.tensor([i for i in range(min(VOCAB_SAMPLE_SIZE + len(special), weights.shape[0]))
-                             if i not in special][:VOCAB_SAMPLE_SIZE])
+        pool = ordinary_tokens(backbone)
         ids = pool[torch.randint(len(pool), (length,), generator=generator)]
         with torch.no_grad():
             tensor = backbone.embed(ids.to(backbone.device)).float().cpu()
@@ -108,12 +127,16 @@ def init_prompt(backbone: Backbone, length: int, method: str = "random", *, seed
         return SoftPrompt(_cycle_to(_token_rows(backbone, words), length), **common, source=words.strip())
     if method == "prompt":
         if source is None:
-            raise BadArgumentError("--init prompt needs --init-prompt DIR, a saved prompt directory.")
-        loaded = load_prompt(source)
+            raise BadArgumentError("--init prompt needs --init-prompt: a saved prompt directory, a PEFT prompt-tuning "
+                                   "adapter directory or a bank id.")
+        if isinstance(source, SoftPrompt):  # from a bank (its id) or a PEFT adapter (its directory)
+            loaded, origin = source, source.info.get("bank_id") or source.source
+        else:
+            loaded, origin = load_prompt(source), str(source)
         check_compatible(loaded, backbone)
         if loaded.length != length:
-            raise BadArgumentError(f"The prompt in {source} has length {loaded.length}, not --prompt-length {length}.")
-        return SoftPrompt(loaded.tensor.clone(), **common, source=str(source))
+            raise BadArgumentError(f"The prompt {origin} has length {loaded.length}, not --prompt-length {length}.")
+        return SoftPrompt(loaded.tensor.clone(), **common, source=origin)
     raise BadArgumentError(f"Unknown init method {method!r}; use one of {', '.join(INIT_METHODS)}.")
 
 
@@ -127,6 +150,8 @@ def save_prompt(prompt: SoftPrompt, directory: Path) -> None:
 def load_prompt(directory: Path) -> SoftPrompt:
     """Read a prompt saved by `save_prompt` (safetensors + JSON only; nothing is unpickled)."""
     directory = Path(directory)
+    if not directory.is_dir():
+        raise DataError(f"{directory} is not a saved prompt directory (one holding {TENSOR_FILE} and {META_FILE}).")
     try:
         meta = json.loads((directory / META_FILE).read_text())
         tensor = load_file(directory / TENSOR_FILE)["prompt"]

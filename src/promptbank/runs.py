@@ -11,9 +11,11 @@ import torch
 from promptbank import scoring
 from promptbank.backbones import DEFAULT_BACKBONE, Backbone, dtype_name, load_backbone
 from promptbank.bank import PromptBank, PromptRecord
-from promptbank.errors import BadArgumentError
+from promptbank.errors import BadArgumentError, DataError
 from promptbank.evaluate import Evaluation, evaluate
 from promptbank.metrics import majority_accuracy
+from promptbank.peft_format import CONFIG as ADAPTER_CONFIG
+from promptbank.peft_format import read_peft
 from promptbank.prompt import SoftPrompt, check_compatible, init_prompt, load_prompt, save_prompt
 from promptbank.tasks import Example, Task, fingerprint, few_shot, get_task, split
 from promptbank.train import TrainConfig, TrainResult, train_prompt
@@ -39,7 +41,8 @@ class RunSpec:
     prompt_length: int = 20
     init: str = "random"
     init_text: str | None = None
-    init_prompt: Path | None = None
+    init_prompt: str | None = None  # with init "prompt": a saved prompt dir, a PEFT adapter dir, or a bank id
+    bank: Path | None = None  # where a bank id in init_prompt is looked up (default: $PROMPTBANK_HOME)
     dtype: str = "auto"
     dev_size: int = 200  # dev examples when not few-shot (from the validation split)
     test_size: int | None = None  # evaluate on the first N test examples (None: the whole test split)
@@ -100,13 +103,32 @@ def run_info(data: TargetData, shots: int | None, config: TrainConfig, dtype: st
     }
 
 
+def starting_prompt(reference: str | None, backbone: Backbone, bank: Path | None = None) -> Path | SoftPrompt | None:
+    """The prompt `--init-prompt` names, for `init_prompt`: a saved prompt directory (as is), a PEFT prompt-tuning
+    adapter directory or the id (or unique prefix) of a prompt in the bank (loaded)."""
+    if reference is None:
+        return None
+    path = Path(reference)
+    if path.is_dir() and (path / ADAPTER_CONFIG).exists():
+        return read_peft(path, backbone)
+    if path.exists():
+        return path
+    try:
+        with PromptBank(bank) as store:
+            return store.load(reference)
+    except DataError as err:  # not in a bank either: say what --init-prompt takes
+        raise DataError(f"--init-prompt {reference!r} is not a prompt or PEFT adapter directory, nor a bank id "
+                        f"({str(err).rstrip('.')}).") from None
+
+
 def train_task(spec: RunSpec, progress: bool = True, checkpoint_dir: Path | None = None) -> RunResult:
     """Train a prompt as `spec` says and evaluate it on test (nothing is written but checkpoints)."""
     backbone = load_backbone(spec.backbone, spec.dtype)
     seed = spec.train.seed
     data = target_data(backbone, spec.task, spec.shots, seed, spec.dev_size, spec.test_size)
+    source = starting_prompt(spec.init_prompt, backbone, spec.bank) if spec.init == "prompt" else None
     prompt = init_prompt(backbone, spec.prompt_length, spec.init, seed=seed, text=spec.init_text, task=data.task,
-                         source=spec.init_prompt)
+                         source=source)
     training = train_prompt(backbone, data.train_items, data.dev_items, prompt, spec.train,
                             checkpoint_dir=checkpoint_dir, progress=progress)
     test = evaluate(backbone, training.prompt.tensor, data.test_items, spec.train.eval_batch_size)

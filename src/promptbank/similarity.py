@@ -27,9 +27,9 @@ Model metric
 - on (Su et al.'s overlapping rate of activated neurons): each prompt is fed alone to the frozen model (to
   the encoder of an encoder-decoder) as inputs_embeds, and every feed-forward layer is read at the input of
   its activation function. A neuron counts as activated on a token when that input is > 0: for the SwiGLU
-  FFN of Llama-style models (SmolLM2, the default backbone) the gate projection, where SiLU(gate) > 0 and
-  the gate opens; for ReLU/GELU FFNs the first projection (BERT intermediate.dense, T5 DenseReluDense.wi,
-  GPT-2 mlp.c_fc, OPT fc1), where ReLU and GELU are > 0. A prompt's
+  FFN of Llama-style models (SmolLM2, the default backbone) and the GeGLU FFN of Gemma the gate projection,
+  where SiLU(gate) or GELU(gate) > 0 and the gate opens; for ReLU/GELU FFNs the first projection (BERT
+  intermediate.dense, T5 DenseReluDense.wi, GPT-2 mlp.c_fc, OPT fc1), where ReLU and GELU are > 0. A prompt's
   activation state is, per (layer, neuron), the fraction of its tokens on which the neuron is activated
   (all-zero padding vectors are masked out and not counted); ON is the cosine of two prompts' states.
 """

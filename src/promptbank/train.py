@@ -176,7 +176,8 @@ def train_prompt(backbone: Backbone, train_items: list, dev_items: list, prompt:
         losses.append(loss.item())
         seen += len(batch)
         step += 1
-        bar.set_postfix(loss=f"{losses[-1]:.3f}", dev=f"{curve[-1]['dev_accuracy']:.3f}", best=f"{best_dev:.3f}",
+        bar.set_postfix(loss=f"{losses[-1]:.3f}", dev=f"{curve[-1]['dev_accuracy']:.3f}",
+                        best="-" if best_step == 0 else f"{best_dev:.3f}",  # no trained prompt evaluated yet
                         ex_s=f"{seen / (time.perf_counter() - started - wall):.1f}", refresh=False)
         bar.update(1)
         if step % config.eval_every == 0 or step == config.steps:

@@ -7,18 +7,14 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from promptbank.bank import PromptBank, PromptRecord
-from promptbank.cli_training import LR_HELP, train_config
+from promptbank.cli.app import LR_HELP, BankOption, app, console, train_config
 from promptbank.errors import BadArgumentError
 
+
 bank_app = typer.Typer(no_args_is_help=True, help="The prompt bank: list, show, tag, verify, export and import prompts.")
-# Piped output (logs, CI) is not squeezed into 80 columns, so table rows stay one line each.
-console = Console(width=None if sys.stdout.isatty() else 160)
-BankOption = Annotated[Optional[Path], typer.Option("--bank", help="Bank directory (default: $PROMPTBANK_HOME or "
-                                                                   "~/.local/share/promptbank).")]
 
 
 def _metric(record: PromptRecord, path: str) -> str:
@@ -207,3 +203,6 @@ def build(tasks: Annotated[str, typer.Option(help="Comma-separated source task n
         table.add_row(r.id, r.task or "-", r.name.rsplit("-s", 1)[-1], _metric(r, "dev.accuracy"),
                       _metric(r, "test.accuracy"), _metric(r, "test_majority_accuracy"))
     console.print(table)
+
+
+app.add_typer(bank_app, name="bank")

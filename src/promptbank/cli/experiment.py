@@ -1,0 +1,132 @@
+"""`promptbank experiment ...`: experiments that write reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from promptbank.cli.app import LR_HELP, app, console, names
+from promptbank.errors import BadArgumentError
+
+
+experiment_app = typer.Typer(no_args_is_help=True, help="Transfer experiments with reports.")
+app.add_typer(experiment_app, name="experiment")
+
+
+@experiment_app.command("matrix")
+def matrix(
+    sources: Annotated[str, typer.Option(help="Comma-separated source tasks (their prompts come from the bank).")],
+    targets: Annotated[str, typer.Option(help="Comma-separated target tasks.")],
+    out: Annotated[Path, typer.Option(help="Folder for report.html, results.json, matrix.csv (reruns continue).")],
+    bank: Annotated[Optional[Path], typer.Option(help="Bank of source prompts (default: $PROMPTBANK_HOME).")] = None,
+    seeds: Annotated[int, typer.Option(help="Number of seeds (few-shot draws and inits): 0..N-1.")] = 3,
+    backbone: Annotated[str, typer.Option()] = "smollm2-135m",
+    shots: Annotated[int, typer.Option()] = 16,
+    steps: Annotated[int, typer.Option(help="Training steps of every run (the same budget for all).")] = 30,
+    eval_every: Annotated[int, typer.Option()] = 5,
+    lr: Annotated[Optional[float], typer.Option(help=LR_HELP)] = None,
+    prompt_length: Annotated[int, typer.Option()] = 20,
+    strategies: Annotated[str, typer.Option(help="Comma-separated transfer strategies.")] =
+        "weighted-average,best-of-k,mixture",
+    k: Annotated[int, typer.Option()] = 3,
+    by: Annotated[str, typer.Option(help="Retrieval for the strategies: zero-shot or similarity.")] = "zero-shot",
+    per_source: Annotated[bool, typer.Option(help="Train the target from every source (the gain matrix).")] = True,
+    test_size: Annotated[int, typer.Option()] = 200,
+    dtype: Annotated[str, typer.Option()] = "auto",
+    report_only: Annotated[bool, typer.Option(help="Train nothing: report the cells finished so far.")] = False,
+) -> None:
+    """Source × target matrix of zero-shot scores and transfer gains, metric correlations, convergence curves."""
+    from promptbank.bank import PromptBank
+    from promptbank.experiments import MatrixSpec, run_matrix
+    if seeds <= 0:
+        raise BadArgumentError(f"--seeds must be positive, not {seeds}.")
+    spec = MatrixSpec(sources=names(sources), targets=names(targets), seeds=tuple(range(seeds)), backbone=backbone,
+                      shots=shots, steps=steps, eval_every=eval_every, prompt_length=prompt_length,
+                      **({} if lr is None else {"lr": lr}),
+                      strategies=names(strategies), k=k, by=by, per_source=per_source, test_size=test_size,
+                      dtype=dtype)
+    with PromptBank(bank) as store:
+        _, summary = run_matrix(spec, store, out, run_missing=not report_only)
+    print_summary(spec, summary)
+    console.print(f"{len(summary['cells_done'])} of {summary['cells_planned']} (target, seed) cells finished")
+    console.print(f"report: {out / 'report.html'}")
+
+
+def print_summary(spec, summary: dict) -> None:
+    """The experiment's headline numbers as rich tables."""
+    def number(value) -> str:
+        return "-" if value is None else f"{value:.3f}"
+    table = Table("target", "init", "retrieved sources (seed 0)", "test acc", "gain", "steps to random's best",
+                  title="random vs transfer init, same step budget (means over seeds)")
+    for column in table.columns[:2]:
+        column.no_wrap = True
+    for target, runs in summary["strategies"].items():
+        for name, run in runs.items():
+            table.add_row(target, name, ", ".join(run.get("sources_seed0", [])) or "-", number(run["test_accuracy"]),
+                          number(run["gain"]),
+                          "-" if run["steps_to_random_best"] is None else f"{run['steps_to_random_best']:.1f}")
+    console.print(table)
+    zero_shot = Table("source", *summary["targets"], title="zero-shot test accuracy (source prompt as is)")
+    for source in spec.sources:
+        zero_shot.add_row(source, *(number(summary["zero_shot"][source][t]) for t in summary["targets"]))
+    console.print(zero_shot)
+    if spec.per_source:
+        gains = Table("source", *summary["targets"], title="transfer gain over random init")
+        for source in spec.sources:
+            gains.add_row(source, *(number(summary["gain"][source][t]) for t in summary["targets"]))
+        console.print(gains)
+        groups = ["all pairs", *summary["targets"]]
+        correlations = Table("predictor", *groups, title="Spearman rho of each predictor with the transfer gain")
+        for name, rho in summary["spearman_with_gain"].items():
+            correlations.add_row(name, *(number(rho[group]) for group in groups))
+        console.print(correlations)
+
+
+
+
+def _numbers(text: str, kind: type, option: str) -> tuple:
+    try:
+        return tuple(kind(v) for v in names(text))
+    except ValueError:
+        raise BadArgumentError(f"{option} takes comma-separated numbers, not {text!r}.") from None
+
+
+@experiment_app.command("sweep")
+def sweep(
+    tasks: Annotated[str, typer.Option(help="Comma-separated tasks to choose the recipe on.")],
+    out: Annotated[Path, typer.Option(help="Folder for sweep.json and sweep.csv (reruns continue).")],
+    backbone: Annotated[str, typer.Option()] = "smollm2-135m",
+    lrs: Annotated[str, typer.Option(help="Comma-separated learning rates.")] = "0.003,0.01,0.03,0.1",
+    warmups: Annotated[str, typer.Option(help="Comma-separated warmup fractions of the steps.")] = "0.06",
+    prompt_lengths: Annotated[str, typer.Option(help="Comma-separated prompt lengths.")] = "20",
+    inits: Annotated[str, typer.Option(help="Comma-separated inits: random, vocab, labels, transfer.")] = "random",
+    bank: Annotated[Optional[Path], typer.Option(help="Source prompts for the transfer init.")] = None,
+    seeds: Annotated[int, typer.Option(help="Number of seeds: 0..N-1.")] = 2,
+    shots: Annotated[int, typer.Option()] = 16,
+    steps: Annotated[int, typer.Option()] = 30,
+    eval_every: Annotated[int, typer.Option()] = 10,
+    dev_size: Annotated[int, typer.Option(help="Dev examples from the validation split (never test).")] = 200,
+    dtype: Annotated[str, typer.Option()] = "auto",
+) -> None:
+    """Few-shot training recipe sweep (lr × warmup × prompt length × init) scored on dev data only."""
+    from promptbank.sweep import SweepSpec, run_sweep
+    if seeds <= 0:
+        raise BadArgumentError(f"--seeds must be positive, not {seeds}.")
+    spec = SweepSpec(backbone=backbone, tasks=names(tasks), lrs=_numbers(lrs, float, "--lrs"),
+                     warmups=_numbers(warmups, float, "--warmups"),
+                     prompt_lengths=_numbers(prompt_lengths, int, "--prompt-lengths"), inits=names(inits),
+                     seeds=tuple(range(seeds)), shots=shots, steps=steps, eval_every=eval_every, dev_size=dev_size,
+                     bank=None if bank is None else str(bank), dtype=dtype)
+    summary = run_sweep(spec, out)
+    table = Table("init", "lr", "warmup", "L", "runs", "start dev", "best dev", "final dev",
+                  title=f"recipe sweep on {backbone} (mean dev accuracy over tasks and seeds)")
+    for s in summary["settings"]:
+        chosen = summary["best"].get(s["init"]) is s
+        table.add_row(s["init"], f"{s['lr']:g}", f"{s['warmup']:g}", str(s["prompt_length"]), str(s["runs"]),
+                      f"{s['start_dev']:.3f}", f"{s['best_dev']:.3f}",
+                      f"{s['final_dev']:.3f}" + (" ← best" if chosen else ""))
+    console.print(table)
+    console.print(f"results: {out / 'sweep.json'}")

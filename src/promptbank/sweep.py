@@ -1,0 +1,156 @@
+"""The recipe sweep: learning rate × warmup × prompt length × init, few-shot, scored on dev data only.
+
+Every cell (task, lr, warmup, length, init, seed) trains a prompt on K examples per class and evaluates it on
+a held-out dev set of `dev_size` examples from the task's validation split: large enough to tell settings
+apart, and never the test split, so the recipe chosen here can be tested honestly afterwards. Inits that
+already score well (a transfer init) are swept as well, since a learning rate that suits a random start can
+knock a good start out. Cells are saved as they finish; the same command continues a stopped sweep.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from promptbank.atomic import write_atomic
+from promptbank.backbones import Backbone, dtype_name, load_backbone
+from promptbank.errors import BadArgumentError, DataError
+from promptbank.prompt import SoftPrompt, init_prompt
+from promptbank.tasks import get_task
+from promptbank.train import TrainConfig, train_prompt
+
+SWEEP_INITS = ("random", "vocab", "labels", "transfer")
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    backbone: str
+    tasks: tuple[str, ...]
+    lrs: tuple[float, ...]
+    warmups: tuple[float, ...] = (0.06,)
+    prompt_lengths: tuple[int, ...] = (20,)
+    inits: tuple[str, ...] = ("random",)
+    seeds: tuple[int, ...] = (0, 1)
+    shots: int = 16
+    steps: int = 30
+    eval_every: int = 10
+    dev_size: int = 200
+    bank: str | None = None  # source prompts for the "transfer" init (weighted average of the top 3 by zero-shot)
+    dtype: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not (self.tasks and self.lrs and self.warmups and self.prompt_lengths and self.inits and self.seeds):
+            raise BadArgumentError("A sweep needs at least one task, lr, warmup, prompt length, init and seed.")
+        if unknown := [i for i in self.inits if i not in SWEEP_INITS]:
+            raise BadArgumentError(f"Unknown sweep init {unknown[0]!r}; use {', '.join(SWEEP_INITS)}.")
+        if "transfer" in self.inits and not self.bank:
+            raise BadArgumentError("The transfer init needs --bank, the bank of source prompts to start from.")
+        if self.dev_size <= 0 or self.shots <= 0:
+            raise BadArgumentError("--dev-size and --shots must be positive.")
+        if not all(lr > 0 for lr in self.lrs) or not all(0 <= w < 1 for w in self.warmups):
+            raise BadArgumentError("Learning rates must be positive and warmups fractions in [0, 1).")
+        object.__setattr__(self, "dtype", dtype_name(self.dtype))
+
+    def cells(self) -> list[tuple[str, float, float, int, str, int]]:
+        return list(itertools.product(self.tasks, self.lrs, self.warmups, self.prompt_lengths, self.inits, self.seeds))
+
+
+def cell_name(task: str, lr: float, warmup: float, length: int, init: str, seed: int) -> str:
+    return f"{task}-lr{lr:g}-w{warmup:g}-L{length}-{init}-s{seed}"
+
+
+def _start(spec: SweepSpec, backbone: Backbone, data, length: int, init: str, seed: int) -> SoftPrompt:
+    if init != "transfer":
+        return init_prompt(backbone, length, init, seed=seed, task=data.task)
+    from promptbank.bank import PromptBank
+    from promptbank.runs import TransferSpec, retrieve
+    from promptbank.transfer import weighted_average_init
+    transfer = TransferSpec(data.task.name, "weighted-average", 3, "zero-shot", backbone=backbone.name,
+                            shots=spec.shots, prompt_length=length, dtype=spec.dtype)
+    with PromptBank(Path(spec.bank)) as bank:
+        retrieval = retrieve(transfer, backbone, bank, data)
+    top = retrieval.ranking[:3]
+    index = {r.id: i for i, r in enumerate(retrieval.records)}
+    tensor, _ = weighted_average_init(retrieval.prompts[[index[r.record.id] for r in top]], [r.score for r in top])
+    return SoftPrompt(tensor, backbone.name, backbone.tokenizer_fingerprint, "weighted-average")
+
+
+def run_cell(spec: SweepSpec, backbone: Backbone, task: str, lr: float, warmup: float, length: int, init: str,
+             seed: int) -> dict:
+    """Train one setting on K shots per class and score it on the dev set (retrieval, for the transfer init,
+    uses the few-shot dev examples, as a user with K shots would)."""
+    from promptbank import scoring
+    from promptbank.runs import target_data
+    from promptbank.tasks import split
+    data = target_data(backbone, task, spec.shots, seed, test_size=1)
+    dev = split(data.task).validation[:spec.dev_size]
+    dev_items = scoring.encode(backbone, data.task, dev)
+    config = TrainConfig(steps=spec.steps, eval_every=spec.eval_every, lr=lr, warmup=warmup, patience=0, seed=seed)
+    result = train_prompt(backbone, data.train_items, dev_items, _start(spec, backbone, data, length, init, seed),
+                          config, progress=False)
+    curve = [{"step": p["step"], "dev_accuracy": p["dev_accuracy"]} for p in result.curve]
+    return {"task": task, "lr": lr, "warmup": warmup, "prompt_length": length, "init": init, "seed": seed,
+            "dev_examples": len(dev), "start_dev": curve[0]["dev_accuracy"], "best_dev": result.best_dev,
+            "best_step": result.best_step, "final_dev": curve[-1]["dev_accuracy"], "curve": curve}
+
+
+def summarize(spec: SweepSpec, cells: list[dict]) -> dict:
+    """Mean dev accuracy of every setting (over tasks and seeds), per init, and the best setting of each init.
+
+    The final dev score is what a run with no dev-based checkpoint choice would keep; the best dev score is what
+    promptbank keeps. Settings are ranked by the mean of the final scores, which does not reward a setting for
+    being noisy (a best-of-evaluations score favours variance on a small dev set)."""
+    groups: dict[tuple, list[dict]] = {}
+    for c in cells:
+        groups.setdefault((c["init"], c["lr"], c["warmup"], c["prompt_length"]), []).append(c)
+    settings = []
+    for (init, lr, warmup, length), runs in sorted(groups.items()):
+        mean = lambda key: sum(r[key] for r in runs) / len(runs)
+        per_task = {t: sum(r["final_dev"] for r in runs if r["task"] == t) / max(1, sum(r["task"] == t for r in runs))
+                    for t in spec.tasks}
+        settings.append({"init": init, "lr": lr, "warmup": warmup, "prompt_length": length, "runs": len(runs),
+                         "start_dev": mean("start_dev"), "best_dev": mean("best_dev"), "final_dev": mean("final_dev"),
+                         "final_minus_start": mean("final_dev") - mean("start_dev"), "final_dev_per_task": per_task})
+    complete = len(spec.tasks) * len(spec.seeds)
+    best = {}
+    for init in spec.inits:
+        candidates = [s for s in settings if s["init"] == init and s["runs"] == complete]
+        if candidates:
+            best[init] = max(candidates, key=lambda s: (s["final_dev"], s["best_dev"]))
+    return {"settings": settings, "best": best}
+
+
+def run_sweep(spec: SweepSpec, out: Path, progress: bool = True, run_missing: bool = True) -> dict:
+    """Run (or continue) every cell and write sweep.json and sweep.csv into `out`."""
+    from tqdm.auto import tqdm
+
+    for name in spec.tasks:
+        get_task(name)
+    out = Path(out)
+    settings = out / "spec.json"
+    if settings.exists() and json.loads(settings.read_text()) | {"seeds": None, "tasks": None} != \
+            json.loads(json.dumps(asdict(spec))) | {"seeds": None, "tasks": None}:
+        raise BadArgumentError(f"{out} holds a sweep with other settings; pass the same settings, choose another "
+                               "--out, or remove it.")
+    (out / "cells").mkdir(parents=True, exist_ok=True)
+    write_atomic(settings, json.dumps(asdict(spec), indent=1))
+    backbone = load_backbone(spec.backbone, spec.dtype) if run_missing else None
+    cells = []
+    for key in tqdm(spec.cells(), desc="sweep cells", disable=not progress):
+        path = out / "cells" / f"{cell_name(*key)}.json"
+        if path.exists():
+            cells.append(json.loads(path.read_text()))
+        elif run_missing:
+            cell = run_cell(spec, backbone, *key)
+            write_atomic(path, json.dumps(cell, indent=1))
+            cells.append(cell)
+    if not cells:
+        raise DataError(f"{out} holds no finished sweep cells yet.")
+    summary = summarize(spec, cells)
+    write_atomic(out / "sweep.json", json.dumps({"spec": asdict(spec), "summary": summary, "cells": cells}, indent=1))
+    header = ["init", "lr", "warmup", "prompt_length", "runs", "start_dev", "best_dev", "final_dev", *spec.tasks]
+    rows = [[s[k] for k in header[:8]] + [s["final_dev_per_task"][t] for t in spec.tasks] for s in summary["settings"]]
+    write_atomic(out / "sweep.csv", "\n".join(",".join(map(str, row)) for row in [header, *rows]) + "\n")
+    return summary
