@@ -9,7 +9,8 @@ from promptbank.bank import PromptBank
 from promptbank.evaluate import accuracy_of_many
 from promptbank.errors import BadArgumentError, DataError
 from promptbank.experiments import MatrixSpec, run_matrix, source_prompts, spearman, steps_to_reach
-from promptbank.runs import build_bank, target_data
+from promptbank.runs import target_data
+from promptbank.source_bank import build_bank
 from promptbank.train import TrainConfig
 
 SOURCES = ("movie_sentences", "food_reviews", "presuppositions_nli")
@@ -29,7 +30,7 @@ def bank(tiny_dirs, tmp_path_factory):
     opened = PromptBank(tmp_path_factory.mktemp("bank") / "b", create=True)
     build_bank(list(SOURCES), opened, str(tiny_dirs["causal"]), shots=2, prompt_length=4,
                config=TrainConfig(steps=2, eval_every=2, patience=0, batch_size=4), dtype="float32", test_size=8,
-               progress=False)
+               margin=None, progress=False)
     yield opened
     opened.close()
 

@@ -72,3 +72,17 @@ def test_auto_and_the_dtype_it_means_share_one_loaded_backbone(tiny_dirs):
     name = str(tiny_dirs["causal"])
     assert load_backbone(name, "auto") is load_backbone(name, dtype_name("auto"))
     assert load_backbone(name, "float32").model.dtype == torch.float32
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_an_empty_prompt_scores_the_template_alone(tiny_dirs, toy_task, family):
+    backbone = load_backbone(str(tiny_dirs[family]), "float32")
+    items = scoring.encode(backbone, toy_task, toy_task.examples[:4])
+    with torch.no_grad():
+        scores = scoring.score(backbone, torch.zeros(0, backbone.hidden_size), items)
+    assert scores.shape == (4, 2) and torch.isfinite(scores).all()
+    if family == "causal":
+        text, candidate = toy_task.render(toy_task.examples[0]), toy_task.candidates(toy_task.examples[0])[1]
+        with torch.no_grad():
+            expected = _reference_causal(backbone, torch.zeros(0, backbone.hidden_size), text, candidate)
+        assert scores[0, 1].item() == pytest.approx(expected, abs=1e-4)

@@ -11,7 +11,8 @@ from promptbank.bank import PromptBank
 from promptbank.errors import BadArgumentError, DataError
 from promptbank.evaluate import accuracy_of_many, evaluate
 from promptbank.prompt import init_prompt
-from promptbank.runs import TransferSpec, build_bank, retrieve, target_data, transfer_run
+from promptbank.runs import TransferSpec, retrieve, target_data, transfer_run
+from promptbank.source_bank import build_bank
 from promptbank.tasks import get_task, split
 from promptbank.train import TrainConfig
 from promptbank.transfer import rank_by_zero_shot, weighted_average_init
@@ -24,9 +25,9 @@ def source_bank(tiny_dirs, tmp_path_factory):
     """Source prompts for two sentiment tasks and one NLI task (two seeds of one of them)."""
     bank = PromptBank(tmp_path_factory.mktemp("bank") / "b", create=True)
     build_bank(["movie_sentences", "food_reviews"], bank, str(tiny_dirs["causal"]), shots=2, prompt_length=4,
-               seeds=(0, 1), config=TINY, dtype="float32", test_size=8, progress=False)
+               seeds=(0, 1), config=TINY, dtype="float32", test_size=8, margin=None, progress=False)
     build_bank(["presuppositions_nli"], bank, str(tiny_dirs["causal"]), shots=2, prompt_length=4, config=TINY,
-               dtype="float32", test_size=8, progress=False)
+               dtype="float32", test_size=8, margin=None, progress=False)
     yield bank
     bank.close()
 

@@ -19,7 +19,7 @@ def built(tiny_dirs, tmp_path_factory):
     argv = sys.argv
     sys.argv = ["promptbank", "bank", "build", "--bank", str(bank), "--backbone", str(tiny_dirs["causal"]), "--tasks",
                 "movie_sentences,food_reviews,presuppositions_nli", "--shots", "2", "--steps", "2", "--eval-every",
-                "2", "--prompt-length", "4", "--test-size", "4", "--dtype", "float32"]
+                "2", "--prompt-length", "4", "--test-size", "4", "--dtype", "float32", "--no-bar"]
     try:
         with pytest.raises(SystemExit) as exit_:
             main()

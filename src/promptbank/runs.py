@@ -46,10 +46,13 @@ class RunSpec:
     dtype: str = "auto"
     dev_size: int = 200  # dev examples when not few-shot (from the validation split)
     test_size: int | None = None  # evaluate on the first N test examples (None: the whole test split)
+    train_size: int | None = None  # when not few-shot, train on the first N of the (shuffled) training split
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
         check_sizes(self.shots, self.prompt_length, self.test_size, self.dev_size)
+        if self.train_size is not None and self.train_size <= 0:
+            raise BadArgumentError(f"--train-size must be positive, not {self.train_size}.")
 
 
 @dataclass
@@ -58,6 +61,7 @@ class RunResult:
     training: TrainResult
     test: Evaluation
     majority: float  # test accuracy of always answering the training split's most frequent label
+    test_items: list  # the encoded test examples, to score other prompts (or none) on the same ones
 
 
 @dataclass(frozen=True)
@@ -75,11 +79,11 @@ class TargetData:
 
 
 def target_data(backbone: Backbone, task_name: str, shots: int | None, seed: int, dev_size: int = 200,
-                test_size: int | None = None) -> TargetData:
+                test_size: int | None = None, train_size: int | None = None) -> TargetData:
     """Train/dev from the task's fixed splits (K per class of each when few-shot), test from its test split."""
     task = get_task(task_name)
     parts = split(task)
-    train = few_shot(parts.train, shots, seed) if shots else parts.train
+    train = few_shot(parts.train, shots, seed) if shots else parts.train[:train_size]
     dev = few_shot(parts.validation, shots, seed) if shots else parts.validation[:dev_size]
     test = parts.test[:test_size]
     # From the whole split: K-per-class samples are balanced, and their "most frequent" label is an arbitrary tie.
@@ -125,7 +129,7 @@ def train_task(spec: RunSpec, progress: bool = True, checkpoint_dir: Path | None
     """Train a prompt as `spec` says and evaluate it on test (nothing is written but checkpoints)."""
     backbone = load_backbone(spec.backbone, spec.dtype)
     seed = spec.train.seed
-    data = target_data(backbone, spec.task, spec.shots, seed, spec.dev_size, spec.test_size)
+    data = target_data(backbone, spec.task, spec.shots, seed, spec.dev_size, spec.test_size, spec.train_size)
     source = starting_prompt(spec.init_prompt, backbone, spec.bank) if spec.init == "prompt" else None
     prompt = init_prompt(backbone, spec.prompt_length, spec.init, seed=seed, text=spec.init_text, task=data.task,
                          source=source)
@@ -133,7 +137,7 @@ def train_task(spec: RunSpec, progress: bool = True, checkpoint_dir: Path | None
                             checkpoint_dir=checkpoint_dir, progress=progress)
     test = evaluate(backbone, training.prompt.tensor, data.test_items, spec.train.eval_batch_size)
     training.prompt.info = run_info(data, spec.shots, spec.train, spec.dtype, training, test)
-    return RunResult(training.prompt, training, test, data.majority)
+    return RunResult(training.prompt, training, test, data.majority, data.test_items)
 
 
 def run_training(spec: RunSpec, out: Path, progress: bool = True) -> RunResult:
@@ -262,20 +266,3 @@ def transfer_run(spec: TransferSpec, bank: PromptBank, progress: bool = True, da
     test = evaluate(backbone, training.prompt.tensor, data.test_items, spec.train.eval_batch_size)
     training.prompt.info = run_info(data, spec.shots, spec.train, spec.dtype, training, test) | {"lineage": lineage}
     return TransferResult(training.prompt, ranking, lineage, training, test, data.majority)
-
-
-def build_bank(tasks: list[str], bank: PromptBank, backbone: str = DEFAULT_BACKBONE, shots: int | None = 16,
-               prompt_length: int = 20, seeds: tuple[int, ...] = (0,), config: TrainConfig = TrainConfig(),
-               dtype: str = "auto", test_size: int | None = None, progress: bool = True) -> list[PromptRecord]:
-    """Train one source prompt per task and seed (random init, so sources differ only by what they learnt)
-    and add each to the bank as it finishes."""
-    for name in tasks:
-        get_task(name)  # every task name is checked before hours of training start
-    records = []
-    for name in tasks:
-        for seed in seeds:
-            spec = RunSpec(name, backbone, shots, prompt_length, dtype=dtype, test_size=test_size,
-                           train=TrainConfig(**{**asdict(config), "seed": seed}))
-            result = train_task(spec, progress)
-            records.append(bank.add(result.prompt, name=f"{name}-s{seed}", tags=["source"]))
-    return records

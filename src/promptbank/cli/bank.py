@@ -178,30 +178,42 @@ def import_peft(directory: Annotated[Path, typer.Argument(help="A PEFT prompt-tu
 @bank_app.command("build")
 def build(tasks: Annotated[str, typer.Option(help="Comma-separated source task names.")], bank: BankOption = None,
           backbone: Annotated[str, typer.Option()] = "smollm2-135m",
-          shots: Annotated[Optional[int], typer.Option(help="Examples per class (default: all).")] = 16,
+          shots: Annotated[Optional[int], typer.Option(help="Examples per class (few-shot).")] = 16,
+          full: Annotated[bool, typer.Option("--full", help="Train on the whole training split instead of --shots, "
+                                                            "with dev scores on --dev-size validation examples.")] = False,
+          train_size: Annotated[Optional[int], typer.Option(help="With --full: at most this many training "
+                                                                 "examples.")] = None,
+          dev_size: Annotated[int, typer.Option(help="With --full: dev examples from the validation split.")] = 200,
           steps: Annotated[int, typer.Option()] = 100, prompt_length: Annotated[int, typer.Option()] = 20,
           seeds: Annotated[str, typer.Option(help="Comma-separated seeds: one prompt per task and seed.")] = "0",
           eval_every: Annotated[int, typer.Option()] = 20,
+          patience: Annotated[int, typer.Option(help="Stop after N evaluations without dev gain (0: never).")] = 0,
           lr: Annotated[Optional[float], typer.Option(help=LR_HELP)] = None,
-          test_size: Annotated[Optional[int], typer.Option()] = 300,
+          test_size: Annotated[Optional[int], typer.Option(help="Test examples (default: the whole test split).")]
+          = None,
+          bar: Annotated[bool, typer.Option(help="Keep only sources that beat the majority class by 0.05 and the "
+                                                 "template with no prompt on test.")] = True,
           dtype: Annotated[str, typer.Option()] = "auto") -> None:
-    """Train source prompts on several tasks into the bank."""
-    from promptbank.runs import build_bank
+    """Train source prompts on several tasks into the bank (a stopped build continues where it was)."""
+    from promptbank.source_bank import BAR_MARGIN, build_bank
+    from promptbank.tasks import get_task
     try:
         seed_list = tuple(int(s) for s in seeds.split(","))
     except ValueError:
         raise BadArgumentError(f"--seeds takes comma-separated integers, not {seeds!r}.") from None
-    from promptbank.tasks import get_task
-    config = train_config(steps=steps, eval_every=eval_every, lr=lr, patience=0)
-    names = [t for t in tasks.split(",") if t]
-    for name in names:
+    config = train_config(steps=steps, eval_every=eval_every, lr=lr, patience=patience)
+    task_names = [t for t in tasks.split(",") if t]
+    for name in task_names:
         get_task(name)  # before a bank is created for them
     with PromptBank(bank, create=True) as store:
-        records = build_bank(names, store, backbone, shots, prompt_length, seed_list, config, dtype, test_size)
-    table = Table("id", "task", "seed", "dev acc", "test acc", "majority", title=f"built {len(records)} source prompts")
-    for r in records:
-        table.add_row(r.id, r.task or "-", r.name.rsplit("-s", 1)[-1], _metric(r, "dev.accuracy"),
-                      _metric(r, "test.accuracy"), _metric(r, "test_majority_accuracy"))
+        outcomes = build_bank(task_names, store, backbone, None if full else shots, prompt_length, seed_list, config,
+                              dtype, test_size, dev_size, train_size, BAR_MARGIN if bar else None)
+    table = Table("task", "seed", "id", "dev acc", "test acc", "majority", "no prompt", "steps", "kept",
+                  title=f"built {sum(o.kept for o in outcomes)} of {len(outcomes)} source prompts")
+    for o in outcomes:
+        table.add_row(o.task, str(o.seed), o.record_id or "-", f"{o.dev_accuracy:.3f}",
+                      f"{o.test_accuracy:.3f} on {o.test_examples}", f"{o.majority:.3f}", f"{o.template_accuracy:.3f}",
+                      str(o.steps_done), "yes" if o.kept else f"no: {o.reason}")
     console.print(table)
 
 

@@ -1,0 +1,108 @@
+"""Building a bank of source prompts: one prompt per task and seed, kept only when it is worth transferring from.
+
+A source is trained from random init (so sources differ only by what they learnt), few-shot or on its whole
+training split with early stopping on a dev set, and then held to a bar on the full test split: it must beat
+the majority class by a margin and the task's template with no prompt at all. A weak source would otherwise
+pass its weakness to every target initialised from it. Every outcome, kept or left out, is written to
+`<bank>/.build/`, so a stopped build continues where it was and says why each source was left out.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from promptbank.atomic import write_atomic
+from promptbank.backbones import DEFAULT_BACKBONE, load_backbone
+from promptbank.bank import PromptBank
+from promptbank.evaluate import evaluate
+from promptbank.runs import RunSpec, train_task
+from promptbank.tasks import get_task
+from promptbank.train import TrainConfig
+
+BAR_MARGIN = 0.05  # a source must beat its task's majority class by this much on the test split
+BUILD_DIR = ".build"  # outcomes and checkpoints of a build, inside the bank's folder
+
+
+@dataclass(frozen=True)
+class SourceOutcome:
+    """What training one source gave, and whether it went into the bank."""
+
+    task: str
+    seed: int
+    test_accuracy: float
+    test_examples: int
+    majority: float  # always answering the training split's most frequent label
+    template_accuracy: float  # the task's template with no prompt
+    dev_accuracy: float
+    steps_done: int
+    kept: bool
+    reason: str  # why it was left out ("" when kept)
+    record_id: str | None
+
+
+def verdict(test_accuracy: float, majority: float, template_accuracy: float, margin: float | None) -> str:
+    """Why a source fails the bar, or "" when it passes (or no bar is set)."""
+    if margin is None:
+        return ""
+    if test_accuracy < majority + margin:
+        return f"test accuracy {test_accuracy:.3f} is not {margin:.2f} above the majority class ({majority:.3f})"
+    if test_accuracy <= template_accuracy:
+        return f"test accuracy {test_accuracy:.3f} does not beat the template with no prompt ({template_accuracy:.3f})"
+    return ""
+
+
+def build_bank(tasks: list[str], bank: PromptBank, backbone: str = DEFAULT_BACKBONE, shots: int | None = 16,
+               prompt_length: int = 20, seeds: tuple[int, ...] = (0,), config: TrainConfig = TrainConfig(),
+               dtype: str = "auto", test_size: int | None = None, dev_size: int = 200, train_size: int | None = None,
+               margin: float | None = BAR_MARGIN, progress: bool = True) -> list[SourceOutcome]:
+    """Train one source prompt per task and seed and add each that passes the bar to the bank as it finishes.
+
+    `shots` None trains on the whole training split (its first `train_size` examples where given; the split
+    is already shuffled) with dev scores on `dev_size` validation examples; set `config.patience` for early
+    stopping. Sources already built into this bank (kept or not) are not trained again.
+    """
+    for name in tasks:
+        get_task(name)  # every task name is checked before hours of training start
+    work = bank.root / BUILD_DIR
+    outcomes = []
+    for name in tasks:
+        for seed in seeds:
+            done = work / f"{name}-s{seed}.json"
+            if not done.exists() and (stored := _stored(bank, backbone, f"{name}-s{seed}")):
+                write_atomic(done, json.dumps(asdict(stored), indent=1))  # a build killed after adding it
+            if done.exists():
+                outcomes.append(SourceOutcome(**json.loads(done.read_text())))
+                continue
+            spec = RunSpec(name, backbone, shots, prompt_length, dtype=dtype, dev_size=dev_size, test_size=test_size,
+                           train_size=train_size, train=TrainConfig(**{**asdict(config), "seed": seed}))
+            partial = work / f"{name}-s{seed}.partial"
+            result = train_task(spec, progress, checkpoint_dir=partial)
+            model = load_backbone(backbone, dtype)
+            template = evaluate(model, torch.zeros(0, model.hidden_size), result.test_items,
+                                config.eval_batch_size).accuracy
+            result.prompt.info["metrics"]["test_template_accuracy"] = template
+            reason = verdict(result.test.accuracy, result.majority, template, margin)
+            record = None if reason else bank.add(result.prompt, name=f"{name}-s{seed}", tags=["source"])
+            outcome = SourceOutcome(name, seed, result.test.accuracy, result.test.n, result.majority, template,
+                                    result.training.best_dev, result.training.steps_done, not reason, reason,
+                                    record.id if record else None)
+            write_atomic(done, json.dumps(asdict(outcome), indent=1))
+            shutil.rmtree(partial, ignore_errors=True)
+            outcomes.append(outcome)
+    return outcomes
+
+
+def _stored(bank: PromptBank, backbone: str, name: str) -> SourceOutcome | None:
+    """The outcome of a source already in the bank under `name`, read back from its record."""
+    record = next((r for r in bank.list(backbone=backbone) if r.name == name and "source" in r.tags), None)
+    if record is None:
+        return None
+    metrics = record.metrics
+    return SourceOutcome(record.task, int(name.rsplit("-s", 1)[1]), metrics["test"]["accuracy"], metrics["test"]["n"],
+                         metrics["test_majority_accuracy"], metrics.get("test_template_accuracy", float("nan")),
+                         metrics["dev"]["accuracy"], (record.training or {}).get("steps_done", 0), True, "", record.id)
