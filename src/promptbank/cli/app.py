@@ -17,12 +17,16 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_
 console = Console(width=None if sys.stdout.isatty() else 160)
 BankOption = Annotated[Optional[Path], typer.Option("--bank", help="Bank directory (default: $PROMPTBANK_HOME or "
                                                                    "~/.local/share/promptbank).")]
-LR_HELP = "Learning rate (default: the library's, TrainConfig.lr)."
+LR_HELP = "Learning rate (default: the backbone's recipe, chosen on dev data; see `promptbank backbones`)."
 
 
-def train_config(**fields) -> TrainConfig:
-    """A TrainConfig from command-line values; an option left out (None) keeps the library default."""
-    return TrainConfig(**{name: value for name, value in fields.items() if value is not None})
+def train_config(backbone: str, **fields) -> TrainConfig:
+    """A TrainConfig from command-line values; an option left out (None) keeps the backbone's recipe (its learning
+    rate and warmup) or else the library default."""
+    from promptbank.recipe import recipe_for
+    recipe = recipe_for(backbone)
+    given = {name: value for name, value in fields.items() if value is not None}
+    return TrainConfig(**{"lr": recipe.lr, "warmup": recipe.warmup, **given})
 
 
 def names(text: str) -> tuple[str, ...]:

