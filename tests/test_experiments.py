@@ -94,3 +94,29 @@ def test_experiment_cli_prints_the_comparison(cli, tiny_dirs, bank, tmp_path):
     assert "random vs transfer init" in out and "zero-shot test accuracy" in out and "weighted-average" in out
     assert (tmp_path / "exp" / "report.html").exists()
     assert json.loads((tmp_path / "exp" / "spec.json").read_text())["lr"] == 0.05
+
+
+def test_zero_shot_matrix_scores_every_source_on_every_task_and_continues(tiny_dirs, tmp_path, monkeypatch):
+    from promptbank import zero_shot_matrix
+    from promptbank.zero_shot_matrix import ZeroShotSpec, run_zero_shot_matrix
+    with PromptBank(tmp_path / "b", create=True) as bank:
+        build_bank(["movie_sentences", "presuppositions_nli"], bank, str(tiny_dirs["causal"]), shots=2, prompt_length=4,
+                   config=TrainConfig(steps=2, eval_every=2, patience=0, batch_size=4), dtype="float32", test_size=8,
+                   margin=None, progress=False)
+        spec = ZeroShotSpec(str(tiny_dirs["causal"]), ("movie_sentences", "rotten_tomatoes", "presuppositions_nli"),
+                            test_size=6, prompt_length=4, dtype="float32")
+        summary = run_zero_shot_matrix(spec, bank, tmp_path / "zs", progress=False)
+        result = json.loads((tmp_path / "zs" / "zero_shot.json").read_text())
+        assert [c["task"] for c in result["columns"]] == list(spec.tasks)
+        for c in result["columns"]:
+            assert set(c["zero_shot"]) == {"movie_sentences", "presuppositions_nli"} and c["test_examples"] == 6
+            assert 0 <= c["template"] <= 1 and 0 <= c["majority"] <= 1
+        # sentiment → sentiment is the one same-kind pair (rotten_tomatoes), the diagonal is native
+        assert summary["pairs_same_kind"] == 1 and summary["pairs_other_kind"] == 3
+        assert summary["mean_same_kind"] == result["columns"][1]["zero_shot"]["movie_sentences"]
+        assert summary["native"]["movie_sentences"] == result["columns"][0]["zero_shot"]["movie_sentences"]
+        csv = (tmp_path / "zs" / "zero_shot.csv").read_text().splitlines()
+        assert csv[0] == "source,movie_sentences,rotten_tomatoes,presuppositions_nli" and len(csv) == 5
+        assert (tmp_path / "zs" / "zero_shot.png").read_bytes()[:4] == b"\x89PNG"
+        monkeypatch.setattr(zero_shot_matrix, "column", lambda *a: pytest.fail("a finished column was recomputed"))
+        assert run_zero_shot_matrix(spec, bank, tmp_path / "zs", progress=False) == summary

@@ -4,7 +4,7 @@
 # Gemma's 1.0 as the model reads them). Rerunning continues where it stopped.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-tasks=movie_sentences,strategyqa
+tasks=movie_sentences,bbc_news,strategyqa
 .venv/bin/promptbank experiment sweep --backbone gemma3-270m --tasks $tasks --lrs 0.03,0.1,0.3,1.0 \
     --seeds 2 --steps 30 --eval-every 10 --dev-size 200 --out reports/recipe/gemma3-270m-lr
 .venv/bin/promptbank experiment sweep --backbone smollm2-135m --tasks $tasks --lrs 0.003,0.01,0.03,0.1 \

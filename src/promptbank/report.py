@@ -89,3 +89,34 @@ def write_report(path: Path, spec, summary: dict, cells: list[dict]) -> None:
     page = f"<!doctype html><html><head><meta charset='utf-8'><title>promptbank report</title><style>{style}</style>" \
            f"</head><body>{''.join(parts)}</body></html>"
     write_atomic(path, page)
+
+
+def write_zero_shot_report(out: Path, spec, sources: list[str], kinds: dict[str, str], columns: list[dict],
+                           summary: dict) -> None:
+    """zero_shot.png (the heatmap) and report.html for a zero-shot transfer matrix."""
+    tasks = [c["task"] for c in columns]
+    rows = [f"{s} ({kinds[s]})" for s in sources] + ["majority class", "template, no prompt"]
+    matrix = [[c["zero_shot"][s] for c in columns] for s in sources] + [[c[f] for c in columns]
+                                                                         for f in ("majority", "template")]
+    labels = [f"{c['task']} ({c['kind']})" for c in columns]
+    title = f"zero-shot test accuracy, source prompt as is ({spec.backbone})"
+    plots.heatmap(matrix, rows, labels, title, "accuracy", out / "zero_shot.png")
+    def mean_row(key: str) -> list[str]:
+        return [_number(summary[f"{key}_same_kind"]), _number(summary[f"{key}_other_kind"])]
+    parts = [f"<h1>Zero-shot transfer matrix</h1><p>backbone <b>{html.escape(spec.backbone)}</b>: every source "
+             f"prompt of the bank, unchanged, on each task's test split (up to {spec.test_size} examples), with the "
+             f"task's own template and answers. Raw numbers: zero_shot.json, zero_shot.csv.</p>",
+             _png(plots.heatmap, matrix, rows, labels, title, "accuracy"),
+             f"<p>{summary['pairs_same_kind']} same-kind and {summary['pairs_other_kind']} other-kind (source, task) "
+             "pairs, a source's own task left out.</p>",
+             _table(["", "same kind", "other kind"],
+                    [["mean zero-shot accuracy", *mean_row("mean")],
+                     ["mean relative to the task's own prompt", *mean_row("relative")],
+                     ["mean over the majority class", *mean_row("over_majority")]]),
+             _table(["task", "test examples", "own prompt", "majority", "template, no prompt"],
+                    [[t, str(c["test_examples"]), _number(summary["native"].get(t)), _number(c["majority"]),
+                      _number(c["template"])] for t, c in zip(tasks, columns)])]
+    style = "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}" \
+            "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}img{max-width:100%}"
+    write_atomic(out / "report.html", f"<!doctype html><html><head><meta charset='utf-8'><title>zero-shot matrix"
+                                      f"</title><style>{style}</style></head><body>{''.join(parts)}</body></html>")

@@ -131,3 +131,29 @@ def sweep(
                       f"{s['final_dev']:.3f}" + (" ← best" if chosen else ""))
     console.print(table)
     console.print(f"results: {out / 'sweep.json'}")
+
+
+@experiment_app.command("zero-shot")
+def zero_shot(
+    tasks: Annotated[str, typer.Option(help="Comma-separated tasks to try every source prompt on.")],
+    out: Annotated[Path, typer.Option(help="Folder for the heatmap, report.html, JSON and CSV (reruns continue).")],
+    bank: Annotated[Optional[Path], typer.Option(help="Bank of source prompts (default: $PROMPTBANK_HOME).")] = None,
+    backbone: Annotated[str, typer.Option()] = "smollm2-135m",
+    test_size: Annotated[int, typer.Option(help="Test examples per task (at most).")] = 1000,
+    prompt_length: Annotated[int, typer.Option()] = 20,
+    dtype: Annotated[str, typer.Option()] = "auto",
+) -> None:
+    """Zero-shot transfer matrix: every source prompt of the bank, as it is, on every task's test split."""
+    from promptbank.bank import PromptBank
+    from promptbank.zero_shot_matrix import ZeroShotSpec, run_zero_shot_matrix
+    spec = ZeroShotSpec(backbone=backbone, tasks=names(tasks), test_size=test_size, prompt_length=prompt_length,
+                        dtype=dtype)
+    with PromptBank(bank) as store:
+        summary = run_zero_shot_matrix(spec, store, out)
+    number = lambda v: "-" if v is None else f"{v:.3f}"
+    table = Table("", "same kind", "other kind", title=f"zero-shot transfer on {backbone} (own task left out)")
+    for label, key in (("mean accuracy", "mean"), ("relative to own prompt", "relative"),
+                       ("over majority class", "over_majority")):
+        table.add_row(label, number(summary[f"{key}_same_kind"]), number(summary[f"{key}_other_kind"]))
+    console.print(table)
+    console.print(f"report: {out / 'report.html'}")

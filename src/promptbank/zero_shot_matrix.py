@@ -1,0 +1,127 @@
+"""The zero-shot transfer matrix (Su et al.): every source prompt of a bank, used as it is, on every task's test split.
+
+A source prompt trained on one task is evaluated unchanged on another task's test examples (with that task's
+template and answers). Beside it, every task gets two floors: the majority class and its template with no
+prompt. The diagonal (a source on its own task) is the native score the off-diagonal cells are read against.
+Columns (tasks) are saved as they finish, so a stopped run continues where it was.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from promptbank import scoring
+from promptbank.atomic import write_atomic
+from promptbank.backbones import dtype_name, load_backbone
+from promptbank.bank import PromptBank
+from promptbank.errors import BadArgumentError, DataError
+from promptbank.evaluate import accuracy_of_many, evaluate
+from promptbank.metrics import majority_accuracy
+from promptbank.tasks import get_task, split
+
+
+@dataclass(frozen=True)
+class ZeroShotSpec:
+    backbone: str
+    tasks: tuple[str, ...]  # the columns: every task the sources are tried on
+    test_size: int = 1000
+    prompt_length: int = 20
+    dtype: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not self.tasks:
+            raise BadArgumentError("The zero-shot matrix needs at least one task.")
+        if self.test_size <= 0:
+            raise BadArgumentError(f"--test-size must be positive, not {self.test_size}.")
+        object.__setattr__(self, "dtype", dtype_name(self.dtype))
+
+
+def bank_sources(bank: PromptBank, backbone: str, length: int) -> tuple[torch.Tensor, list]:
+    """The bank's source prompts of a backbone (tagged "source"), one per task, in task order."""
+    first: dict[str, object] = {}
+    for record in bank.list(backbone=backbone, tag="source"):  # oldest first: the first prompt of each task
+        if record.length >= length:
+            first.setdefault(record.task, record)
+    if not first:
+        raise DataError(f"The bank at {bank.root} has no source prompts of backbone {backbone!r} with at least "
+                        f"{length} tokens; build them with `promptbank bank build`.")
+    prompts, records = bank.stack(backbone, ids=[r.id for r in first.values()], length_policy="truncate", length=length)
+    order = sorted(range(len(records)), key=lambda i: records[i].task)
+    return prompts[order], [records[i] for i in order]
+
+
+def column(spec: ZeroShotSpec, prompts: torch.Tensor, tasks_of_sources: list[str], task_name: str) -> dict:
+    """One task's column: every source's test accuracy, the majority class and the bare template."""
+    backbone = load_backbone(spec.backbone, spec.dtype)
+    task = get_task(task_name)
+    parts = split(task)
+    test = parts.test[:spec.test_size]
+    items = scoring.encode(backbone, task, test)
+    accuracy = accuracy_of_many(backbone, prompts, items).tolist()
+    return {"task": task_name, "kind": task.kind, "test_examples": len(test),
+            "majority": majority_accuracy([ex.label for ex in parts.train], [ex.label for ex in test]),
+            "template": evaluate(backbone, torch.zeros(0, backbone.hidden_size), items).accuracy,
+            "zero_shot": dict(zip(tasks_of_sources, accuracy))}
+
+
+def summarize(columns: list[dict], kinds_of_sources: dict[str, str]) -> dict:
+    """Native scores, and the mean zero-shot score of same-kind and other-kind (source, task) pairs, raw and
+    relative to the task's native score (Su et al.'s relative performance) where the bank has a native prompt."""
+    native = {c["task"]: c["zero_shot"][c["task"]] for c in columns if c["task"] in c["zero_shot"]}
+    same, other, same_relative, other_relative, over_majority = [], [], [], [], {"same": [], "other": []}
+    for c in columns:
+        for source, value in c["zero_shot"].items():
+            if source == c["task"]:
+                continue
+            group = "same" if kinds_of_sources[source] == c["kind"] else "other"
+            (same if group == "same" else other).append(value)
+            over_majority[group].append(value - c["majority"])
+            if c["task"] in native and native[c["task"]] > 0:
+                (same_relative if group == "same" else other_relative).append(value / native[c["task"]])
+    mean = lambda values: sum(values) / len(values) if values else None
+    return {"native": native, "mean_same_kind": mean(same), "mean_other_kind": mean(other),
+            "pairs_same_kind": len(same), "pairs_other_kind": len(other),
+            "relative_same_kind": mean(same_relative), "relative_other_kind": mean(other_relative),
+            "over_majority_same_kind": mean(over_majority["same"]),
+            "over_majority_other_kind": mean(over_majority["other"])}
+
+
+def run_zero_shot_matrix(spec: ZeroShotSpec, bank: PromptBank, out: Path, progress: bool = True) -> dict:
+    """Run (or continue) every column and write zero_shot.json, zero_shot.csv, zero_shot.png and report.html."""
+    from tqdm.auto import tqdm
+
+    for name in spec.tasks:
+        get_task(name)
+    out = Path(out)
+    settings = out / "spec.json"
+    if settings.exists() and json.loads(settings.read_text()) | {"tasks": None} != asdict(spec) | {"tasks": None}:
+        raise BadArgumentError(f"{out} holds a zero-shot matrix with other settings; pass the same settings, "
+                               "choose another --out, or remove it.")
+    (out / "columns").mkdir(parents=True, exist_ok=True)
+    write_atomic(settings, json.dumps(asdict(spec), indent=1))
+    prompts, records = bank_sources(bank, spec.backbone, spec.prompt_length)
+    sources = [r.task for r in records]
+    columns = []
+    for task in tqdm(spec.tasks, desc="zero-shot columns", disable=not progress):
+        path = out / "columns" / f"{task}.json"
+        if path.exists() and json.loads(path.read_text())["zero_shot"].keys() == set(sources):
+            columns.append(json.loads(path.read_text()))
+            continue
+        columns.append(column(spec, prompts, sources, task))
+        write_atomic(path, json.dumps(columns[-1], indent=1))
+    kinds = {r.task: get_task(r.task).kind for r in records}
+    summary = summarize(columns, kinds)
+    write_atomic(out / "zero_shot.json", json.dumps({"spec": asdict(spec), "sources": [
+        {"task": r.task, "id": r.id, "kind": kinds[r.task]} for r in records], "summary": summary,
+        "columns": columns}, indent=1))
+    lines = [",".join(["source", *spec.tasks])]
+    lines += [",".join([s, *(f"{c['zero_shot'][s]:.4f}" for c in columns)]) for s in sources]
+    lines += [",".join([floor, *(f"{c[floor]:.4f}" for c in columns)]) for floor in ("majority", "template")]
+    write_atomic(out / "zero_shot.csv", "\n".join(lines) + "\n")
+    from promptbank.report import write_zero_shot_report  # matplotlib loads only once results are in
+    write_zero_shot_report(out, spec, sources, kinds, columns, summary)
+    return summary
