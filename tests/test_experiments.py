@@ -54,7 +54,15 @@ def test_matrix_writes_report_json_csv_and_continues(tiny_dirs, bank, tmp_path):
     run = cell["per_source"]["food_reviews"]
     assert run["gain"] == pytest.approx(run["test_accuracy"] - cell["random"]["test_accuracy"])
     assert [p["step"] for p in run["curve"]] == [0, 2, 4]
-    assert set(summary["strategies"]["rotten_tomatoes"]) == {"random", "weighted-average", "best-of-k"}
+    assert set(summary["strategies"]["rotten_tomatoes"]) == {"random", "weighted-average", "best-of-k",
+                                                             "best single source (dev)",
+                                                             "best single source (oracle, test)"}
+    assert len(run["test_correct"]) == 8 and run["test_correct"].count("1") / 8 == run["test_accuracy"]
+    for name, entry in summary["strategies"]["rotten_tomatoes"].items():
+        ci = entry["gain_ci"]  # paired with random init over 2 seeds × 8 test examples
+        assert ci["low"] <= ci["mean"] <= ci["high"] and ci["mean"] == pytest.approx(entry["gain"]), name
+    chosen = summary["strategies"]["rotten_tomatoes"]["best single source (dev)"]
+    assert chosen["sources_seed0"][0] in SOURCES and chosen["test_accuracy_std"] is not None
     assert set(summary["spearman_with_gain"]) == set(spec.metrics) | {"zero-shot"}
     by_group = summary["spearman_with_gain"]["zero-shot"]
     assert set(by_group) == {"all pairs", "rotten_tomatoes", "movie_sentences"}

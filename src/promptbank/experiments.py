@@ -26,8 +26,9 @@ from safetensors.torch import load_file, save
 from promptbank.atomic import write_atomic
 from promptbank.backbones import DEFAULT_BACKBONE, Backbone, dtype_name, load_backbone
 from promptbank.bank import PromptBank, PromptRecord
+from promptbank.bootstrap import paired_gain
 from promptbank.errors import BadArgumentError, DataError
-from promptbank.evaluate import accuracy_of_many, evaluate
+from promptbank.evaluate import Evaluation, accuracy_of_many, evaluate
 from promptbank.prompt import SoftPrompt, init_prompt
 from promptbank.runs import TargetData, TransferSpec, check_sizes, retrieve, target_data, transfer_run
 from promptbank.similarity import METRICS, similarity_matrix
@@ -112,9 +113,12 @@ def source_prompts(bank: PromptBank, backbone: Backbone, tasks: tuple[str, ...],
     return prompts[chosen], [records[i] for i in chosen]
 
 
-def _run(result: TrainResult, test_accuracy: float) -> dict:
-    return {"test_accuracy": test_accuracy, "best_dev": result.best_dev, "best_step": result.best_step,
-            "curve": result.curve}
+def _run(result: TrainResult, test: Evaluation, gold: list[int]) -> dict:
+    """A run as JSON: its test accuracy, which test examples it got right (for paired bootstrap intervals), its
+    dev scores and curve."""
+    correct = "".join("1" if p == g else "0" for p, g in zip(test.predictions, gold))
+    return {"test_accuracy": test.accuracy, "test_correct": correct, "best_dev": result.best_dev,
+            "best_step": result.best_step, "curve": result.curve}
 
 
 def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: torch.Tensor,
@@ -126,23 +130,27 @@ def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: to
     data: TargetData = target_data(backbone, target, spec.shots, seed, test_size=spec.test_size)
     config = spec.config(seed)
 
-    def train_from(tensor: torch.Tensor, init: str) -> tuple[TrainResult, float]:
+    gold = [item.label for item in data.test_items]
+
+    def train_from(tensor: torch.Tensor, init: str) -> tuple[TrainResult, Evaluation]:
         start = SoftPrompt(tensor, backbone.name, backbone.tokenizer_fingerprint, init)
         result = train_prompt(backbone, data.train_items, data.dev_items, start, config, progress=False)
-        return result, evaluate(backbone, result.prompt.tensor, data.test_items).accuracy
+        return result, evaluate(backbone, result.prompt.tensor, data.test_items)
 
     random_result, random_test = train_from(init_prompt(backbone, spec.prompt_length, "random", seed=seed).tensor,
                                             "random")
     reference = random_result.best_dev
-    cell = {"target": target, "seed": seed, "majority": data.majority, "random": _run(random_result, random_test),
+    cell = {"target": target, "seed": seed, "majority": data.majority,
+            "random": _run(random_result, random_test, gold),
             "zero_shot": zero_shot or dict(zip([r.task for r in records],
                                                accuracy_of_many(backbone, prompts, data.test_items).tolist())),
             "per_source": {}, "strategies": {}}
     for record, tensor in zip(records, prompts):
         if spec.per_source and record.task != target:
             result, test = train_from(tensor, "prompt")
-            cell["per_source"][record.task] = _run(result, test) | {
-                "gain": test - random_test, "steps_to_random_best": steps_to_reach(result.curve, reference)}
+            cell["per_source"][record.task] = _run(result, test, gold) | {
+                "gain": test.accuracy - random_test.accuracy,
+                "steps_to_random_best": steps_to_reach(result.curve, reference)}
     retrieval = None  # one ranking of the bank serves every strategy of the cell
     for strategy in spec.strategies:
         transfer_spec = TransferSpec(target, strategy, spec.k, spec.by, backbone=spec.backbone, shots=spec.shots,
@@ -151,8 +159,8 @@ def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: to
         retrieval = retrieval or retrieve(transfer_spec, backbone, bank, data)
         transfer = transfer_run(transfer_spec, bank, progress=False, data=data, retrieval=retrieval)
         task_of = {r.record.id: r.record.task for r in transfer.ranking}
-        cell["strategies"][strategy] = _run(transfer.training, transfer.test.accuracy) | {
-            "gain": transfer.test.accuracy - random_test, "lineage": transfer.lineage,
+        cell["strategies"][strategy] = _run(transfer.training, transfer.test, gold) | {
+            "gain": transfer.test.accuracy - random_test.accuracy, "lineage": transfer.lineage,
             "source_tasks": [task_of[i] for i in transfer.lineage["sources"]],
             "steps_to_random_best": steps_to_reach(transfer.training.curve, reference)}
     cell["random"]["steps_to_random_best"] = steps_to_reach(random_result.curve, reference)
@@ -167,6 +175,15 @@ def add_similarities(spec: MatrixSpec, backbone: Backbone, prompts: torch.Tensor
     for metric in spec.metrics:
         values = similarity_matrix(metric, prompts, target_prompt.unsqueeze(0), backbone=backbone)[:, 0].tolist()
         cell["similarity"][metric] = dict(zip([r.task for r in records], values))
+
+
+def gain_interval(runs: list[dict], randoms: list[dict]) -> dict | None:
+    """The paired gain over random init with its 95% bootstrap interval over seeds and test examples (None for
+    cells saved before runs recorded which test examples they got right)."""
+    if any("test_correct" not in run for run in runs + randoms):
+        return None
+    correct = lambda rows: torch.tensor([[c == "1" for c in run["test_correct"]] for run in rows], dtype=torch.float32)
+    return paired_gain(correct(runs), correct(randoms)).as_dict()
 
 
 def summarize(spec: MatrixSpec, cells: list[dict]) -> dict:
@@ -191,14 +208,33 @@ def summarize(spec: MatrixSpec, cells: list[dict]) -> dict:
     # Pooled over targets, a predictor is also rewarded for telling targets apart; per target it is not.
     correlations = {name: {group: spearman([values[s][t] for s, t in kept], [gains[s][t] for s, t in kept])
                            for group, kept in groups.items()} for name, values in predictors.items()}
-    def means(runs: list[dict]) -> dict:
-        return {key: mean([run[key] for run in runs]) for key in ("test_accuracy", "gain", "steps_to_random_best")}
+    def means(runs: list[dict], randoms: list[dict]) -> dict:
+        """Means over seeds, with the std of test accuracy across seeds and the paired gain's bootstrap interval."""
+        summary = {key: mean([run.get(key) for run in runs])
+                   for key in ("test_accuracy", "gain", "steps_to_random_best")}
+        accuracies = torch.tensor([run["test_accuracy"] for run in runs])
+        summary["test_accuracy_std"] = accuracies.std().item() if len(runs) > 1 else None
+        summary["gain_ci"] = gain_interval(runs, randoms)
+        return summary
 
-    strategies = {t: {"random": means([c["random"] | {"gain": 0.0} for c in per_target(t)]),
-                      **{name: means([c["strategies"][name] for c in per_target(t)])
-                         | {"sources_seed0": per_target(t)[0]["strategies"][name]["source_tasks"]}
-                         for name in spec.strategies}}
-                  for t in targets}
+    strategies = {}
+    for t in targets:
+        cells_t = per_target(t)
+        randoms = [c["random"] for c in cells_t]
+        strategies[t] = {"random": means([r | {"gain": 0.0} for r in randoms], randoms)}
+        for name in spec.strategies:
+            strategies[t][name] = means([c["strategies"][name] for c in cells_t], randoms) | {
+                "sources_seed0": cells_t[0]["strategies"][name]["source_tasks"]}
+        if any(c["per_source"] for c in cells_t):
+            # the source a user with K shots would pick: the best dev score after training from it
+            chosen = [max(c["per_source"].values(), key=lambda run: run["best_dev"]) for c in cells_t]
+            strategies[t]["best single source (dev)"] = means(chosen, randoms) | {"sources_seed0": [next(
+                s for s, run in cells_t[0]["per_source"].items() if run is chosen[0])]}
+            # an upper bound no user could pick: the source with the best mean test accuracy
+            oracle = max(spec.sources, key=lambda s: gains[s][t] if gains[s][t] is not None else -math.inf)
+            if gains[oracle][t] is not None:
+                strategies[t]["best single source (oracle, test)"] = means(
+                    [c["per_source"][oracle] for c in cells_t], randoms) | {"sources_seed0": [oracle]}
     kinds = {name: get_task(name).kind for name in dict.fromkeys((*spec.sources, *targets))}  # fixed order
     same = [gains[s][t] for s, t in pairs if kinds[s] == kinds[t]]
     other = [gains[s][t] for s, t in pairs if kinds[s] != kinds[t]]

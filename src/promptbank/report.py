@@ -54,15 +54,23 @@ def write_report(path: Path, spec, summary: dict, cells: list[dict]) -> None:
     rows = []
     for t in targets:
         for name, r in summary["strategies"][t].items():
-            rows.append([t, name, ", ".join(r.get("sources_seed0", [])) or "–", _number(r["test_accuracy"]),
-                         _number(r["gain"]), _number(r["steps_to_random_best"], 1)])
-    parts.append(_table(["target", "init", "retrieved sources (seed 0)", "test accuracy", "gain over random",
-                         "steps to random's best dev"], rows))
+            ci = r.get("gain_ci")
+            rows.append([t, name, ", ".join(r.get("sources_seed0", [])) or "–",
+                         _number(r["test_accuracy"]) + (f" ± {r['test_accuracy_std']:.3f}"
+                                                        if r.get("test_accuracy_std") is not None else ""),
+                         _number(r["gain"]) + (f" [{ci['low']:+.3f}, {ci['high']:+.3f}]" if ci else ""),
+                         _number(r["steps_to_random_best"], 1)])
+    parts.append(_table(["target", "init", "sources (seed 0)", "test accuracy (mean ± std over seeds)",
+                         "gain over random [95% CI]", "steps to random's best dev"], rows))
     parts.append("<p>Majority-class accuracy: " + ", ".join(f"{t} {_number(summary['majority'][t])}" for t in targets)
-                 + ". Steps to random's best dev are means over the seeds where it was reached.</p>")
+                 + ". Steps to random's best dev are means over the seeds where it was reached. Gains are paired "
+                 "with random init (same seeds, same test examples); their intervals are 95% bootstrap intervals "
+                 "over seeds and test examples. The best single source (dev) is the source whose trained prompt "
+                 "scored best on the few-shot dev set; the oracle one, chosen on test, is an upper bound no user "
+                 "could pick.</p>")
     for t in targets:
         series = {name: mean_curve([c["random"] if name == "random" else c["strategies"][name]
-                                    for c in cells if c["target"] == t]) for name in summary["strategies"][t]}
+                                    for c in cells if c["target"] == t]) for name in ("random", *spec.strategies)}
         parts.append(_png(plots.curves, series, f"convergence on {t} (dev accuracy, mean over seeds)", "step",
                           "dev accuracy"))
     parts.append("<h2>Zero-shot transfer: source prompts used as they are on the target's test set</h2>")

@@ -60,14 +60,16 @@ def print_summary(spec, summary: dict) -> None:
     """The experiment's headline numbers as rich tables."""
     def number(value) -> str:
         return "-" if value is None else f"{value:.3f}"
-    table = Table("target", "init", "retrieved sources (seed 0)", "test acc", "gain", "steps to random's best",
+    table = Table("target", "init", "sources (seed 0)", "test acc", "± std", "gain", "95% CI", "steps to random's best",
                   title="random vs transfer init, same step budget (means over seeds)")
     for column in table.columns[:2]:
         column.no_wrap = True
     for target, runs in summary["strategies"].items():
         for name, run in runs.items():
+            ci = run.get("gain_ci")
             table.add_row(target, name, ", ".join(run.get("sources_seed0", [])) or "-", number(run["test_accuracy"]),
-                          number(run["gain"]),
+                          number(run.get("test_accuracy_std")), number(run["gain"]),
+                          f"[{ci['low']:+.3f}, {ci['high']:+.3f}]" if ci else "-",
                           "-" if run["steps_to_random_best"] is None else f"{run['steps_to_random_best']:.1f}")
     console.print(table)
     zero_shot = Table("source", *summary["targets"], title="zero-shot test accuracy (source prompt as is)")
