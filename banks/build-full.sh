@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds the full-data source bank of a backbone into banks/<backbone>-full/ (committed, so a build stopped
+# in one session continues in the next: rerun the same command), then exports it as banks/<backbone>-full.tar.gz.
+# Each source trains on its whole training split (at most 20,000 examples) with the backbone's recipe, early
+# stopping on 200 validation examples, and is kept only if it beats its majority class by 5 points and the bare
+# template on the full test split (banks/README.md lists what was left out and why).
+#   usage: banks/build-full.sh BACKBONE [TASKS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+backbone=${1:?usage: banks/build-full.sh BACKBONE [TASKS]}
+# 12 sources of 5 kinds; rotten_tomatoes, presuppositions_nli, intent_recognition and social_iqa are held out
+# as the experiment's targets.
+tasks=${2:-movie_sentences,bbc_news,vitaminc,tweet_sentiment,food_reviews,drug_reviews,fever,strategyqa,winowhy,implicatures,movie_dialog,question_selection}
+.venv/bin/promptbank bank build --full --bank "banks/$backbone-full" --backbone "$backbone" --tasks "$tasks" \
+    --train-size 20000 --dev-size 200 --steps 400 --eval-every 50 --patience 3 --prompt-length 20 --seeds 0
+.venv/bin/promptbank bank export --bank "banks/$backbone-full" --out "banks/$backbone-full.tar.gz"
