@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The recipe sweep: few-shot (16 per class) prompt tuning scored on 200 validation examples per task (never test).
-# Stage 1: the learning rate, per backbone; each grid spans its embeddings' scale (SmolLM2's have std 0.12,
-# Gemma's 1.0 as the model reads them). Rerunning continues where it stopped.
+# Stage 1: the learning rate, per backbone. Gemma's grid first spanned its larger embedding scale (std 1.0 as the
+# model reads them, SmolLM2's 0.12: 0.03-1.0); 0.3 and 1.0 collapsed on movie_sentences, so it was extended
+# down and 1.0 dropped (its movie_sentences cells stay in the folder). Rerunning continues where it stopped.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tasks=movie_sentences,bbc_news,strategyqa
-.venv/bin/promptbank experiment sweep --backbone gemma3-270m --tasks $tasks --lrs 0.03,0.1,0.3,1.0 \
+.venv/bin/promptbank experiment sweep --backbone gemma3-270m --tasks $tasks --lrs 0.003,0.01,0.03,0.1,0.3 \
     --seeds 2 --steps 30 --eval-every 10 --dev-size 200 --out reports/recipe/gemma3-270m-lr
 .venv/bin/promptbank experiment sweep --backbone smollm2-135m --tasks $tasks --lrs 0.003,0.01,0.03,0.1 \
     --seeds 2 --steps 30 --eval-every 10 --dev-size 200 --out reports/recipe/smollm2-135m-lr

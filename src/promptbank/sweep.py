@@ -130,10 +130,12 @@ def run_sweep(spec: SweepSpec, out: Path, progress: bool = True, run_missing: bo
         get_task(name)
     out = Path(out)
     settings = out / "spec.json"
-    if settings.exists() and json.loads(settings.read_text()) | {"seeds": None, "tasks": None} != \
-            json.loads(json.dumps(asdict(spec))) | {"seeds": None, "tasks": None}:
-        raise BadArgumentError(f"{out} holds a sweep with other settings; pass the same settings, choose another "
-                               "--out, or remove it.")
+    # Cells are kept per grid point, so the grids may grow or shrink; the settings every cell shares may not.
+    grids = {"tasks", "lrs", "warmups", "prompt_lengths", "inits", "seeds"}
+    if settings.exists() and (differ := [key for key, value in json.loads(json.dumps(asdict(spec))).items()
+                                         if key not in grids and json.loads(settings.read_text()).get(key) != value]):
+        raise BadArgumentError(f"{out} holds a sweep with other settings ({', '.join(differ)}); pass the same "
+                               "settings, choose another --out, or remove it.")
     (out / "cells").mkdir(parents=True, exist_ok=True)
     write_atomic(settings, json.dumps(asdict(spec), indent=1))
     backbone = load_backbone(spec.backbone, spec.dtype) if run_missing else None
