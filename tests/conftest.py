@@ -25,9 +25,9 @@ def _tiny_models(tokenizer) -> dict:
                                                  **{**SMALL, "hidden_size": 48})),
         # Gemma's shape: embeddings scaled by sqrt(d) inside the embedding module, sliding-window layers (a window
         # shorter than the test rows), logit soft-capping
-        "gemma": Gemma3ForCausalLM(Gemma3TextConfig(vocab_size=vocab, num_key_value_heads=2, head_dim=8, pad_token_id=0,
-                                                    sliding_window=4, layer_types=["sliding_attention", "full_attention"],
-                                                    final_logit_softcapping=30.0, **SMALL)),
+        "gemma": Gemma3ForCausalLM(Gemma3TextConfig(
+            vocab_size=vocab, num_key_value_heads=2, head_dim=8, pad_token_id=0, sliding_window=4,
+            layer_types=["sliding_attention", "full_attention"], final_logit_softcapping=30.0, **SMALL)),
         "masked": BertForMaskedLM(BertConfig(vocab_size=vocab, **SMALL)),
         "encoder": BertModel(BertConfig(vocab_size=vocab, **SMALL)),
         "seq2seq": T5ForConditionalGeneration(T5Config(vocab_size=vocab, d_model=32, d_ff=64, d_kv=8, num_layers=2,

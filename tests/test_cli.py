@@ -127,13 +127,13 @@ def test_init_prompt_takes_a_run_directory_a_bank_id_or_a_peft_adapter(cli, tiny
     for reference, origin in ((tmp_path / "first", str(tmp_path / "first")), (bank_id[:8], bank_id),
                               (tmp_path / "adapter", str(tmp_path / "adapter"))):
         out = tmp_path / f"from-{len(origin)}-{origin[-3:]}".replace("/", "_")
-        code, _, err = cli("train", *common, "--init", "prompt", "--init-prompt", reference, "--bank", tmp_path / "bank",
-                           "--out", out)
+        code, _, err = cli("train", *common, "--init", "prompt", "--init-prompt", reference,
+                           "--bank", tmp_path / "bank", "--out", out)
         assert code == 0, err
         started = load_prompt(out)
         assert started.init == "prompt" and started.source == origin
         # same task, seed and shots, so the same dev set: the start scores what the first run kept
         assert started.info["curve"][0]["dev_accuracy"] == first.info["metrics"]["dev"]["accuracy"]
-    assert_user_error(cli("train", *common, "--init", "prompt", "--init-prompt", "nosuchid", "--bank", tmp_path / "bank",
-                          "--out", tmp_path / "bad"), "nosuchid")
+    assert_user_error(cli("train", *common, "--init", "prompt", "--init-prompt", "nosuchid",
+                          "--bank", tmp_path / "bank", "--out", tmp_path / "bad"), "nosuchid")
     assert not (tmp_path / "bad").exists()

@@ -21,7 +21,8 @@ def test_sweep_scores_every_setting_on_dev_and_continues(tiny_dirs, tmp_path, mo
     assert [(s["lr"], s["runs"]) for s in summary["settings"]] == [(0.01, 1), (0.1, 1)]
     cell = json.loads((tmp_path / "sw" / "cells" / "movie_sentences-lr0.01-w0.06-L20-random-s0.json").read_text())
     assert cell["dev_examples"] == 6 and [p["step"] for p in cell["curve"]] == [0, 1, 2]
-    assert cell["final_dev"] == cell["curve"][-1]["dev_accuracy"] and cell["start_dev"] == cell["curve"][0]["dev_accuracy"]
+    assert cell["final_dev"] == cell["curve"][-1]["dev_accuracy"]
+    assert cell["start_dev"] == cell["curve"][0]["dev_accuracy"]
     best = summary["best"]["random"]
     assert best["final_dev"] == max(s["final_dev"] for s in summary["settings"])
     assert (tmp_path / "sw" / "sweep.csv").read_text().startswith("init,lr,warmup,prompt_length")

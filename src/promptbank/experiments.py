@@ -53,6 +53,8 @@ class MatrixSpec:
     by: str = "zero-shot"
     metrics: tuple[str, ...] = METRICS
     per_source: bool = True
+    per_source_seeds: int | None = None  # per-source runs only in seeds below this (None: every seed); they are
+    # most of a cell's cost, and the gain matrix and correlations need fewer seeds than the strategies' intervals
     test_size: int = 200
     dtype: str = "auto"
 
@@ -146,7 +148,8 @@ def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: to
                                                accuracy_of_many(backbone, prompts, data.test_items).tolist())),
             "per_source": {}, "strategies": {}}
     for record, tensor in zip(records, prompts):
-        if spec.per_source and record.task != target:
+        in_seed = spec.per_source_seeds is None or seed < spec.per_source_seeds
+        if spec.per_source and in_seed and record.task != target:
             result, test = train_from(tensor, "prompt")
             cell["per_source"][record.task] = _run(result, test, gold) | {
                 "gain": test.accuracy - random_test.accuracy,
@@ -225,16 +228,18 @@ def summarize(spec: MatrixSpec, cells: list[dict]) -> dict:
         for name in spec.strategies:
             strategies[t][name] = means([c["strategies"][name] for c in cells_t], randoms) | {
                 "sources_seed0": cells_t[0]["strategies"][name]["source_tasks"]}
-        if any(c["per_source"] for c in cells_t):
+        with_sources = [c for c in cells_t if c["per_source"]]
+        if with_sources:
+            paired = [c["random"] for c in with_sources]
             # the source a user with K shots would pick: the best dev score after training from it
-            chosen = [max(c["per_source"].values(), key=lambda run: run["best_dev"]) for c in cells_t]
-            strategies[t]["best single source (dev)"] = means(chosen, randoms) | {"sources_seed0": [next(
-                s for s, run in cells_t[0]["per_source"].items() if run is chosen[0])]}
+            chosen = [max(c["per_source"].values(), key=lambda run: run["best_dev"]) for c in with_sources]
+            strategies[t]["best single source (dev)"] = means(chosen, paired) | {"sources_seed0": [next(
+                s for s, run in with_sources[0]["per_source"].items() if run is chosen[0])]}
             # an upper bound no user could pick: the source with the best mean test accuracy
             oracle = max(spec.sources, key=lambda s: gains[s][t] if gains[s][t] is not None else -math.inf)
             if gains[oracle][t] is not None:
                 strategies[t]["best single source (oracle, test)"] = means(
-                    [c["per_source"][oracle] for c in cells_t], randoms) | {"sources_seed0": [oracle]}
+                    [c["per_source"][oracle] for c in with_sources], paired) | {"sources_seed0": [oracle]}
     kinds = {name: get_task(name).kind for name in dict.fromkeys((*spec.sources, *targets))}  # fixed order
     same = [gains[s][t] for s, t in pairs if kinds[s] == kinds[t]]
     other = [gains[s][t] for s, t in pairs if kinds[s] != kinds[t]]

@@ -179,8 +179,8 @@ def import_peft(directory: Annotated[Path, typer.Argument(help="A PEFT prompt-tu
 def build(tasks: Annotated[str, typer.Option(help="Comma-separated source task names.")], bank: BankOption = None,
           backbone: Annotated[str, typer.Option()] = "smollm2-135m",
           shots: Annotated[Optional[int], typer.Option(help="Examples per class (few-shot).")] = 16,
-          full: Annotated[bool, typer.Option("--full", help="Train on the whole training split instead of --shots, "
-                                                            "with dev scores on --dev-size validation examples.")] = False,
+          full: Annotated[bool, typer.Option("--full", help="Train on the whole training split instead of "
+                                             "--shots, with dev scores on --dev-size validation examples.")] = False,
           train_size: Annotated[Optional[int], typer.Option(help="With --full: at most this many training "
                                                                  "examples.")] = None,
           dev_size: Annotated[int, typer.Option(help="With --full: dev examples from the validation split.")] = 200,

@@ -34,6 +34,8 @@ def matrix(
     k: Annotated[int, typer.Option()] = 3,
     by: Annotated[str, typer.Option(help="Retrieval for the strategies: zero-shot or similarity.")] = "zero-shot",
     per_source: Annotated[bool, typer.Option(help="Train the target from every source (the gain matrix).")] = True,
+    per_source_seeds: Annotated[Optional[int], typer.Option(help="Train from every source in the first N seeds only "
+                                                                 "(default: all).")] = None,
     test_size: Annotated[int, typer.Option()] = 200,
     dtype: Annotated[str, typer.Option()] = "auto",
     report_only: Annotated[bool, typer.Option(help="Train nothing: report the cells finished so far.")] = False,
@@ -47,7 +49,8 @@ def matrix(
     spec = MatrixSpec(sources=names(sources), targets=names(targets), seeds=tuple(range(seeds)), backbone=backbone,
                       shots=shots, steps=steps, eval_every=eval_every, prompt_length=prompt_length,
                       lr=recipe_for(backbone).lr if lr is None else lr,
-                      strategies=names(strategies), k=k, by=by, per_source=per_source, test_size=test_size,
+                      strategies=names(strategies), k=k, by=by, per_source=per_source,
+                      per_source_seeds=per_source_seeds, test_size=test_size,
                       dtype=dtype)
     with PromptBank(bank) as store:
         _, summary = run_matrix(spec, store, out, run_missing=not report_only)
@@ -60,7 +63,8 @@ def print_summary(spec, summary: dict) -> None:
     """The experiment's headline numbers as rich tables."""
     def number(value) -> str:
         return "-" if value is None else f"{value:.3f}"
-    table = Table("target", "init", "sources (seed 0)", "test acc", "± std", "gain", "95% CI", "steps to random's best",
+    table = Table("target", "init", "sources (seed 0)", "test acc", "± std", "gain", "95% CI",
+                  "steps to random's best",
                   title="random vs transfer init, same step budget (means over seeds)")
     for column in table.columns[:2]:
         column.no_wrap = True

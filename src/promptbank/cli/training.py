@@ -38,7 +38,8 @@ def train(
     config = train_config(backbone, steps=steps, batch_size=batch_size, lr=lr, eval_every=eval_every,
                           patience=patience, seed=seed)
     spec = RunSpec(task=task, backbone=backbone, shots=shots, prompt_length=prompt_length, init=init,
-                   init_text=init_text, init_prompt=init_prompt, bank=bank, dtype=dtype, test_size=test_size, train=config)
+                   init_text=init_text, init_prompt=init_prompt, bank=bank, dtype=dtype, test_size=test_size,
+                   train=config)
     result = run_training(spec, out)
     info = result.prompt.info
     table = Table("", "", title="promptbank train", show_header=False)

@@ -35,7 +35,8 @@ def _logits_at(backbone: Backbone, prompts: torch.Tensor, row_prompt: torch.Tens
     tokens, mask = token_inputs(backbone, rows, prompts.shape[1])
     prefix = None  # an empty prompt (the template alone, the floor a prompt must beat) has nothing to cache
     if prompts.shape[1]:
-        prefix = model(inputs_embeds=prompts.to(device=tokens.device, dtype=tokens.dtype), use_cache=True).past_key_values
+        embeds = prompts.to(device=tokens.device, dtype=tokens.dtype)
+        prefix = model(inputs_embeds=embeds, use_cache=True).past_key_values
         prefix.batch_select_indices(row_prompt.to(tokens.device))
     hidden = model(inputs_embeds=tokens, attention_mask=mask, past_key_values=prefix).last_hidden_state
     logits = backbone.model.get_output_embeddings()(hidden[row, position])

@@ -145,8 +145,8 @@ def winowhy() -> Task:
 def implicatures() -> Task:
     """Does a reply that is not a plain yes or no mean yes or no (conversational implicature)?"""
     rows = ((_clean(text), None, label) for text, label in _bigbench("implicatures"))
-    return _classes("implicatures", "single", "qa", "{text}\nDoes Speaker 2 mean yes or no?", {"no": "no", "yes": "yes"},
-                    rows, "BIG-bench implicatures: the yes/no meaning of an indirect reply in a dialogue.")
+    return _classes("implicatures", "single", "qa", "{text}\nDoes Speaker 2 mean yes or no?",
+                    {"no": "no", "yes": "yes"}, rows, "BIG-bench implicatures: the yes/no meaning of an indirect reply in a dialogue.")
 
 
 def question_selection() -> Task:
