@@ -93,15 +93,16 @@ def test_matrix_writes_report_json_csv_and_continues(tiny_dirs, bank, tmp_path):
 
 
 def test_experiment_cli_prints_the_comparison(cli, tiny_dirs, bank, tmp_path):
-    code, out, err = cli("experiment", "matrix", "--sources", "movie_sentences,food_reviews", "--targets",
-                         "rotten_tomatoes", "--seeds", 1, "--bank", bank.root, "--backbone", tiny_dirs["causal"],
+    code, out, err = cli("experiment", "matrix", "--targets", "movie_sentences", "--seeds", 1, "--bank", bank.root, "--backbone", tiny_dirs["causal"],
                          "--shots", 2, "--steps", 2, "--eval-every", 2, "--prompt-length", 4, "--strategies",
                          "weighted-average", "--k", 1, "--no-per-source", "--test-size", 4, "--dtype", "float32",
                          "--lr", 0.05, "--out", tmp_path / "exp")
     assert code == 0, err
     assert "random vs transfer init" in out and "zero-shot test accuracy" in out and "weighted-average" in out
     assert (tmp_path / "exp" / "report.html").exists()
-    assert json.loads((tmp_path / "exp" / "spec.json").read_text())["lr"] == 0.05
+    recorded = json.loads((tmp_path / "exp" / "spec.json").read_text())
+    assert recorded["lr"] == 0.05
+    assert recorded["sources"] == sorted(set(SOURCES) - {"movie_sentences"})  # the bank's sources but the target
 
 
 def test_zero_shot_matrix_scores_every_source_on_every_task_and_continues(tiny_dirs, tmp_path, monkeypatch):

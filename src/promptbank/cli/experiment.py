@@ -18,9 +18,11 @@ app.add_typer(experiment_app, name="experiment")
 
 @experiment_app.command("matrix")
 def matrix(
-    sources: Annotated[str, typer.Option(help="Comma-separated source tasks (their prompts come from the bank).")],
     targets: Annotated[str, typer.Option(help="Comma-separated target tasks.")],
     out: Annotated[Path, typer.Option(help="Folder for report.html, results.json, matrix.csv (reruns continue).")],
+    sources: Annotated[Optional[str], typer.Option(help="Comma-separated source tasks (their prompts come from the "
+                                                        "bank; default: every source task in it but the targets).")]
+    = None,
     bank: Annotated[Optional[Path], typer.Option(help="Bank of source prompts (default: $PROMPTBANK_HOME).")] = None,
     seeds: Annotated[int, typer.Option(help="Number of seeds (few-shot draws and inits): 0..N-1.")] = 3,
     backbone: Annotated[str, typer.Option()] = "smollm2-135m",
@@ -46,12 +48,15 @@ def matrix(
     from promptbank.recipe import recipe_for
     if seeds <= 0:
         raise BadArgumentError(f"--seeds must be positive, not {seeds}.")
+    if sources is None:
+        with PromptBank(bank) as store:
+            found = {r.task for r in store.list(backbone=backbone, tag="source")}
+        sources = ",".join(sorted(found - set(names(targets))))
     spec = MatrixSpec(sources=names(sources), targets=names(targets), seeds=tuple(range(seeds)), backbone=backbone,
                       shots=shots, steps=steps, eval_every=eval_every, prompt_length=prompt_length,
                       lr=recipe_for(backbone).lr if lr is None else lr,
                       strategies=names(strategies), k=k, by=by, per_source=per_source,
-                      per_source_seeds=per_source_seeds, test_size=test_size,
-                      dtype=dtype)
+                      per_source_seeds=per_source_seeds, test_size=test_size, dtype=dtype)
     with PromptBank(bank) as store:
         _, summary = run_matrix(spec, store, out, run_missing=not report_only)
     print_summary(spec, summary)

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The few-shot transfer experiment on BACKBONE's full-data bank (banks/BACKBONE-full, built by banks/build-full.sh):
+# 4 held-out targets of 4 kinds, 16 and 32 shots, 5 seeds, the whole test split (up to 1,000 examples); random,
+# vocab and every transfer strategy on the same 30-step budget, and (in seeds 0-1) the target trained from every
+# source, for the gain matrix, the best single source and the similarity correlations. Every cell is saved as
+# it finishes: rerun the same command to continue. Then the zero-shot matrix of the bank over every task.
+#   usage: reports/transfer/run.sh BACKBONE
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+backbone=${1:?usage: reports/transfer/run.sh BACKBONE}
+targets=rotten_tomatoes,presuppositions_nli,intent_recognition,social_iqa
+for shots in 16 32; do
+    .venv/bin/promptbank experiment matrix --bank "banks/$backbone-full" --backbone "$backbone" --targets $targets \
+        --seeds 5 --shots $shots --steps 30 --eval-every 5 --strategies vocab,weighted-average,best-of-k,mixture \
+        --k 3 --by zero-shot --per-source-seeds 2 --test-size 1000 --out "reports/transfer/$backbone-$shots-shot"
+done
