@@ -23,6 +23,8 @@ def test_sweep_scores_every_setting_on_dev_and_continues(tiny_dirs, tmp_path, mo
     assert cell["dev_examples"] == 6 and [p["step"] for p in cell["curve"]] == [0, 1, 2]
     assert cell["final_dev"] == cell["curve"][-1]["dev_accuracy"]
     assert cell["start_dev"] == cell["curve"][0]["dev_accuracy"]
+    for setting in summary["settings"]:
+        assert 0 <= setting["knocked_out"] <= 1
     best = summary["best"]["random"]
     assert best["final_dev"] == max(s["final_dev"] for s in summary["settings"])
     assert (tmp_path / "sw" / "sweep.csv").read_text().startswith("init,lr,warmup,prompt_length")

@@ -22,6 +22,7 @@ from promptbank.tasks import get_task
 from promptbank.train import TrainConfig, train_prompt
 
 SWEEP_INITS = ("random", "vocab", "labels", "transfer")
+KNOCK_OUT = 0.05  # a run whose dev accuracy falls this far below its start was knocked out of a good init
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,12 @@ def summarize(spec: SweepSpec, cells: list[dict]) -> dict:
         mean = lambda key: sum(r[key] for r in runs) / len(runs)
         per_task = {t: sum(r["final_dev"] for r in runs if r["task"] == t) / max(1, sum(r["task"] == t for r in runs))
                     for t in spec.tasks}
+        # knocked out: training threw the prompt more than 5 points below where it started, at some evaluation
+        knocked = sum(min(p["dev_accuracy"] for p in r["curve"][1:]) < r["start_dev"] - KNOCK_OUT for r in runs)
         settings.append({"init": init, "lr": lr, "warmup": warmup, "prompt_length": length, "runs": len(runs),
                          "start_dev": mean("start_dev"), "best_dev": mean("best_dev"), "final_dev": mean("final_dev"),
-                         "final_minus_start": mean("final_dev") - mean("start_dev"), "final_dev_per_task": per_task})
+                         "final_minus_start": mean("final_dev") - mean("start_dev"),
+                         "knocked_out": knocked / len(runs), "final_dev_per_task": per_task})
     complete = len(spec.tasks) * len(spec.seeds)
     best = {}
     for init in spec.inits:
@@ -152,7 +156,8 @@ def run_sweep(spec: SweepSpec, out: Path, progress: bool = True, run_missing: bo
         raise DataError(f"{out} holds no finished sweep cells yet.")
     summary = summarize(spec, cells)
     write_atomic(out / "sweep.json", json.dumps({"spec": asdict(spec), "summary": summary, "cells": cells}, indent=1))
-    header = ["init", "lr", "warmup", "prompt_length", "runs", "start_dev", "best_dev", "final_dev", *spec.tasks]
-    rows = [[s[k] for k in header[:8]] + [s["final_dev_per_task"][t] for t in spec.tasks] for s in summary["settings"]]
+    header = ["init", "lr", "warmup", "prompt_length", "runs", "start_dev", "best_dev", "final_dev", "knocked_out",
+              *spec.tasks]
+    rows = [[s[k] for k in header[:9]] + [s["final_dev_per_task"][t] for t in spec.tasks] for s in summary["settings"]]
     write_atomic(out / "sweep.csv", "\n".join(",".join(map(str, row)) for row in [header, *rows]) + "\n")
     return summary

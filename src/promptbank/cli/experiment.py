@@ -133,12 +133,12 @@ def sweep(
                      seeds=tuple(range(seeds)), shots=shots, steps=steps, eval_every=eval_every, dev_size=dev_size,
                      bank=None if bank is None else str(bank), dtype=dtype)
     summary = run_sweep(spec, out)
-    table = Table("init", "lr", "warmup", "L", "runs", "start dev", "best dev", "final dev",
+    table = Table("init", "lr", "warmup", "L", "runs", "start dev", "best dev", "knocked out", "final dev",
                   title=f"recipe sweep on {backbone} (mean dev accuracy over tasks and seeds)")
     for s in summary["settings"]:
         chosen = summary["best"].get(s["init"]) is s
         table.add_row(s["init"], f"{s['lr']:g}", f"{s['warmup']:g}", str(s["prompt_length"]), str(s["runs"]),
-                      f"{s['start_dev']:.3f}", f"{s['best_dev']:.3f}",
+                      f"{s['start_dev']:.3f}", f"{s['best_dev']:.3f}", f"{s['knocked_out']:.0%}",
                       f"{s['final_dev']:.3f}" + (" ← best" if chosen else ""))
     console.print(table)
     console.print(f"results: {out / 'sweep.json'}")
