@@ -20,7 +20,7 @@ class Recipe:
 
 
 RECIPES: dict[str, Recipe] = {
-    "smollm2-135m": Recipe(lr=0.03, warmup=0.06, chosen_by="reports/recipe/smollm2-135m-lr"),
+    "smollm2-135m": Recipe(lr=0.01, warmup=0.06, chosen_by="reports/recipe/smollm2-135m-lr"),
     "gemma3-270m": Recipe(lr=0.01, warmup=0.06, chosen_by="reports/recipe/gemma3-270m-lr"),
 }
 
