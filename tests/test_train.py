@@ -118,11 +118,20 @@ def test_killed_run_resumes_to_the_same_result(tiny_dirs, tmp_path):
     assert torch.equal(load_prompt(tmp_path / "resumed").tensor, load_prompt(tmp_path / "ref").tensor)
 
 
-def test_progress_bar_shows_no_best_until_a_trained_prompt_is_evaluated(tiny_dirs, toy_task, capsys):
+def test_progress_bar_shows_no_best_until_a_trained_prompt_is_evaluated(tiny_dirs, toy_task, monkeypatch):
+    import promptbank.train as train_module
+    shown = []
+
+    class Bar:  # records what the bar is told, whatever tqdm would have redrawn
+        def __init__(self, *args, **kwargs): ...
+        def set_postfix(self, **values): shown.append(values)
+        def update(self, n): ...
+        def close(self): ...
+    monkeypatch.setattr(train_module, "tqdm", Bar)
     backbone, train, dev = _setup(tiny_dirs, toy_task)
     train_prompt(backbone, train, dev, init_prompt(backbone, 4), TrainConfig(steps=4, eval_every=2, patience=0))
-    bar = capsys.readouterr().err
-    assert "inf" not in bar and "best=-" in bar
+    assert [values["best"] for values in shown[:2]] == ["-", "-"]  # steps 1-2: only the start was evaluated
+    assert all(values["best"] not in ("-", "-inf") for values in shown[2:])
 
 
 def test_evaluation_prints_short(tiny_dirs, toy_task):
