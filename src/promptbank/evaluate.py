@@ -45,6 +45,11 @@ def evaluate(backbone: Backbone, prompt: torch.Tensor, items: list, batch_size: 
     return Evaluation(accuracy(predictions, gold), macro_f1(predictions, gold), len(items), tuple(predictions))
 
 
+def template_accuracy(backbone: Backbone, items: list, batch_size: int = 32) -> float:
+    """Accuracy of the task's template with no prompt at all: the floor a prompt has to beat."""
+    return evaluate(backbone, torch.zeros(0, backbone.hidden_size), items, batch_size).accuracy
+
+
 @torch.inference_mode()
 def accuracy_of_many(backbone: Backbone, prompts: torch.Tensor, items: list, batch_rows: int = 64,
                      prompts_per_pass: int = 8) -> torch.Tensor:

@@ -211,6 +211,12 @@ class Retrieval:
     records: list[PromptRecord]
     ranking: list[Ranked]
 
+    def top(self, k: int) -> tuple[torch.Tensor, list[Ranked]]:
+        """The k best-ranked sources: their prompts stacked (k, L, d), and their rankings."""
+        top = self.ranking[:k]
+        index = {r.id: i for i, r in enumerate(self.records)}
+        return self.prompts[[index[r.record.id] for r in top]], top
+
 
 def retrieve(spec: TransferSpec, backbone: Backbone, bank: PromptBank, data: TargetData) -> Retrieval:
     """Rank the bank's prompts for the target by zero-shot dev accuracy or by similarity to a briefly trained
@@ -244,9 +250,7 @@ def transfer_run(spec: TransferSpec, bank: PromptBank, progress: bool = True, da
     else:
         retrieval = retrieval or retrieve(spec, backbone, bank, data)
         ranking = retrieval.ranking
-        top = ranking[:spec.k]
-        index = {r.id: i for i, r in enumerate(retrieval.records)}
-        chosen = retrieval.prompts[[index[r.record.id] for r in top]]
+        chosen, top = retrieval.top(spec.k)
         lineage = {"method": spec.strategy, "sources": [r.record.id for r in top], "by": spec.by,
                    "metric": spec.metric if spec.by == "similarity" else None, "scores": [r.score for r in top]}
         if spec.strategy == "weighted-average":

@@ -14,12 +14,10 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import torch
-
 from promptbank.atomic import write_atomic
 from promptbank.backbones import DEFAULT_BACKBONE, load_backbone
 from promptbank.bank import PromptBank
-from promptbank.evaluate import evaluate
+from promptbank.evaluate import template_accuracy
 from promptbank.runs import RunSpec, train_task
 from promptbank.tasks import get_task
 from promptbank.train import TrainConfig
@@ -82,9 +80,7 @@ def build_bank(tasks: list[str], bank: PromptBank, backbone: str = DEFAULT_BACKB
                            train_size=train_size, train=TrainConfig(**{**asdict(config), "seed": seed}))
             partial = work / f"{name}-s{seed}.partial"
             result = train_task(spec, progress, checkpoint_dir=partial)
-            model = load_backbone(backbone, dtype)
-            template = evaluate(model, torch.zeros(0, model.hidden_size), result.test_items,
-                                config.eval_batch_size).accuracy
+            template = template_accuracy(load_backbone(backbone, dtype), result.test_items, config.eval_batch_size)
             result.prompt.info["metrics"]["test_template_accuracy"] = template
             reason = verdict(result.test.accuracy, result.majority, template, margin)
             record = None if reason else bank.add(result.prompt, name=f"{name}-s{seed}", tags=["source"])

@@ -72,9 +72,8 @@ def _start(spec: SweepSpec, backbone: Backbone, data, length: int, init: str, se
                             shots=spec.shots, prompt_length=length, dtype=spec.dtype)
     with PromptBank(Path(spec.bank)) as bank:
         retrieval = retrieve(transfer, backbone, bank, data)
-    top = retrieval.ranking[:3]
-    index = {r.id: i for i, r in enumerate(retrieval.records)}
-    tensor, _ = weighted_average_init(retrieval.prompts[[index[r.record.id] for r in top]], [r.score for r in top])
+    chosen, top = retrieval.top(3)
+    tensor, _ = weighted_average_init(chosen, [r.score for r in top])
     return SoftPrompt(tensor, backbone.name, backbone.tokenizer_fingerprint, "weighted-average")
 
 

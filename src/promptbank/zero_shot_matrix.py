@@ -19,7 +19,7 @@ from promptbank.atomic import write_atomic
 from promptbank.backbones import dtype_name, load_backbone
 from promptbank.bank import PromptBank
 from promptbank.errors import BadArgumentError, DataError
-from promptbank.evaluate import accuracy_of_many, evaluate
+from promptbank.evaluate import accuracy_of_many, template_accuracy
 from promptbank.metrics import majority_accuracy
 from promptbank.tasks import get_task, split
 
@@ -64,7 +64,7 @@ def column(spec: ZeroShotSpec, prompts: torch.Tensor, tasks_of_sources: list[str
     accuracy = accuracy_of_many(backbone, prompts, items).tolist()
     return {"task": task_name, "kind": task.kind, "test_examples": len(test),
             "majority": majority_accuracy([ex.label for ex in parts.train], [ex.label for ex in test]),
-            "template": evaluate(backbone, torch.zeros(0, backbone.hidden_size), items).accuracy,
+            "template": template_accuracy(backbone, items),
             "zero_shot": dict(zip(tasks_of_sources, accuracy))}
 
 

@@ -64,10 +64,12 @@ def matrix(
     console.print(f"report: {out / 'report.html'}")
 
 
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def print_summary(spec, summary: dict) -> None:
     """The experiment's headline numbers as rich tables."""
-    def number(value) -> str:
-        return "-" if value is None else f"{value:.3f}"
     table = Table("target", "init", "sources (seed 0)", "test acc", "± std", "gain", "95% CI",
                   "steps to random's best",
                   title="random vs transfer init, same step budget (means over seeds)")
@@ -76,24 +78,24 @@ def print_summary(spec, summary: dict) -> None:
     for target, runs in summary["strategies"].items():
         for name, run in runs.items():
             ci = run.get("gain_ci")
-            table.add_row(target, name, ", ".join(run.get("sources_seed0", [])) or "-", number(run["test_accuracy"]),
-                          number(run.get("test_accuracy_std")), number(run["gain"]),
+            table.add_row(target, name, ", ".join(run.get("sources_seed0", [])) or "-", _figure(run["test_accuracy"]),
+                          _figure(run.get("test_accuracy_std")), _figure(run["gain"]),
                           f"[{ci['low']:+.3f}, {ci['high']:+.3f}]" if ci else "-",
                           "-" if run["steps_to_random_best"] is None else f"{run['steps_to_random_best']:.1f}")
     console.print(table)
     zero_shot = Table("source", *summary["targets"], title="zero-shot test accuracy (source prompt as is)")
     for source in spec.sources:
-        zero_shot.add_row(source, *(number(summary["zero_shot"][source][t]) for t in summary["targets"]))
+        zero_shot.add_row(source, *(_figure(summary["zero_shot"][source][t]) for t in summary["targets"]))
     console.print(zero_shot)
     if spec.per_source:
         gains = Table("source", *summary["targets"], title="transfer gain over random init")
         for source in spec.sources:
-            gains.add_row(source, *(number(summary["gain"][source][t]) for t in summary["targets"]))
+            gains.add_row(source, *(_figure(summary["gain"][source][t]) for t in summary["targets"]))
         console.print(gains)
         groups = ["all pairs", *summary["targets"]]
         correlations = Table("predictor", *groups, title="Spearman rho of each predictor with the transfer gain")
         for name, rho in summary["spearman_with_gain"].items():
-            correlations.add_row(name, *(number(rho[group]) for group in groups))
+            correlations.add_row(name, *(_figure(rho[group]) for group in groups))
         console.print(correlations)
 
 
@@ -161,10 +163,9 @@ def zero_shot(
                         dtype=dtype)
     with PromptBank(bank) as store:
         summary = run_zero_shot_matrix(spec, store, out)
-    number = lambda v: "-" if v is None else f"{v:.3f}"
     table = Table("", "same kind", "other kind", title=f"zero-shot transfer on {backbone} (own task left out)")
     for label, key in (("mean accuracy", "mean"), ("relative to own prompt", "relative"),
                        ("over majority class", "over_majority")):
-        table.add_row(label, number(summary[f"{key}_same_kind"]), number(summary[f"{key}_other_kind"]))
+        table.add_row(label, _figure(summary[f"{key}_same_kind"]), _figure(summary[f"{key}_other_kind"]))
     console.print(table)
     console.print(f"report: {out / 'report.html'}")
