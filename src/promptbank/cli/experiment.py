@@ -169,3 +169,37 @@ def zero_shot(
         table.add_row(label, _figure(summary[f"{key}_same_kind"]), _figure(summary[f"{key}_other_kind"]))
     console.print(table)
     console.print(f"report: {out / 'report.html'}")
+
+
+def _results(folder: Path, name: str) -> dict:
+    import json
+    path = folder / name
+    if not path.is_file():
+        raise BadArgumentError(f"{folder} holds no {name}; give a folder an experiment wrote.")
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BadArgumentError(f"{path} is not a results file promptbank wrote.") from None
+
+
+@experiment_app.command("claims")
+def claims(
+    zero_shot: Annotated[list[Path], typer.Option(help="A folder `experiment zero-shot` wrote (repeatable).")],
+    matrix: Annotated[list[Path], typer.Option(help="A folder `experiment matrix` wrote (repeatable).")],
+    out: Annotated[Optional[Path], typer.Option(help="Also write the table here as Markdown.")] = None,
+) -> None:
+    """The papers' claims beside our figures, each with its verdict (rules in promptbank.claims)."""
+    from promptbank.atomic import write_atomic
+    from promptbank.claims import few_shot_claims, to_markdown, zero_shot_claims
+    matrices = {}
+    for folder in zero_shot:
+        data = _results(folder, "zero_shot.json")
+        matrices[data["spec"]["backbone"]] = data
+    found = zero_shot_claims(matrices) + few_shot_claims([_results(folder, "results.json") for folder in matrix])
+    table = Table("claim", "paper", "ours", "holds", title="the papers' claims and our figures")
+    for c in found:
+        table.add_row(c.claim, c.paper, c.ours, c.holds)
+    console.print(table)
+    if out is not None:
+        write_atomic(out, to_markdown(found))
+        console.print(f"table: {out}")

@@ -1,0 +1,132 @@
+"""The papers' claims beside our figures, each with a verdict from a rule fixed before the results were read.
+
+Inputs are the files the experiments write: `zero_shot.json` (experiment zero-shot) and `results.json`
+(experiment matrix). The rules are deliberately simple and stated in each row, so a reader can check a
+verdict against the figures beside it:
+- same-kind zero-shot transfer holds when same-kind source prompts beat the majority class by at least 0.05 on
+  average and reach at least 90% of the native prompt's score (Su et al.'s SST-2 → IMDB is 96%);
+- cross-kind transfer "falls to chance" when other-kind sources stay within 0.05 of the majority class;
+- a transfer init beats random init in a (target, shots) cell when its 95% interval lies above 0;
+- faster convergence: fewer mean steps to random init's best dev score, a run that never reaches it counted as
+  one evaluation past the budget, and at least 80% of runs reaching it;
+- ON predicts better when its mean within-target Spearman correlation with the gain exceeds every embedding
+  metric's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from promptbank.similarity import EMBEDDING_METRICS, MODEL_METRICS
+
+TRANSFER_INITS = ("weighted-average", "best-of-k", "mixture", "best single source (dev)")
+
+
+@dataclass(frozen=True)
+class Claim:
+    claim: str
+    paper: str  # the paper's figure or finding, as published
+    ours: str  # our figures, from the results
+    holds: str  # yes / partly / no / not tested
+
+
+def _fmt(value: float | None, signed: bool = False) -> str:
+    return "–" if value is None else (f"{value:+.3f}" if signed else f"{value:.3f}")
+
+
+def zero_shot_claims(matrices: dict[str, dict]) -> list[Claim]:
+    """Same-kind transfer works and cross-kind falls to chance, per backbone (`matrices`: backbone → zero_shot.json)."""
+    same_parts, other_parts, same_ok, other_ok = [], [], [], []
+    for backbone, data in matrices.items():
+        s = data["summary"]
+        same_parts.append(f"{backbone}: same-kind sources {_fmt(s['over_majority_same_kind'], True)} over majority, "
+                          f"{_fmt(s['relative_same_kind'])} of native ({s['pairs_same_kind']} pairs)")
+        other_parts.append(f"{backbone}: other-kind sources {_fmt(s['over_majority_other_kind'], True)} over "
+                           f"majority ({s['pairs_other_kind']} pairs)")
+        same_ok.append((s["over_majority_same_kind"] or 0) >= 0.05 and (s["relative_same_kind"] or 0) >= 0.9)
+        other_ok.append(abs(s["over_majority_other_kind"] or 0) <= 0.05)
+    verdict = lambda oks: "yes" if all(oks) else "partly" if any(oks) else "no"
+    return [Claim("Same-kind zero-shot transfer works (≥ 0.05 over majority, ≥ 90% of native)",
+                  "Su et al.: SST-2 prompt on IMDB 85.4 vs 89.0 native (96%)", "; ".join(same_parts), verdict(same_ok)),
+            Claim("Cross-kind zero-shot transfer falls to chance (within 0.05 of majority)",
+                  "Su et al.: cross-type transfer near or below random guess", "; ".join(other_parts),
+                  verdict(other_ok))]
+
+
+def _cells(results: list[dict]) -> list[tuple[str, dict]]:
+    """Every (target at shots, strategies summary) of the matrices."""
+    return [(f"{t} {r['spec']['shots']}-shot", r["summary"]["strategies"][t])
+            for r in results for t in r["summary"]["targets"]]
+
+
+def _run_of(cell: dict, name: str) -> dict | None:
+    """A cell's run of a transfer init; the best single source is the one with the best dev score."""
+    if name == "best single source (dev)":
+        return max(cell["per_source"].values(), key=lambda run: run["best_dev"]) if cell["per_source"] else None
+    return cell["strategies"].get(name)
+
+
+def few_shot_claims(results: list[dict]) -> list[Claim]:
+    """Transfer init beats random init, converges faster, and ON predicts the gain (`results`: results.json files)."""
+    cells = _cells(results)
+    wins, losses, means = {}, {}, {}
+    for name in TRANSFER_INITS:
+        rows = [c[name] for _, c in cells if name in c and c[name].get("gain_ci")]
+        wins[name] = sum(r["gain_ci"]["low"] > 0 for r in rows)
+        losses[name] = sum(r["gain_ci"]["high"] < 0 for r in rows)
+        means[name] = (sum(r["gain"] for r in rows) / len(rows), len(rows)) if rows else (None, 0)
+    ours = "; ".join(f"{n}: mean gain {_fmt(means[n][0], True)}, CI above 0 in {wins[n]}/{means[n][1]}, below 0 in "
+                     f"{losses[n]}/{means[n][1]}" for n in TRANSFER_INITS if means[n][1])
+    best = max(wins, key=lambda n: (wins[n] - losses[n], wins[n]))
+    holds = ("yes" if means[best][1] and wins[best] * 2 > means[best][1] and not losses[best]
+             else "partly" if any(wins.values()) else "no")
+    claims = [Claim("Transfer init beats random init in few-shot (95% CI above 0)",
+                    "SPoT: source-prompt init raises Prompt Tuning on SuperGLUE at every T5 size; Su et al.: "
+                    "similar-task init improves PT", ours or "no finished cells", holds),
+              Claim("…and more so on small models", "SPoT: the gap to random init is largest for the smaller T5 models",
+                    "one backbone in the few-shot experiment", "not tested")]
+
+    speed = []
+    for name in TRANSFER_INITS:
+        steps, random_steps = [], []
+        for r in results:
+            never = r["spec"]["steps"] + r["spec"]["eval_every"]  # one evaluation past the budget
+            for cell in r["cells"]:
+                run = _run_of(cell, name)
+                if run is not None:
+                    steps.append(run["steps_to_random_best"])
+                    random_steps.append(cell["random"]["steps_to_random_best"])
+        if steps:
+            reached = sum(s is not None for s in steps) / len(steps)
+            counted = [never if s is None else s for s in steps]
+            speed.append((name, sum(counted) / len(counted), reached, sum(random_steps) / len(random_steps)))
+    faster = [n for n, s, rate, r in speed if s < r and rate >= 0.8]
+    claims.append(Claim("Transfer init converges faster (fewer steps to random init's best dev score)",
+                        "Su et al.: similar-task init reaches PT's performance in fewer steps",
+                        "; ".join(f"{n}: {s:.1f} steps vs random {r:.1f}, {rate:.0%} of runs reach it"
+                                  for n, s, rate, r in speed) or "no finished cells",
+                        "yes" if faster and len(faster) == len(speed) else "partly" if faster else "no"))
+
+    per_target = {}
+    for r in results:
+        for metric, groups in r["summary"]["spearman_with_gain"].items():
+            values = [v for group, v in groups.items() if group != "all pairs" and v is not None]
+            per_target.setdefault(metric, []).extend(values)
+    mean_rho = {m: sum(v) / len(v) for m, v in per_target.items() if v}
+    on = [m for m in MODEL_METRICS if m in mean_rho]
+    embedding = [m for m in EMBEDDING_METRICS if m in mean_rho]
+    ours = ", ".join(f"{m} {mean_rho[m]:+.2f}" for m in (*on, *embedding, "zero-shot") if m in mean_rho)
+    holds = ("not tested" if not on or not embedding else
+             "yes" if all(mean_rho[o] > max(mean_rho[m] for m in embedding) for o in on) and mean_rho[on[0]] > 0
+             else "no")
+    claims.append(Claim("ON predicts transferability better than prompt-embedding similarity "
+                        "(mean within-target Spearman ρ with the gain)",
+                        "Su et al.: ON correlates with transfer performance more strongly than cosine or euclidean "
+                        "similarity of the prompts", ours or "no per-source runs", holds))
+    return claims
+
+
+def to_markdown(claims: list[Claim]) -> str:
+    lines = ["| claim | paper | ours | holds |", "|---|---|---|---|"]
+    lines += [f"| {c.claim} | {c.paper} | {c.ours} | {c.holds} |" for c in claims]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,68 @@
+"""The claims table: each verdict follows its stated rule from the experiments' result files."""
+
+import json
+
+from promptbank.claims import few_shot_claims, to_markdown, zero_shot_claims
+
+
+def zero_shot(backbone: str, same_over: float, relative: float, other_over: float) -> dict:
+    return {"spec": {"backbone": backbone}, "summary": {
+        "over_majority_same_kind": same_over, "relative_same_kind": relative, "pairs_same_kind": 4,
+        "over_majority_other_kind": other_over, "pairs_other_kind": 20}}
+
+
+def cell(random_steps: int, transfer_steps: int | None, sources: dict) -> dict:
+    return {"random": {"steps_to_random_best": random_steps},
+            "strategies": {"weighted-average": {"steps_to_random_best": transfer_steps}}, "per_source": sources}
+
+
+def results(gain_ci: tuple[float, float], cells: list[dict], rho: dict) -> dict:
+    low, high = gain_ci
+    run = {"gain": (low + high) / 2, "gain_ci": {"low": low, "high": high, "mean": (low + high) / 2}}
+    return {"spec": {"shots": 16, "steps": 30, "eval_every": 5},
+            "summary": {"targets": ["rotten_tomatoes"],
+                        "strategies": {"rotten_tomatoes": {"random": {"gain": 0.0}, "weighted-average": run}},
+                        "spearman_with_gain": {m: {"all pairs": 0.9, "rotten_tomatoes": v} for m, v in rho.items()}},
+            "cells": cells}
+
+
+def test_zero_shot_verdicts_follow_their_thresholds():
+    works, chance = zero_shot_claims({"a": zero_shot("a", 0.12, 0.95, 0.01)})
+    assert works.holds == "yes" and chance.holds == "yes" and "+0.120 over majority" in works.ours
+    works, chance = zero_shot_claims({"a": zero_shot("a", 0.12, 0.95, 0.01), "b": zero_shot("b", 0.12, 0.80, 0.09)})
+    assert works.holds == "partly" and chance.holds == "partly"  # b reaches only 80% of native, and stays above chance
+    works, _ = zero_shot_claims({"a": zero_shot("a", 0.03, 0.99, 0.0)})
+    assert works.holds == "no"
+
+
+def test_few_shot_verdicts_use_intervals_steps_and_within_target_correlations():
+    source = {"best_dev": 0.8, "steps_to_random_best": 5}
+    good = results((0.01, 0.05), [cell(20, 5, {"x": source}), cell(20, 10, {"x": source})],
+                   {"on": 0.6, "cosine": 0.1, "zero-shot": 0.3})
+    beats, small, faster, on = few_shot_claims([good])
+    assert beats.holds == "yes" and "CI above 0 in 1/1" in beats.ours
+    assert small.holds == "not tested"
+    assert faster.holds == "yes" and "weighted-average: 7.5 steps vs random 20.0, 100% of runs" in faster.ours
+    assert on.holds == "yes" and "on +0.60" in on.ours
+    # never reaching random's best counts as one evaluation past the budget (35), and fails the 80% rule
+    bad = results((-0.06, -0.01), [cell(10, None, {}), cell(10, 5, {})], {"on": 0.1, "cosine": 0.4})
+    beats, _, faster, on = few_shot_claims([bad])
+    assert beats.holds == "no" and "below 0 in 1/1" in beats.ours
+    assert faster.holds == "no" and "20.0 steps vs random 10.0, 50% of runs" in faster.ours
+    assert on.holds == "no"
+    table = to_markdown([beats, on])
+    assert table.count("\n") == 4 and table.startswith("| claim | paper | ours | holds |")
+
+
+def test_claims_cli_prints_and_writes_the_table_and_refuses_a_wrong_folder(cli, tmp_path):
+    (tmp_path / "zs").mkdir()
+    (tmp_path / "zs" / "zero_shot.json").write_text(json.dumps(zero_shot("smollm2-135m", 0.1, 0.95, 0.0)))
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "results.json").write_text(json.dumps(
+        results((0.01, 0.05), [cell(20, 5, {})], {"on": 0.6, "cosine": 0.1})))
+    code, out, err = cli("experiment", "claims", "--zero-shot", tmp_path / "zs", "--matrix", tmp_path / "m",
+                         "--out", tmp_path / "claims.md")
+    assert code == 0, err
+    assert "Same-kind zero-shot transfer" in out and (tmp_path / "claims.md").read_text().count("| yes |") >= 3
+    code, out, err = cli("experiment", "claims", "--zero-shot", tmp_path / "m", "--matrix", tmp_path / "m")
+    assert code == 2 and "holds no zero_shot.json" in err and "Traceback" not in err
