@@ -25,13 +25,13 @@ def task(request):
     return get_task(request.param)
 
 
-def test_there_are_sixteen_builtin_tasks():
-    assert len(task_names()) >= 16
+def test_there_are_seventeen_builtin_tasks():
+    assert len(task_names()) >= 17
     assert {"movie_sentences", "rotten_tomatoes", "social_iqa", "vitaminc"} <= set(task_names())
 
 
 def test_builtin_task_is_well_formed(task):
-    assert len(task.labels) >= 2 and task.kind in {"sentiment", "topic", "nli", "qa", "intent", "dialogue"}
+    assert len(task.labels) >= 2 and task.kind in {"sentiment", "topic", "nli", "qa", "intent", "dialogue", "hedge"}
     assert task.template.count("{text}") == 1 and not task.template.endswith(" ")
     if task.format == "multiple_choice":
         assert task.verbalizer == () and all(ex.choices and 0 <= ex.label < len(ex.choices) for ex in task.examples)

