@@ -164,7 +164,7 @@ def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: to
         task_of = {r.record.id: r.record.task for r in transfer.ranking}
         cell["strategies"][strategy] = _run(transfer.training, transfer.test, gold) | {
             "gain": transfer.test.accuracy - random_test.accuracy, "lineage": transfer.lineage,
-            "source_tasks": [task_of[i] for i in transfer.lineage["sources"]],
+            "source_tasks": [task_of.get(i) or bank.get(i).task for i in transfer.lineage["sources"]],
             "steps_to_random_best": steps_to_reach(transfer.training.curve, reference)}
     cell["random"]["steps_to_random_best"] = steps_to_reach(random_result.curve, reference)
     return cell, random_result.prompt.tensor

@@ -16,6 +16,7 @@ from promptbank.evaluate import Evaluation, evaluate
 from promptbank.metrics import majority_accuracy
 from promptbank.peft_format import CONFIG as ADAPTER_CONFIG
 from promptbank.peft_format import read_peft
+from promptbank.pretraining.prompts import PRETRAINED_INITS, pretrained_for
 from promptbank.prompt import SoftPrompt, check_compatible, init_prompt, load_prompt, save_prompt
 from promptbank.tasks import Example, Task, fingerprint, few_shot, get_task, split
 from promptbank.train import TrainConfig, TrainResult, train_prompt
@@ -125,14 +126,27 @@ def starting_prompt(reference: str | None, backbone: Backbone, bank: Path | None
                         f"({str(err).rstrip('.')}).") from None
 
 
+def pretrained_start(bank: PromptBank, backbone: Backbone, task: Task, init: str, length: int) -> SoftPrompt:
+    """A copy of the bank's pre-trained prompt for the task (`pretrained`: the format that matches it;
+    `pretrained-unified`), recorded as that init."""
+    found = pretrained_for(bank, backbone.name, task, init, length)
+    start = init_prompt(backbone, length, "prompt", source=found)
+    start.init = f"{init}:{bank.get(found.info['bank_id']).name}"
+    return start
+
+
 def train_task(spec: RunSpec, progress: bool = True, checkpoint_dir: Path | None = None) -> RunResult:
     """Train a prompt as `spec` says and evaluate it on test (nothing is written but checkpoints)."""
     backbone = load_backbone(spec.backbone, spec.dtype)
     seed = spec.train.seed
     data = target_data(backbone, spec.task, spec.shots, seed, spec.dev_size, spec.test_size, spec.train_size)
-    source = starting_prompt(spec.init_prompt, backbone, spec.bank) if spec.init == "prompt" else None
-    prompt = init_prompt(backbone, spec.prompt_length, spec.init, seed=seed, text=spec.init_text, task=data.task,
-                         source=source)
+    if spec.init in PRETRAINED_INITS:
+        with PromptBank(spec.bank) as bank:
+            prompt = pretrained_start(bank, backbone, data.task, spec.init, spec.prompt_length)
+    else:
+        source = starting_prompt(spec.init_prompt, backbone, spec.bank) if spec.init == "prompt" else None
+        prompt = init_prompt(backbone, spec.prompt_length, spec.init, seed=seed, text=spec.init_text, task=data.task,
+                             source=source)
     training = train_prompt(backbone, data.train_items, data.dev_items, prompt, spec.train,
                             checkpoint_dir=checkpoint_dir, progress=progress)
     test = evaluate(backbone, training.prompt.tensor, data.test_items, spec.train.eval_batch_size)
@@ -247,6 +261,9 @@ def transfer_run(spec: TransferSpec, bank: PromptBank, progress: bool = True, da
     ranking, lineage = [], {"method": spec.strategy, "sources": []}
     if spec.strategy in BASELINES:
         start = init_prompt(backbone, spec.prompt_length, spec.strategy, seed=seed, task=data.task)
+    elif spec.strategy in PRETRAINED_INITS:
+        start = pretrained_start(bank, backbone, data.task, spec.strategy, spec.prompt_length)
+        lineage = {"method": spec.strategy, "sources": [start.source]}
     else:
         retrieval = retrieval or retrieve(spec, backbone, bank, data)
         ranking = retrieval.ranking

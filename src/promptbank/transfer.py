@@ -9,7 +9,8 @@ Initialisation (from the top k):
 - best-of-k: a short probe run from each of the k sources; the best on dev is kept and continued;
 - weighted-average: Σ w_i P_i with w = softmax(score_i / temperature) over the k scores;
 - mixture: one prompt trained on the mixed few-shot data of the k source tasks, then used as the init.
-Baselines: random, vocab, labels (see `promptbank.prompt.init_prompt`).
+Baselines: random, vocab, labels (see `promptbank.prompt.init_prompt`), and the bank's pre-trained prompts
+(`pretrained`, `pretrained-unified`: see `promptbank.pretraining.prompts`), which are never retrieved as sources.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from promptbank.backbones import Backbone
 from promptbank.bank import PromptBank, PromptRecord
 from promptbank.errors import BadArgumentError, DataError
 from promptbank.evaluate import accuracy_of_many
+from promptbank.pretraining.prompts import PRETRAINED_INITS
 from promptbank.prompt import SoftPrompt, init_prompt
 from promptbank.tasks import few_shot, get_task, split
 from promptbank.train import TrainConfig, train_prompt
@@ -43,10 +45,10 @@ class Ranked:
 
 def sources_for(bank: PromptBank, backbone: Backbone, length: int,
                 exclude_task: str | None = None) -> tuple[torch.Tensor, list[PromptRecord]]:
-    """The bank's prompts for `backbone` with at least `length` tokens (cut to it), excluding those trained
-    on the target task itself, stacked."""
+    """The bank's task prompts for `backbone` with at least `length` tokens (cut to it), excluding those trained
+    on the target task itself (and pre-trained prompts, which are inits of their own), stacked."""
     ids = [r.id for r in bank.list(backbone=backbone.name) if r.task != exclude_task and r.length >= length
-           and r.tokenizer_fingerprint == backbone.tokenizer_fingerprint]
+           and r.tokenizer_fingerprint == backbone.tokenizer_fingerprint and r.kind != "pretrained"]
     if not ids:
         raise DataError(f"The bank at {bank.root} has no source prompts of {length} or more tokens for backbone "
                         f"{backbone.name!r}" + (f" other than ones trained on {exclude_task!r}" if exclude_task else "")
@@ -113,7 +115,8 @@ def check_choice(strategy: str, k: int, by: str) -> None:
     """A strategy, a k and a retrieval that exist, checked before any model is loaded."""
     if by not in RETRIEVALS:
         raise BadArgumentError(f"--by must be {' or '.join(RETRIEVALS)}, not {by!r}.")
-    if strategy not in STRATEGIES + BASELINES:
-        raise BadArgumentError(f"Unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES + BASELINES)}.")
+    if strategy not in STRATEGIES + BASELINES + PRETRAINED_INITS:
+        raise BadArgumentError(f"Unknown strategy {strategy!r}; use one of "
+                               f"{', '.join(STRATEGIES + BASELINES + PRETRAINED_INITS)}.")
     if k <= 0:
         raise BadArgumentError(f"--k must be a positive number of source prompts, not {k}.")

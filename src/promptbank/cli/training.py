@@ -19,7 +19,9 @@ def train(
     shots: Annotated[Optional[int], typer.Option(help="Examples per class (few-shot); default: all.")] = None,
     steps: Annotated[int, typer.Option(help="Training steps.")] = 200,
     prompt_length: Annotated[int, typer.Option(help="Number of soft prompt tokens.")] = 20,
-    init: Annotated[str, typer.Option(help="random, vocab, text, labels or prompt.")] = "random",
+    init: Annotated[str, typer.Option(help="random, vocab, text, labels, prompt, or a pre-trained prompt from --bank: "
+                                           "pretrained (the format matching the task) or pretrained-unified.")]
+    = "random",
     init_text: Annotated[Optional[str], typer.Option(help="Text to start from, with --init text.")] = None,
     init_prompt: Annotated[Optional[str], typer.Option(help="With --init prompt: a saved prompt directory, a PEFT "
                                                             "adapter directory, or a bank id (see --bank).")] = None,
@@ -31,7 +33,8 @@ def train(
     dtype: Annotated[str, typer.Option(help="auto (bfloat16 where native), float32 or bfloat16.")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed for sampling, init and batch order.")] = 0,
     bank: Annotated[Optional[Path], typer.Option(help="Add the trained prompt to this bank (and look up a bank id "
-                                                      "given to --init-prompt there).")] = None,
+                                                      "given to --init-prompt, or a pre-trained prompt, there).")]
+    = None,
 ) -> None:
     """Train a soft prompt on a task with the backbone frozen, evaluate it on test and save it."""
     from promptbank.runs import RunSpec, run_training

@@ -1,0 +1,50 @@
+"""`promptbank pretrain`: PPT's self-supervised prompt pre-training on the bundled corpus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from promptbank.cli.app import LR_HELP, app, console, names, train_config
+
+
+@app.command()
+def pretrain(
+    bank: Annotated[Optional[Path], typer.Option(help="Bank to store the pre-trained prompts in (kind pretrained; "
+                                                      "default: $PROMPTBANK_HOME).")] = None,
+    formats: Annotated[str, typer.Option(help="Comma-separated: nsp3 (sentence pairs), next_sentence_selection "
+                                              "(multiple choice), sentence_sentiment5 (single text), unified.")]
+    = "nsp3,next_sentence_selection,sentence_sentiment5,unified",
+    backbone: Annotated[str, typer.Option()] = "smollm2-135m",
+    steps: Annotated[int, typer.Option(help="Training steps per format.")] = 1000,
+    examples: Annotated[int, typer.Option(help="Training examples per format, drawn from the corpus.")] = 20000,
+    dev_size: Annotated[int, typer.Option(help="Held-out corpus examples that pick each format's best checkpoint.")]
+    = 200,
+    documents: Annotated[Optional[int], typer.Option(help="Corpus size: documents drawn with the seed "
+                                                          "(default: all 13,747).")] = None,
+    prompt_length: Annotated[int, typer.Option()] = 20,
+    lr: Annotated[Optional[float], typer.Option(help=LR_HELP)] = None,
+    eval_every: Annotated[int, typer.Option(help="Evaluate on the held-out examples every N steps.")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed for the corpus sample, the examples, the init and batches.")] = 0,
+    work_dir: Annotated[Path, typer.Option(help="Checkpoints of unfinished formats (rerun to continue).")]
+    = Path("runs/pretrain"),
+    dtype: Annotated[str, typer.Option()] = "auto",
+) -> None:
+    """Pre-train one prompt per format on self-supervised tasks built from unlabeled text (PPT), into the bank."""
+    from promptbank.bank import PromptBank
+    from promptbank.pretraining.prompts import PretrainSpec, pretrain as run
+    spec = PretrainSpec(backbone=backbone, formats=names(formats), examples=examples, dev_size=dev_size, documents=documents,
+                        prompt_length=prompt_length, seed=seed, dtype=dtype,
+                        train=train_config(backbone, steps=steps, lr=lr, eval_every=eval_every, patience=0, seed=seed))
+    with PromptBank(bank, create=True) as store:
+        records = [store.get(r.id) for r in run(spec, store, work_dir)]  # with their curves
+    table = Table("format", "bank id", "start dev", "best dev", "best step", "minutes", title="pre-trained prompts")
+    for r in records:
+        table.add_row(r.lineage["format"], r.id, f"{r.curve[0]['dev_accuracy']:.3f}",
+                      f"{r.metrics['dev']['accuracy']:.3f}", str(r.training["best_step"]),
+                      f"{r.curve[-1]['wall_seconds'] / 60:.1f}")
+    console.print(table)
+    console.print(f"corpus {records[0].lineage['corpus']}; bank {store.root}")

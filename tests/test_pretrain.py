@@ -1,0 +1,142 @@
+"""PPT pre-training end to end on a tiny model and a small fixed corpus: stored with lineage, resumed after a kill,
+skipped when done, and picked by format for a downstream task."""
+
+import pytest
+import torch
+
+from promptbank import train
+from promptbank.bank import PromptBank
+from promptbank.errors import BadArgumentError, DataError
+from promptbank.pretraining import formats, labeller, prompts
+from promptbank.pretraining.corpus import Corpus, Document
+from promptbank.pretraining.prompts import FORMAT_TAG, PretrainSpec, pretrain, pretrained_for
+from promptbank.prompt import SoftPrompt, load_prompt
+from promptbank.tasks import get_task
+from promptbank.train import TrainConfig
+
+MOODS = ("awful dreadful", "sad poor", "plain usual", "nice pleasant", "wonderful superb")
+
+
+@pytest.fixture
+def small_corpus(monkeypatch) -> Corpus:
+    corpus = Corpus(tuple(Document("news", f"doc{d}", tuple(f"Story {d} part {i} felt {MOODS[(d + i) % 5]} today."
+                                                             for i in range(4 + d % 5))) for d in range(16)))
+    monkeypatch.setattr(prompts, "load_corpus", lambda documents, seed: corpus)
+    texts = [f"{word} {word}" for words in MOODS for word in words.split()]
+    targets = [t for t in (0.0, 0.25, 0.5, 0.75, 1.0) for _ in range(2)]
+    monkeypatch.setattr(formats, "review_labeller", lambda: labeller.train(texts, targets))
+    return corpus
+
+
+def spec_for(tiny_dirs, formats_=("nsp3", "next_sentence_selection")) -> PretrainSpec:
+    return PretrainSpec(backbone=str(tiny_dirs["causal"]), formats=formats_, examples=24, dev_size=6,
+                        prompt_length=4, dtype="float32", train=TrainConfig(steps=4, eval_every=2, patience=0))
+
+
+def test_pretrain_stores_each_format_with_lineage_and_skips_what_is_done(tiny_dirs, small_corpus, tmp_path, monkeypatch):
+    spec = spec_for(tiny_dirs)
+    with PromptBank(tmp_path / "bank", create=True) as bank:
+        records = pretrain(spec, bank, tmp_path / "work", progress=False)
+        assert [r.lineage["format"] for r in records] == ["nsp3", "next_sentence_selection"]
+        for record, fmt in zip(records, spec.formats):
+            assert record.kind == "pretrained" and FORMAT_TAG + fmt in record.tags and record.length == 4
+            assert record.lineage["corpus"] == small_corpus.fingerprint and record.lineage["method"] == "ppt"
+            assert record.task == f"ppt-{fmt}" and [p["step"] for p in bank.get(record.id).curve] == [0, 2, 4]
+        assert record.task_format == "multiple_choice" and not list((tmp_path / "work").iterdir())
+        monkeypatch.setattr(prompts, "train_prompt", lambda *a, **k: pytest.fail("a finished format was retrained"))
+        again = pretrain(spec, bank, tmp_path / "work", progress=False)
+        assert [r.id for r in again] == [r.id for r in records] and len(bank) == 2
+        monkeypatch.undo()
+        monkeypatch.setattr(prompts, "load_corpus", lambda documents, seed: small_corpus)
+        other = pretrain(PretrainSpec(**{**spec.__dict__, "seed": 1}), bank, tmp_path / "work", progress=False)
+        assert len(bank) == 4 and {r.id for r in other}.isdisjoint(r.id for r in records)  # other settings: new
+
+
+def test_a_killed_pretraining_continues_to_the_same_prompt(tiny_dirs, small_corpus, tmp_path, monkeypatch):
+    spec = spec_for(tiny_dirs, ("nsp3",))
+    with PromptBank(tmp_path / "whole", create=True) as bank:
+        whole = bank.load(pretrain(spec, bank, tmp_path / "w1", progress=False)[0].id)
+    save = train._save_checkpoint
+
+    def killed_after_step_2(directory, tensors, state):
+        save(directory, tensors, state)
+        if state["step"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "_save_checkpoint", killed_after_step_2)
+    with PromptBank(tmp_path / "bank", create=True) as bank:
+        with pytest.raises(KeyboardInterrupt):
+            pretrain(spec, bank, tmp_path / "w2", progress=False)
+        assert len(bank) == 0 and any((tmp_path / "w2").iterdir())  # nothing half-stored; the checkpoint is kept
+        monkeypatch.setattr(train, "_save_checkpoint", save)
+        resumed = bank.load(pretrain(spec, bank, tmp_path / "w2", progress=False)[0].id)
+    assert torch.equal(resumed.tensor, whole.tensor)
+
+
+def _store(bank: PromptBank, backbone: str, fmt: str, length: int = 4) -> str:
+    prompt = SoftPrompt(torch.randn(length, 32), backbone, "tok", "random", info={"task": f"ppt-{fmt}"})
+    return bank.add(prompt, kind="pretrained", tags=[FORMAT_TAG + fmt], lineage={"method": "ppt", "format": fmt}).id
+
+
+def test_pretrained_init_picks_the_format_that_matches_the_task(tmp_path):
+    with PromptBank(tmp_path / "bank", create=True) as bank:
+        ids = {fmt: _store(bank, "b", fmt) for fmt in ("nsp3", "next_sentence_selection", "sentence_sentiment5",
+                                                       "unified")}
+        picked = lambda task, init="pretrained": pretrained_for(bank, "b", get_task(task), init, 4).info["bank_id"]
+        assert picked("presuppositions_nli") == ids["nsp3"]  # sentence pair
+        assert picked("social_iqa") == ids["next_sentence_selection"]  # multiple choice
+        assert picked("rotten_tomatoes") == ids["sentence_sentiment5"]  # single text
+        assert picked("rotten_tomatoes", "pretrained-unified") == ids["unified"]
+        newer = _store(bank, "b", "nsp3")
+        assert picked("presuppositions_nli") == newer  # the newest of a format
+        with pytest.raises(BadArgumentError, match="has 4 tokens, not --prompt-length 8"):
+            pretrained_for(bank, "b", get_task("social_iqa"), "pretrained", 8)
+        with pytest.raises(DataError, match="no pre-trained nsp3 prompt for backbone 'other'"):
+            pretrained_for(bank, "other", get_task("presuppositions_nli"), "pretrained", 4)
+
+
+def test_train_cli_starts_from_the_pretrained_prompt_and_pretrain_cli_reports(cli, tiny_dirs, small_corpus, tmp_path):
+    backbone = str(tiny_dirs["causal"])
+    code, out, err = cli("pretrain", "--bank", tmp_path / "bank", "--backbone", backbone, "--formats",
+                         "sentence_sentiment5", "--steps", 2, "--eval-every", 2, "--examples", 20, "--dev-size", 5, "--prompt-length", 4,
+                         "--work-dir", tmp_path / "work", "--dtype", "float32")
+    assert code == 0, err
+    assert "sentence_sentiment5" in out and small_corpus.fingerprint[:12] in out
+    with PromptBank(tmp_path / "bank") as bank:
+        (stored,) = bank.list(kind="pretrained")
+        tensor = bank.load(stored.id).tensor
+    code, out, err = cli("train", "--task", "movie_sentences", "--backbone", backbone, "--shots", 2, "--steps", 2,
+                         "--eval-every", 2, "--prompt-length", 4, "--init", "pretrained", "--bank", tmp_path / "bank",
+                         "--test-size", 4, "--dtype", "float32", "--lr", 1e-9, "--out", tmp_path / "run")
+    assert code == 0, err
+    trained = load_prompt(tmp_path / "run")
+    assert trained.init == f"pretrained:{stored.name}" and trained.source == stored.id
+    assert torch.allclose(trained.tensor, tensor, atol=1e-5)  # a negligible lr: it is still the pre-trained prompt
+    code, out, err = cli("pretrain", "--bank", tmp_path / "bank", "--formats", "nsp4")
+    assert code == 2 and "Unknown pre-training format 'nsp4'" in err
+    code, out, err = cli("train", "--task", "social_iqa", "--backbone", backbone, "--shots", 2, "--steps", 2,
+                         "--prompt-length", 4, "--init", "pretrained", "--bank", tmp_path / "bank", "--out",
+                         tmp_path / "run2")
+    assert code == 2 and "no pre-trained next_sentence_selection prompt" in err and not (tmp_path / "run2").exists()
+
+
+def test_a_transfer_run_starts_from_a_pretrained_prompt_which_is_never_retrieved_as_a_source(tiny_dirs, tmp_path):
+    from promptbank.backbones import load_backbone
+    from promptbank.prompt import init_prompt
+    from promptbank.runs import TransferSpec, transfer_run
+    from promptbank.transfer import sources_for
+    backbone = load_backbone(str(tiny_dirs["causal"]), "float32")
+    with PromptBank(tmp_path / "bank", create=True) as bank:
+        unified = bank.add(init_prompt(backbone, 4, "vocab", seed=3), kind="pretrained", tags=[FORMAT_TAG + "unified"])
+        with pytest.raises(DataError, match="no source prompts"):
+            sources_for(bank, backbone, 4)
+        spec = TransferSpec("movie_sentences", "pretrained-unified", backbone=backbone.name, shots=2, prompt_length=4,
+                            dtype="float32", test_size=4, train=TrainConfig(steps=2, eval_every=2, lr=1e-9))
+        result = transfer_run(spec, bank, progress=False)
+    assert result.lineage == {"method": "pretrained-unified", "sources": [unified.id]} and result.ranking == []
+    assert torch.allclose(result.prompt.tensor, bank_tensor(tmp_path / "bank", unified.id), atol=1e-5)
+
+
+def bank_tensor(root, record_id):
+    with PromptBank(root) as bank:
+        return bank.load(record_id).tensor
