@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from promptbank.cli.app import app
 # In pipeline order, which is the order `promptbank --help` lists them in.
-from promptbank.cli import info, training, bank, transfer, pretraining, experiment  # noqa: E402,F401,I001  (they register commands)
+from promptbank.cli import info, training, bank, transfer, pretraining, projection, experiment  # noqa: E402,F401,I001  (they register commands)
 from promptbank.errors import PromptbankError
 
 

@@ -1,0 +1,89 @@
+"""`promptbank project ...`: cross-model projectors, trained between two backbones and applied to bank prompts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from promptbank.cli.app import app, console, names
+
+project_app = typer.Typer(no_args_is_help=True, help="Cross-model projectors: train, apply to bank prompts, list.")
+app.add_typer(project_app, name="project")
+
+
+@project_app.command("train")
+def train(
+    source: Annotated[str, typer.Option("--from", help="The backbone whose prompts are projected.")],
+    target: Annotated[str, typer.Option("--to", help="The backbone they are projected into.")],
+    tasks: Annotated[str, typer.Option(help="Comma-separated training tasks (their prompts come from the bank).")],
+    out: Annotated[Path, typer.Option(help="Directory to save the projector to (must not exist).")],
+    method: Annotated[str, typer.Option(help="distance (to the target backbone's own prompts of the tasks) or task "
+                                             "(the tasks' loss through the frozen target).")] = "task",
+    bank: Annotated[Optional[Path], typer.Option(help="Bank holding the tasks' prompts (default: $PROMPTBANK_HOME).")]
+    = None,
+    steps: Annotated[int, typer.Option()] = 500,
+    hidden: Annotated[int, typer.Option(help="The projector's hidden width.")] = 768,
+    lr: Annotated[float, typer.Option()] = 1e-3,
+    batch_size: Annotated[int, typer.Option(help="Training examples per step (task method).")] = 8,
+    train_size: Annotated[int, typer.Option(help="Training examples per task (task method).")] = 2000,
+    prompt_length: Annotated[int, typer.Option()] = 20,
+    seed: Annotated[int, typer.Option()] = 0,
+    dtype: Annotated[str, typer.Option()] = "auto",
+) -> None:
+    """Train a projector from one backbone's prompts into another backbone's embedding space (Su et al.)."""
+    from promptbank.bank import PromptBank
+    from promptbank.errors import BadArgumentError
+    from promptbank.projection import ProjectionSpec, train_projector
+    from promptbank.projector import ProjectorConfig, save_projector
+    if out.exists():
+        raise BadArgumentError(f"{out} already exists; choose another --out or remove it.")
+    spec = ProjectionSpec(source, target, method, names(tasks), prompt_length, train_size, dtype,
+                          ProjectorConfig(hidden=hidden, steps=steps, lr=lr, batch_size=batch_size, seed=seed))
+    with PromptBank(bank) as store:
+        projector, metrics = train_projector(spec, store)
+    save_projector(projector, out)
+    table = Table("", "", title=f"projector {source} → {target} ({method})", show_header=False)
+    for key, value in metrics.items():
+        if key != "loss_curve":
+            table.add_row(key.replace("_", " "), f"{value:.4f}")
+    console.print(table)
+    console.print(f"saved to {out} (digest {projector.digest})")
+
+
+@project_app.command("apply")
+def apply(
+    projector: Annotated[Path, typer.Option(help="A saved projector directory.")],
+    bank: Annotated[Optional[Path], typer.Option(help="Bank holding the prompts to project.")] = None,
+    into: Annotated[Optional[Path], typer.Option(help="Bank to store the projected prompts in (default: --bank).")]
+    = None,
+    tasks: Annotated[Optional[str], typer.Option(help="Project only the prompts of these tasks.")] = None,
+    ids: Annotated[Optional[str], typer.Option(help="Project only these bank ids.")] = None,
+    dtype: Annotated[str, typer.Option()] = "auto",
+) -> None:
+    """Project bank prompts of the projector's source backbone into its target, stored as kind projected."""
+    from promptbank.bank import PromptBank
+    from promptbank.projection import project_bank
+    with PromptBank(bank) as source_bank, PromptBank(into or source_bank.root, create=True) as target_bank:
+        records = project_bank(projector, source_bank, target_bank, names(tasks) if tasks else None,
+                               names(ids) if ids else None, dtype)
+    table = Table("projected id", "task", "from", "backbone", title="projected prompts")
+    for r in records:
+        table.add_row(r.id, r.task or "-", r.lineage["sources"][0], r.backbone)
+    console.print(table)
+    console.print(f"{len(records)} prompts stored in {target_bank.root}")
+
+
+@project_app.command("list")
+def list_(folder: Annotated[Path, typer.Argument(help="Folder holding saved projectors.")]) -> None:
+    """The projectors saved in a folder, with their backbones, method, tasks and final metric."""
+    from promptbank.projector import list_projectors
+    table = Table("projector", "from", "to", "method", "tasks", "final", "created", title=f"projectors in {folder}")
+    for path, meta in list_projectors(folder):
+        metrics = meta.get("metrics", {})
+        final = metrics.get("final_distance", metrics.get("final_loss"))
+        table.add_row(path.name, meta["source"]["name"], meta["target"]["name"], meta.get("method", "-"),
+                      ",".join(meta.get("tasks", [])), "-" if final is None else f"{final:.4f}", meta.get("created", "-"))
+    console.print(table)
