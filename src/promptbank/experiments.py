@@ -115,7 +115,7 @@ def source_prompts(bank: PromptBank, backbone: Backbone, tasks: tuple[str, ...],
     return prompts[chosen], [records[i] for i in chosen]
 
 
-def _run(result: TrainResult, test: Evaluation, gold: list[int]) -> dict:
+def run_json(result: TrainResult, test: Evaluation, gold: list[int]) -> dict:
     """A run as JSON: its test accuracy, which test examples it got right (for paired bootstrap intervals), its
     dev scores and curve."""
     correct = "".join("1" if p == g else "0" for p, g in zip(test.predictions, gold))
@@ -143,7 +143,7 @@ def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: to
                                             "random")
     reference = random_result.best_dev
     cell = {"target": target, "seed": seed, "majority": data.majority,
-            "random": _run(random_result, random_test, gold),
+            "random": run_json(random_result, random_test, gold),
             "zero_shot": zero_shot or dict(zip([r.task for r in records],
                                                accuracy_of_many(backbone, prompts, data.test_items).tolist())),
             "per_source": {}, "strategies": {}}
@@ -151,7 +151,7 @@ def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: to
         in_seed = spec.per_source_seeds is None or seed < spec.per_source_seeds
         if spec.per_source and in_seed and record.task != target:
             result, test = train_from(tensor, "prompt")
-            cell["per_source"][record.task] = _run(result, test, gold) | {
+            cell["per_source"][record.task] = run_json(result, test, gold) | {
                 "gain": test.accuracy - random_test.accuracy,
                 "steps_to_random_best": steps_to_reach(result.curve, reference)}
     retrieval = None  # one ranking of the bank serves every strategy of the cell
@@ -162,7 +162,7 @@ def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: to
         retrieval = retrieval or retrieve(transfer_spec, backbone, bank, data)
         transfer = transfer_run(transfer_spec, bank, progress=False, data=data, retrieval=retrieval)
         task_of = {r.record.id: r.record.task for r in transfer.ranking}
-        cell["strategies"][strategy] = _run(transfer.training, transfer.test, gold) | {
+        cell["strategies"][strategy] = run_json(transfer.training, transfer.test, gold) | {
             "gain": transfer.test.accuracy - random_test.accuracy, "lineage": transfer.lineage,
             "source_tasks": [task_of.get(i) or bank.get(i).task for i in transfer.lineage["sources"]],
             "steps_to_random_best": steps_to_reach(transfer.training.curve, reference)}

@@ -203,3 +203,44 @@ def claims(
     if out is not None:
         write_atomic(out, to_markdown(found))
         console.print(f"table: {out}")
+
+
+@experiment_app.command("cross-model")
+def cross_model(
+    projector: Annotated[list[Path], typer.Option(help="A saved projector (repeatable: e.g. one per method).")],
+    tasks: Annotated[str, typer.Option(help="Comma-separated held-out tasks (no projector trained on them).")],
+    out: Annotated[Path, typer.Option(help="Folder for results.json and summary.md (reruns continue).")],
+    bank: Annotated[Optional[Path], typer.Option(help="Bank with the tasks' prompts on both backbones.")] = None,
+    seeds: Annotated[int, typer.Option(help="Number of seeds: 0..N-1.")] = 5,
+    shots: Annotated[int, typer.Option()] = 16,
+    steps: Annotated[int, typer.Option()] = 30,
+    eval_every: Annotated[int, typer.Option()] = 5,
+    lr: Annotated[Optional[float], typer.Option(help=LR_HELP)] = None,
+    prompt_length: Annotated[int, typer.Option()] = 20,
+    test_size: Annotated[int, typer.Option()] = 1000,
+    dtype: Annotated[str, typer.Option()] = "auto",
+) -> None:
+    """Projected prompts of held-out tasks on the target backbone: zero-shot (own and other tasks) and as inits."""
+    from promptbank.bank import PromptBank
+    from promptbank.cross_model import CrossModelSpec, run_cross_model
+    from promptbank.projector import load_projector
+    from promptbank.recipe import recipe_for
+    if seeds <= 0 or not projector:
+        raise BadArgumentError("Give at least one --projector and a positive --seeds.")
+    if lr is None:  # the target backbone's recipe
+        lr = recipe_for(load_projector(projector[0]).target.name).lr
+    spec = CrossModelSpec(projectors=tuple(map(str, projector)), tasks=names(tasks), seeds=tuple(range(seeds)),
+                          shots=shots, steps=steps, eval_every=eval_every, lr=lr, prompt_length=prompt_length,
+                          test_size=test_size, dtype=dtype)
+    with PromptBank(bank) as store:
+        summary = run_cross_model(spec, store, out)
+    table = Table("task", "projector", "zero-shot", "native", "template", "majority", "few-shot", "random init",
+                  "gain", "95% CI", title="projected prompts on the target backbone")
+    for task, row in summary["tasks"].items():
+        for label, p in row["projected"].items():
+            ci = p["gain_ci"]
+            table.add_row(task, label, _figure(p["zero_shot"]), _figure(row["native"]), _figure(row["template"]),
+                          _figure(row["majority"]), _figure(p["test_accuracy"]), _figure(p["random_test_accuracy"]),
+                          _figure(p["gain"]), f"[{ci['low']:+.3f}, {ci['high']:+.3f}]" if ci else "-")
+    console.print(table)
+    console.print(f"results: {out / 'summary.md'}")

@@ -1,0 +1,210 @@
+"""The cross-model transfer experiment (Su et al.): prompts of held-out tasks, trained on one backbone and mapped
+into another by learned projectors, evaluated there.
+
+For every held-out task (never one a projector was trained on) and every projector (e.g. one per training
+method), the task's source-backbone prompt is projected, then:
+- zero-shot on its own task's test split, beside the target backbone's native prompt of the task (where the bank
+  has one), a random prompt, the template with no prompt and the majority class;
+- zero-shot on every other held-out task (does a projected prompt carry its task, or just some skill?);
+- as the initialisation of few-shot training on the target backbone, against random init on the same budget and
+  seeds: the paired gain with a 95% bootstrap interval over seeds × test examples, and the steps to random
+  init's best dev score.
+Zero-shot columns and few-shot cells are saved as they finish; the same command continues a stopped run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from promptbank import scoring
+from promptbank.atomic import write_atomic
+from promptbank.backbones import dtype_name, load_backbone
+from promptbank.bank import PromptBank
+from promptbank.errors import BadArgumentError, DataError
+from promptbank.evaluate import accuracy_of_many, evaluate, template_accuracy
+from promptbank.experiments import gain_interval, run_json, steps_to_reach
+from promptbank.metrics import majority_accuracy
+from promptbank.projection import native_prompt
+from promptbank.projector import Projector, load_projector, project
+from promptbank.prompt import SoftPrompt, init_prompt
+from promptbank.runs import target_data
+from promptbank.tasks import get_task, split
+from promptbank.train import TrainConfig, train_prompt
+
+
+@dataclass(frozen=True)
+class CrossModelSpec:
+    projectors: tuple[str, ...]  # saved projector directories, all from one source backbone to one target
+    tasks: tuple[str, ...]  # held-out tasks whose source-backbone prompts are projected
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    shots: int = 16
+    steps: int = 30
+    eval_every: int = 5
+    lr: float = TrainConfig.lr
+    prompt_length: int = 20
+    test_size: int = 1000
+    dtype: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not self.projectors or not self.tasks or not self.seeds:
+            raise BadArgumentError("The experiment needs at least one projector, one held-out task and one seed.")
+        if self.shots <= 0 or self.steps <= 0 or self.test_size <= 0:
+            raise BadArgumentError("--shots, --steps and --test-size must be positive.")
+        object.__setattr__(self, "dtype", dtype_name(self.dtype))
+
+
+def _label(projector: Projector, path: str, taken: set[str]) -> str:
+    """A short name for a projector in tables: its method, or its directory's name when methods repeat."""
+    label = projector.info.get("method") or Path(path).name
+    return Path(path).name if label in taken else label
+
+
+def load_projectors(spec: CrossModelSpec) -> dict[str, Projector]:
+    projectors: dict[str, Projector] = {}
+    for path in spec.projectors:
+        projector = load_projector(Path(path))
+        projectors[_label(projector, path, set(projectors))] = projector
+    pairs = {(p.source.name, p.target.name) for p in projectors.values()}
+    if len(pairs) > 1:
+        raise BadArgumentError(f"The projectors map between different backbones ({sorted(pairs)}); compare "
+                               "projectors of one source and one target backbone.")
+    for label, projector in projectors.items():
+        if trained := set(projector.info.get("tasks", [])) & set(spec.tasks):
+            raise BadArgumentError(f"Projector {label!r} was trained on {sorted(trained)[0]!r}; the experiment's "
+                                   "tasks must be held out from every projector.")
+    return projectors
+
+
+def _zero_shot_column(spec: CrossModelSpec, target, prompts: dict[str, torch.Tensor], task_name: str) -> dict:
+    """One task's test accuracy of every prompt (as is), the random prompt, the template and the majority class."""
+    task = get_task(task_name)
+    parts = split(task)
+    test = parts.test[:spec.test_size]
+    items = scoring.encode(target, task, test)
+    names = list(prompts)
+    accuracy = accuracy_of_many(target, torch.stack([prompts[n] for n in names]), items).tolist()
+    return {"task": task_name, "test_examples": len(test), "accuracy": dict(zip(names, accuracy)),
+            "template": template_accuracy(target, items),
+            "majority": majority_accuracy([ex.label for ex in parts.train], [ex.label for ex in test])}
+
+
+def _cell(spec: CrossModelSpec, target, starts: dict[str, torch.Tensor], task_name: str, seed: int) -> dict:
+    """Few-shot training on the target backbone from random init and from each projected prompt."""
+    data = target_data(target, task_name, spec.shots, seed, test_size=spec.test_size)
+    config = TrainConfig(steps=spec.steps, eval_every=spec.eval_every, lr=spec.lr, patience=0, seed=seed)
+    gold = [item.label for item in data.test_items]
+
+    def train_from(tensor: torch.Tensor, init: str) -> dict:
+        start = SoftPrompt(tensor, target.name, target.tokenizer_fingerprint, init)
+        result = train_prompt(target, data.train_items, data.dev_items, start, config, progress=False)
+        return run_json(result, evaluate(target, result.prompt.tensor, data.test_items), gold)
+
+    random = train_from(init_prompt(target, spec.prompt_length, "random", seed=seed).tensor, "random")
+    runs = {label: train_from(tensor, "projected") for label, tensor in starts.items()}
+    for run in (random, *runs.values()):
+        run["steps_to_random_best"] = steps_to_reach(run["curve"], random["best_dev"])
+    return {"task": task_name, "seed": seed, "random": random, "projected": runs}
+
+
+def summarize(spec: CrossModelSpec, labels: list[str], columns: dict[str, dict], cells: list[dict]) -> dict:
+    """Per task and projector: zero-shot on its own task and on the other tasks, and the few-shot init's figures."""
+    mean = lambda values: sum(values) / len(values) if values else None
+    tasks = {}
+    for task in spec.tasks:
+        own = columns[task]
+        row = {"majority": own["majority"], "template": own["template"], "random_prompt": own["accuracy"]["random"],
+               "native": own["accuracy"].get(f"native:{task}"), "projected": {}}
+        task_cells = [c for c in cells if c["task"] == task]
+        randoms = [c["random"] for c in task_cells]
+        for label in labels:
+            others = [columns[u]["accuracy"][f"{label}:{task}"] - columns[u]["majority"] for u in spec.tasks
+                      if u != task]
+            runs = [c["projected"][label] for c in task_cells]
+            reached = [r["steps_to_random_best"] for r in runs]
+            row["projected"][label] = {
+                "zero_shot": own["accuracy"][f"{label}:{task}"], "other_tasks_over_majority": mean(others),
+                "test_accuracy": mean([r["test_accuracy"] for r in runs]),
+                "random_test_accuracy": mean([r["test_accuracy"] for r in randoms]),
+                "gain": mean([r["test_accuracy"] - q["test_accuracy"] for r, q in zip(runs, randoms)]),
+                "gain_ci": gain_interval(runs, randoms) if runs else None,
+                "steps_to_random_best": mean([s for s in reached if s is not None]),
+                "reached_random_best": mean([s is not None for s in reached]),
+                "random_steps_to_best": mean([r["steps_to_random_best"] for r in randoms])}
+        tasks[task] = row
+    return {"tasks": tasks, "projectors": labels}
+
+
+def run_cross_model(spec: CrossModelSpec, bank: PromptBank, out: Path, progress: bool = True) -> dict:
+    """Run (or continue) the experiment and write results.json, summary.md and report.html into `out`."""
+    from tqdm.auto import tqdm
+
+    for name in spec.tasks:
+        get_task(name)
+    out = Path(out)
+    settings = out / "spec.json"
+    given = json.loads(json.dumps(asdict(spec)))  # as JSON has it (tuples become lists)
+    if settings.exists() and json.loads(settings.read_text()) | {"seeds": None} != given | {"seeds": None}:
+        raise BadArgumentError(f"{out} holds a cross-model experiment with other settings; pass the same settings, "
+                               "choose another --out, or remove it.")
+    projectors = load_projectors(spec)
+    first = next(iter(projectors.values()))
+    target = load_backbone(first.target.name, spec.dtype)
+    source_prompts = {t: native_prompt(bank, first.source.name, t, spec.prompt_length) for t in spec.tasks}
+    prompts = {f"{label}:{t}": project(p, source_prompts[t], target).tensor
+               for label, p in projectors.items() for t in spec.tasks}
+    for task in spec.tasks:
+        try:
+            prompts[f"native:{task}"] = native_prompt(bank, target.name, task, spec.prompt_length).tensor
+        except DataError:
+            pass  # the bank has no prompt of this task trained on the target backbone: no native row
+    prompts["random"] = init_prompt(target, spec.prompt_length, "random", seed=0).tensor
+    for folder in ("zero_shot", "cells"):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    write_atomic(settings, json.dumps(asdict(spec), indent=1))
+    columns = {}
+    for task in tqdm(spec.tasks, desc="zero-shot columns", disable=not progress):
+        path = out / "zero_shot" / f"{task}.json"
+        if not path.exists():
+            write_atomic(path, json.dumps(_zero_shot_column(spec, target, prompts, task), indent=1))
+        columns[task] = json.loads(path.read_text())
+    cells = []
+    keys = [(t, s) for t in spec.tasks for s in spec.seeds]
+    for task, seed in tqdm(keys, desc="few-shot cells", disable=not progress):
+        path = out / "cells" / f"{task}-seed{seed}.json"
+        if not path.exists():
+            starts = {label: prompts[f"{label}:{task}"] for label in projectors}
+            write_atomic(path, json.dumps(_cell(spec, target, starts, task, seed), indent=1))
+        cells.append(json.loads(path.read_text()))
+    summary = summarize(spec, list(projectors), columns, cells)
+    meta = {label: {k: p.metadata()[k] for k in ("method", "tasks", "digest", "metrics") if k in p.metadata()}
+            for label, p in projectors.items()}
+    for item in meta.values():
+        item.get("metrics", {}).pop("loss_curve", None)
+    write_atomic(out / "results.json", json.dumps({"spec": asdict(spec), "source": first.source.name,
+                                                   "target": target.name, "projectors": meta, "summary": summary,
+                                                   "zero_shot": columns, "cells": cells}, indent=1))
+    write_atomic(out / "summary.md", summary_markdown(first.source.name, target.name, summary))
+    return summary
+
+
+def summary_markdown(source: str, target: str, summary: dict) -> str:
+    """The experiment's tables, for reports/ and the terminal."""
+    f = lambda v, signed=False: "–" if v is None else (f"{v:+.3f}" if signed else f"{v:.3f}")
+    lines = [f"Prompts of {source} projected into {target}.", "",
+             "| task | projector | zero-shot (own task) | native | random prompt | template | majority | "
+             "other tasks over majority | few-shot from projected | from random | gain | 95% CI | "
+             "steps to random's best (reached) |", "|" + "---|" * 13]
+    for task, row in summary["tasks"].items():
+        for label, p in row["projected"].items():
+            ci = p["gain_ci"]
+            lines.append(f"| {task} | {label} | {f(p['zero_shot'])} | {f(row['native'])} | {f(row['random_prompt'])} | "
+                         f"{f(row['template'])} | {f(row['majority'])} | {f(p['other_tasks_over_majority'], True)} | "
+                         f"{f(p['test_accuracy'])} | {f(p['random_test_accuracy'])} | {f(p['gain'], True)} | "
+                         + (f"[{ci['low']:+.3f}, {ci['high']:+.3f}]" if ci else "–") + " | "
+                         f"{f(p['steps_to_random_best'])} vs {f(p['random_steps_to_best'])} "
+                         f"({f(p['reached_random_best'])}) |")
+    return "\n".join(lines) + "\n"

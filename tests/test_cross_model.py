@@ -1,0 +1,71 @@
+"""The cross-model experiment end to end on tiny backbones of two widths: projected prompts of held-out tasks
+scored zero-shot and trained from, resumable, and refusing a task a projector was trained on."""
+
+import json
+
+import pytest
+
+from promptbank.backbones import load_backbone
+from promptbank.bank import PromptBank
+from promptbank.cross_model import CrossModelSpec, run_cross_model
+from promptbank.errors import BadArgumentError
+from promptbank.projection import ProjectionSpec, train_projector
+from promptbank.projector import ProjectorConfig, save_projector
+from promptbank.prompt import init_prompt
+
+TASKS = ("movie_sentences", "food_reviews", "bbc_news")
+
+
+@pytest.fixture
+def setup(tiny_dirs, tmp_path):
+    small, wide = str(tiny_dirs["causal"]), str(tiny_dirs["causal48"])
+    bank = PromptBank(tmp_path / "bank", create=True)
+    for name in (small, wide):
+        backbone = load_backbone(name, "float32")
+        for seed, task in enumerate(TASKS if name == small else TASKS[:2]):  # bbc_news has no native wide prompt
+            prompt = init_prompt(backbone, 4, "vocab", seed=seed)
+            prompt.info = {"task": task, "task_format": "single", "labels": ["a", "b"]}
+            bank.add(prompt, tags=["source"])
+    paths = []
+    for method in ("distance", "task"):
+        spec = ProjectionSpec(small, wide, method, ("movie_sentences",), prompt_length=4, train_size=8,
+                              dtype="float32", config=ProjectorConfig(hidden=8, steps=3))
+        projector, _ = train_projector(spec, bank)
+        save_projector(projector, tmp_path / method)
+        paths.append(str(tmp_path / method))
+    yield bank, paths
+    bank.close()
+
+
+def test_projected_prompts_are_scored_and_trained_from_and_the_run_continues(setup, tmp_path, monkeypatch):
+    bank, paths = setup
+    spec = CrossModelSpec(tuple(paths), ("food_reviews", "bbc_news"), seeds=(0, 1), shots=2, steps=2, eval_every=2,
+                          prompt_length=4, test_size=6, dtype="float32")
+    summary = run_cross_model(spec, bank, tmp_path / "out", progress=False)
+    assert summary["projectors"] == ["distance", "task"]
+    food, bbc = summary["tasks"]["food_reviews"], summary["tasks"]["bbc_news"]
+    assert food["native"] is not None and bbc["native"] is None  # only food_reviews has a wide native prompt
+    for row in (food, bbc):
+        assert 0 <= row["template"] <= 1 and 0 <= row["random_prompt"] <= 1
+        for p in row["projected"].values():
+            assert 0 <= p["zero_shot"] <= 1 and p["gain"] == pytest.approx(p["test_accuracy"] - p["random_test_accuracy"])
+            assert p["gain_ci"]["low"] <= p["gain"] <= p["gain_ci"]["high"]
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert len(results["cells"]) == 4 and set(results["zero_shot"]["bbc_news"]["accuracy"]) == {
+        "distance:food_reviews", "distance:bbc_news", "task:food_reviews", "task:bbc_news", "native:food_reviews",
+        "random"}
+    assert "| food_reviews | distance |" in (tmp_path / "out" / "summary.md").read_text()
+    from promptbank import cross_model
+    monkeypatch.setattr(cross_model, "_cell", lambda *a: pytest.fail("a finished cell was retrained"))
+    monkeypatch.setattr(cross_model, "_zero_shot_column", lambda *a: pytest.fail("a finished column was rescored"))
+    assert run_cross_model(spec, bank, tmp_path / "out", progress=False) == summary
+
+
+def test_a_task_a_projector_was_trained_on_is_refused(setup, tmp_path, cli):
+    bank, paths = setup
+    with pytest.raises(BadArgumentError, match="trained on 'movie_sentences'"):
+        run_cross_model(CrossModelSpec(tuple(paths), ("movie_sentences",), prompt_length=4), bank, tmp_path / "o",
+                        progress=False)
+    code, out, err = cli("experiment", "cross-model", "--projector", paths[0], "--tasks", "movie_sentences",
+                         "--bank", bank.root, "--prompt-length", 4, "--out", tmp_path / "o2")
+    assert code == 2 and "held out" in err and "Traceback" not in err
