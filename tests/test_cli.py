@@ -3,7 +3,9 @@
 import json
 
 import pytest
+import torch
 
+from promptbank.backbones import load_backbone
 from promptbank.bank import PromptBank
 from promptbank.prompt import load_prompt
 from promptbank.train import TrainConfig
@@ -137,3 +139,15 @@ def test_init_prompt_takes_a_run_directory_a_bank_id_or_a_peft_adapter(cli, tiny
     assert_user_error(cli("train", *common, "--init", "prompt", "--init-prompt", "nosuchid",
                           "--bank", tmp_path / "bank", "--out", tmp_path / "bad"), "nosuchid")
     assert not (tmp_path / "bad").exists()
+
+
+def test_device_option_is_checked_and_used(cli, tiny_dirs, tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMPTBANK_DEVICE", "")  # restored after the test, whatever --device sets
+    base = ("train", "--task", "movie_sentences", "--backbone", tiny_dirs["causal"], "--shots", 2, "--steps", 2,
+            "--eval-every", 2, "--prompt-length", 4, "--test-size", 4, "--dtype", "float32")
+    assert_user_error(cli(*base, "--device", "tpu", "--out", tmp_path / "a"), "--device must be")
+    if not torch.cuda.is_available():
+        assert_user_error(cli(*base, "--device", "cuda", "--out", tmp_path / "b"), "not available")
+    code, _, err = cli(*base, "--device", "cpu", "--out", tmp_path / "c")
+    assert code == 0, err
+    assert load_backbone(str(tiny_dirs["causal"]), "float32").device.type == "cpu"  # the command's choice holds

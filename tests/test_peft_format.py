@@ -40,6 +40,7 @@ def test_exported_prompt_gives_promptbank_predictions_in_peft(tiny_dirs, toy_tas
         with torch.no_grad():
             ours = scoring.score(backbone, prompt.tensor, items)
             theirs = peft_scores(peft_model, items)
+        ours = ours.cpu()  # the backbone may be on a GPU; the PEFT reference runs on the CPU
         torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=1e-4)
         assert ours.argmax(-1).tolist() == theirs.argmax(-1).tolist()
 

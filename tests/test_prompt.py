@@ -26,7 +26,7 @@ def test_random_init_differs_by_seed(backbone):
 
 def test_vocab_init_uses_frequent_tokens(backbone):
     prompt = init_prompt(backbone, 50, "vocab", seed=3)
-    table = backbone.model.get_input_embeddings().weight
+    table = backbone.model.get_input_embeddings().weight.cpu()
     rows = [(table == row).all(1).nonzero().flatten().tolist() for row in prompt.tensor]
     assert all(ids and ids[0] < VOCAB_SAMPLE_SIZE + len(backbone.tokenizer.all_special_ids) for ids in rows)
     assert not set(sum(rows, [])) & set(backbone.tokenizer.all_special_ids)
@@ -35,7 +35,7 @@ def test_vocab_init_uses_frequent_tokens(backbone):
 def test_labels_init_repeats_label_word_embeddings(backbone, toy_task):
     prompt = init_prompt(backbone, 5, "labels", task=toy_task)
     ids = backbone.tokenizer(" bad wonderful day", add_special_tokens=False)["input_ids"]
-    expected = backbone.embed(torch.tensor(ids)).detach()
+    expected = backbone.embed(torch.tensor(ids, device=backbone.device)).detach().cpu()
     assert len(ids) == 3
     torch.testing.assert_close(prompt.tensor, torch.cat([expected, expected])[:5])
 
@@ -81,7 +81,7 @@ def test_nonpositive_length_is_rejected(backbone, length):
 def test_every_init_starts_at_the_scale_of_scaled_embeddings(tiny_dirs, toy_task, method):
     """Gemma multiplies its embedding rows by sqrt(d) inside the module: inits must match what the model reads."""
     backbone = load_backbone(str(tiny_dirs["gemma"]), "float32")
-    table = backbone.model.get_input_embeddings().weight
+    table = backbone.model.get_input_embeddings().weight.cpu()
     read = backbone.embed(torch.arange(table.shape[0])).detach()
     assert read.std() > 4 * table.std()  # the scaling is real in this model
     prompt = init_prompt(backbone, 200, method, seed=0, task=toy_task)

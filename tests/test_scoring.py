@@ -30,7 +30,7 @@ def _reference_causal(backbone, prompt, text, candidate):
     tokenizer = backbone.tokenizer
     ids = tokenizer(text)["input_ids"]
     answer = tokenizer(" " + candidate, add_special_tokens=False)["input_ids"]
-    embeds = torch.cat([prompt, backbone.embed(torch.tensor(ids + answer))])[None]
+    embeds = torch.cat([prompt.to(backbone.device), backbone.embed(torch.tensor(ids + answer, device=backbone.device))])[None]
     logp = backbone.model(inputs_embeds=embeds).logits[0].log_softmax(-1)
     start = prompt.shape[0] + len(ids) - 1
     return sum(logp[start + j, token].item() for j, token in enumerate(answer))

@@ -146,10 +146,10 @@ def test_on_counts_the_fraction_of_tokens_that_open_a_gate(tiny_dirs, model):
     gates = []
     hook = backbone.model.model.layers[0].mlp.gate_proj.register_forward_hook(lambda m, i, o: gates.append(o))
     with torch.no_grad():
-        backbone.model.base_model(inputs_embeds=prompt)
+        backbone.model.base_model(inputs_embeds=prompt.to(backbone.device))
     hook.remove()
-    expected = (gates[0][0] > 0).float().mean(0)
-    torch.testing.assert_close(activation_states(backbone, prompt)[0, :64], expected)
+    expected = (gates[0][0] > 0).float().mean(0).cpu()
+    torch.testing.assert_close(activation_states(backbone, prompt)[0, :64].cpu(), expected)
 
 
 def test_on_leaves_zero_padding_out(tiny_dirs):

@@ -178,18 +178,38 @@ def dtype_name(dtype: str) -> str:
     return str(resolve_dtype(dtype)).removeprefix("torch.")
 
 
-def load_backbone(name: str = DEFAULT_BACKBONE, dtype: str = "auto") -> Backbone:
+def default_device() -> str:
+    """Where backbones load unless told otherwise: $PROMPTBANK_DEVICE, else cuda where there is one, else cpu."""
+    return os.environ.get("PROMPTBANK_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_device(device: str | None) -> str:
+    """A device name checked against this host (one sentence on a device that is not there)."""
+    device = device or default_device()
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise BadArgumentError(f"--device must be cpu, cuda or cuda:N, not {device!r}.") from None
+    if parsed.type == "cuda" and (not torch.cuda.is_available() or (parsed.index or 0) >= torch.cuda.device_count()):
+        raise BadArgumentError(f"--device {device} is not available on this machine; use cpu"
+                               + (" or cuda:0" if torch.cuda.is_available() else "") + ".")
+    if parsed.type not in ("cpu", "cuda"):
+        raise BadArgumentError(f"--device must be cpu, cuda or cuda:N, not {device!r}.")
+    return str(parsed)
+
+
+def load_backbone(name: str = DEFAULT_BACKBONE, dtype: str = "auto", device: str | None = None) -> Backbone:
     """Load a frozen backbone by bundled name or local Hugging Face directory/id (never from the network).
 
-    The weights are cast to the compute dtype (bfloat16 where the hardware runs it natively) and every
-    parameter has requires_grad off: only soft prompts are trained. A process loads each backbone once per
-    concrete dtype ("auto" and what it means here share one copy).
+    The weights are cast to the compute dtype (bfloat16 where the hardware runs it natively), placed on `device`
+    (default: `default_device()`), and every parameter has requires_grad off: only soft prompts are trained. A
+    process loads each backbone once per concrete dtype and device ("auto" and what it means here share one copy).
     """
-    return _load(name, dtype_name(dtype))
+    return _load(name, dtype_name(dtype), resolve_device(device))
 
 
 @cache
-def _load(name: str, dtype: str) -> Backbone:
+def _load(name: str, dtype: str, device: str) -> Backbone:
     source = _resolve(name)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     hf_logging.disable_progress_bar()  # promptbank shows its own progress; per-tensor bars are noise
@@ -205,8 +225,7 @@ def _load(name: str, dtype: str) -> Backbone:
     model = _LOADERS[family].from_pretrained(source, local_files_only=True, dtype=resolve_dtype(dtype))
     model.requires_grad_(False)
     model.eval()
-    if torch.cuda.is_available():
-        model.to("cuda")
+    model.to(device)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     return Backbone(name=name, family=family, model=model, tokenizer=tokenizer,

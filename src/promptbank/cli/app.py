@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -17,7 +18,16 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_
 console = Console(width=None if sys.stdout.isatty() else 160)
 BankOption = Annotated[Optional[Path], typer.Option("--bank", help="Bank directory (default: $PROMPTBANK_HOME or "
                                                                    "~/.local/share/promptbank).")]
+DeviceOption = Annotated[Optional[str], typer.Option(help="cpu, cuda or cuda:N (default: $PROMPTBANK_DEVICE, else cuda "
+                                                          "where there is one, else cpu).")]
 LR_HELP = "Learning rate (default: the backbone's recipe, chosen on dev data; see `promptbank backbones`)."
+
+
+def use_device(device: str | None) -> None:
+    """Make `device` the one every backbone this command loads goes to (checked first: one sentence if absent)."""
+    if device is not None:
+        from promptbank.backbones import resolve_device
+        os.environ["PROMPTBANK_DEVICE"] = resolve_device(device)
 
 
 def train_config(backbone: str, **fields) -> TrainConfig:

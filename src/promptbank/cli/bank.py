@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from promptbank.bank import PromptBank, PromptRecord
-from promptbank.cli.app import LR_HELP, BankOption, app, console, train_config
+from promptbank.cli.app import BankOption, DeviceOption, LR_HELP, app, console, train_config, use_device
 from promptbank.errors import BadArgumentError
 
 
@@ -150,8 +150,9 @@ def import_(archive: Annotated[Path, typer.Argument(help="An archive made by `pr
 @bank_app.command("export-peft")
 def export_peft(record_id: Annotated[str, typer.Argument()],
                 out: Annotated[Path, typer.Option(help="Directory for PeftModel.from_pretrained.")],
-                bank: BankOption = None) -> None:
+                bank: BankOption = None, device: DeviceOption = None) -> None:
     """Export a prompt as a PEFT prompt-tuning directory."""
+    use_device(device)
     from promptbank.backbones import load_backbone
     from promptbank.peft_format import export_peft as write
     if out.exists():
@@ -165,8 +166,9 @@ def export_peft(record_id: Annotated[str, typer.Argument()],
 @bank_app.command("import-peft")
 def import_peft(directory: Annotated[Path, typer.Argument(help="A PEFT prompt-tuning adapter directory.")],
                 backbone: Annotated[str, typer.Option(help="The backbone the prompt was trained on.")],
-                bank: BankOption = None, name: Annotated[Optional[str], typer.Option()] = None) -> None:
+                bank: BankOption = None, name: Annotated[Optional[str], typer.Option()] = None, device: DeviceOption = None) -> None:
     """Import a PEFT prompt-tuning adapter into the bank."""
+    use_device(device)
     from promptbank.backbones import load_backbone
     from promptbank.peft_format import read_peft
     prompt = read_peft(directory, load_backbone(backbone))
@@ -193,8 +195,9 @@ def build(tasks: Annotated[str, typer.Option(help="Comma-separated source task n
           = None,
           bar: Annotated[bool, typer.Option(help="Keep only sources that beat the majority class by 0.05 and the "
                                                  "template with no prompt on test.")] = True,
-          dtype: Annotated[str, typer.Option()] = "auto") -> None:
+          dtype: Annotated[str, typer.Option()] = "auto", device: DeviceOption = None) -> None:
     """Train source prompts on several tasks into the bank (a stopped build continues where it was)."""
+    use_device(device)
     from promptbank.source_bank import BAR_MARGIN, build_bank
     from promptbank.tasks import get_task
     try:

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from promptbank.cli.app import LR_HELP, app, console, names
+from promptbank.cli.app import DeviceOption, LR_HELP, app, console, names, use_device
 from promptbank.errors import BadArgumentError
 
 
@@ -41,8 +41,10 @@ def matrix(
     test_size: Annotated[int, typer.Option()] = 200,
     dtype: Annotated[str, typer.Option()] = "auto",
     report_only: Annotated[bool, typer.Option(help="Train nothing: report the cells finished so far.")] = False,
+    device: DeviceOption = None,
 ) -> None:
     """Source × target matrix of zero-shot scores and transfer gains, metric correlations, convergence curves."""
+    use_device(device)
     from promptbank.bank import PromptBank
     from promptbank.experiments import MatrixSpec, run_matrix
     from promptbank.recipe import recipe_for
@@ -124,8 +126,10 @@ def sweep(
     eval_every: Annotated[int, typer.Option()] = 10,
     dev_size: Annotated[int, typer.Option(help="Dev examples from the validation split (never test).")] = 200,
     dtype: Annotated[str, typer.Option()] = "auto",
+    device: DeviceOption = None,
 ) -> None:
     """Few-shot training recipe sweep (lr × warmup × prompt length × init) scored on dev data only."""
+    use_device(device)
     from promptbank.sweep import SweepSpec, run_sweep
     if seeds <= 0:
         raise BadArgumentError(f"--seeds must be positive, not {seeds}.")
@@ -155,8 +159,10 @@ def zero_shot(
     test_size: Annotated[int, typer.Option(help="Test examples per task (at most).")] = 1000,
     prompt_length: Annotated[int, typer.Option()] = 20,
     dtype: Annotated[str, typer.Option()] = "auto",
+    device: DeviceOption = None,
 ) -> None:
     """Zero-shot transfer matrix: every source prompt of the bank, as it is, on every task's test split."""
+    use_device(device)
     from promptbank.bank import PromptBank
     from promptbank.zero_shot_matrix import ZeroShotSpec, run_zero_shot_matrix
     spec = ZeroShotSpec(backbone=backbone, tasks=names(tasks), test_size=test_size, prompt_length=prompt_length,
@@ -219,8 +225,10 @@ def cross_model(
     prompt_length: Annotated[int, typer.Option()] = 20,
     test_size: Annotated[int, typer.Option()] = 1000,
     dtype: Annotated[str, typer.Option()] = "auto",
+    device: DeviceOption = None,
 ) -> None:
     """Projected prompts of held-out tasks on the target backbone: zero-shot (own and other tasks) and as inits."""
+    use_device(device)
     from promptbank.bank import PromptBank
     from promptbank.cross_model import CrossModelSpec, run_cross_model
     from promptbank.projector import load_projector

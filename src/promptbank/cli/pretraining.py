@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from promptbank.cli.app import LR_HELP, app, console, names, train_config
+from promptbank.cli.app import DeviceOption, LR_HELP, app, console, names, train_config, use_device
 
 
 @app.command()
@@ -32,8 +32,10 @@ def pretrain(
     work_dir: Annotated[Path, typer.Option(help="Checkpoints of unfinished formats (rerun to continue).")]
     = Path("runs/pretrain"),
     dtype: Annotated[str, typer.Option()] = "auto",
+    device: DeviceOption = None,
 ) -> None:
     """Pre-train one prompt per format on self-supervised tasks built from unlabeled text (PPT), into the bank."""
+    use_device(device)
     from promptbank.bank import PromptBank
     from promptbank.pretraining.prompts import PretrainSpec, pretrain as run
     spec = PretrainSpec(backbone=backbone, formats=names(formats), examples=examples, dev_size=dev_size, documents=documents,

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from promptbank.cli.app import app, console, names
+from promptbank.cli.app import DeviceOption, app, console, names, use_device
 
 project_app = typer.Typer(no_args_is_help=True, help="Cross-model projectors: train, apply to bank prompts, list.")
 app.add_typer(project_app, name="project")
@@ -32,8 +32,10 @@ def train(
     prompt_length: Annotated[int, typer.Option()] = 20,
     seed: Annotated[int, typer.Option()] = 0,
     dtype: Annotated[str, typer.Option()] = "auto",
+    device: DeviceOption = None,
 ) -> None:
     """Train a projector from one backbone's prompts into another backbone's embedding space (Su et al.)."""
+    use_device(device)
     from promptbank.bank import PromptBank
     from promptbank.errors import BadArgumentError
     from promptbank.projection import ProjectionSpec, train_projector
@@ -62,8 +64,10 @@ def apply(
     tasks: Annotated[Optional[str], typer.Option(help="Project only the prompts of these tasks.")] = None,
     ids: Annotated[Optional[str], typer.Option(help="Project only these bank ids.")] = None,
     dtype: Annotated[str, typer.Option()] = "auto",
+    device: DeviceOption = None,
 ) -> None:
     """Project bank prompts of the projector's source backbone into its target, stored as kind projected."""
+    use_device(device)
     from promptbank.bank import PromptBank
     from promptbank.projection import project_bank
     with PromptBank(bank) as source_bank, PromptBank(into or source_bank.root, create=True) as target_bank:

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from promptbank.cli.app import LR_HELP, app, console, train_config
+from promptbank.cli.app import DeviceOption, LR_HELP, app, console, train_config, use_device
 
 
 @app.command()
@@ -35,8 +35,10 @@ def train(
     bank: Annotated[Optional[Path], typer.Option(help="Add the trained prompt to this bank (and look up a bank id "
                                                       "given to --init-prompt, or a pre-trained prompt, there).")]
     = None,
+    device: DeviceOption = None,
 ) -> None:
     """Train a soft prompt on a task with the backbone frozen, evaluate it on test and save it."""
+    use_device(device)
     from promptbank.runs import RunSpec, run_training
     config = train_config(backbone, steps=steps, batch_size=batch_size, lr=lr, eval_every=eval_every,
                           patience=patience, seed=seed)
@@ -70,8 +72,10 @@ def eval_(
     split: Annotated[str, typer.Option(help="train, validation or test.")] = "test",
     limit: Annotated[Optional[int], typer.Option(help="Evaluate on the first N examples only.")] = None,
     dtype: Annotated[str, typer.Option(help="auto, float32 or bfloat16.")] = "auto",
+    device: DeviceOption = None,
 ) -> None:
     """Evaluate a saved prompt on a task split."""
+    use_device(device)
     from promptbank.runs import evaluate_saved
     result = evaluate_saved(prompt, task, backbone, split, limit, dtype)
     table = Table("prompt", "task", "split", "examples", "accuracy", "macro-F1", title="promptbank eval")

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from promptbank.cli.app import LR_HELP, app, console, train_config
+from promptbank.cli.app import DeviceOption, LR_HELP, app, console, train_config, use_device
 from promptbank.errors import BadArgumentError
 
 
@@ -30,8 +30,10 @@ def transfer(
     test_size: Annotated[Optional[int], typer.Option()] = None,
     seed: Annotated[int, typer.Option()] = 0,
     dtype: Annotated[str, typer.Option()] = "auto",
+    device: DeviceOption = None,
 ) -> None:
     """Initialise a target task's prompt from the bank's source prompts, train it, and store it with its lineage."""
+    use_device(device)
     from promptbank.bank import PromptBank
     from promptbank.runs import TransferSpec, transfer_run
     config = train_config(backbone, steps=steps, eval_every=eval_every, lr=lr, patience=0, seed=seed)
@@ -65,8 +67,10 @@ def similarity(
     length_policy: Annotated[str, typer.Option(help="Prompts of different lengths: reject, pad or truncate.")] =
         "reject",
     out: Annotated[Path, typer.Option(help="Heatmap PNG to write.")] = Path("similarity.png"),
+    device: DeviceOption = None,
 ) -> None:
     """The similarity matrix of a bank's prompts (task similarity), printed and drawn as a heatmap."""
+    use_device(device)
     from promptbank.backbones import load_backbone
     from promptbank.bank import PromptBank
     from promptbank.plots import heatmap
