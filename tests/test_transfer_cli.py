@@ -63,3 +63,21 @@ def test_transfer_and_similarity_mistakes(cli, tiny_dirs, built, tmp_path):
     assert_user_error(cli("bank", "build", "--bank", tmp_path / "b", "--tasks", "movie_sentences,nope",
                           "--backbone", tiny_dirs["causal"]), "nope")
     assert not (tmp_path / "b").exists()
+
+
+def test_staged_retrieval_from_the_cli(cli, tiny_dirs, tmp_path):
+    from promptbank.bank import PromptBank
+    from promptbank.source_bank import build_bank
+    from promptbank.train import TrainConfig
+    with PromptBank(tmp_path / "b", create=True) as bank:
+        build_bank(["movie_sentences", "food_reviews", "bbc_news"], bank, str(tiny_dirs["causal"]), shots=2,
+                   prompt_length=4, config=TrainConfig(steps=2, eval_every=2, patience=0, batch_size=4),
+                   dtype="float32", test_size=4, margin=None, progress=False)
+    code, out, err = cli("transfer", "--target", "rotten_tomatoes", "--bank", tmp_path / "b", "--by", "staged",
+                         "--k", 2, "--backbone", tiny_dirs["causal"], "--shots", 2, "--steps", 2, "--eval-every", 2,
+                         "--prompt-length", 4, "--test-size", 4, "--dtype", "float32")
+    assert code == 0, err
+    assert "sources ranked by staged" in out
+    with PromptBank(tmp_path / "b") as bank:
+        (stored,) = bank.list(task="rotten_tomatoes")
+    assert stored.lineage["by"] == "staged" and stored.lineage["evaluations"] > 0 and len(stored.lineage["sources"]) == 2

@@ -18,6 +18,7 @@ from promptbank.peft_format import CONFIG as ADAPTER_CONFIG
 from promptbank.peft_format import read_peft
 from promptbank.pretraining.prompts import PRETRAINED_INITS, pretrained_for
 from promptbank.prompt import SoftPrompt, check_compatible, init_prompt, load_prompt, save_prompt
+from promptbank.staged_retrieval import rank_staged
 from promptbank.tasks import Example, Task, fingerprint, few_shot, get_task, split
 from promptbank.train import TrainConfig, TrainResult, train_prompt
 from promptbank.transfer import (BASELINES, Ranked, best_of_k_init, check_choice, mixture_init, rank_by_similarity,
@@ -190,7 +191,7 @@ class TransferSpec:
     target: str
     strategy: str = "weighted-average"  # or best-of-k, mixture; random, vocab, labels are the baselines
     k: int = 3
-    by: str = "similarity"  # or "zero-shot"
+    by: str = "similarity"  # or "zero-shot", or "staged" (similarity prefilter, then successive halving on dev)
     metric: str = "spot-avg-cosine"
     backbone: str = DEFAULT_BACKBONE
     shots: int | None = 16
@@ -224,6 +225,7 @@ class Retrieval:
     prompts: torch.Tensor
     records: list[PromptRecord]
     ranking: list[Ranked]
+    evaluations: int | None = None  # prompt × dev-example scorings spent (staged retrieval)
 
     def top(self, k: int) -> tuple[torch.Tensor, list[Ranked]]:
         """The k best-ranked sources: their prompts stacked (k, L, d), and their rankings."""
@@ -241,6 +243,10 @@ def retrieve(spec: TransferSpec, backbone: Backbone, bank: PromptBank, data: Tar
     start = init_prompt(backbone, spec.prompt_length, "random", seed=spec.train.seed)
     embedding_config = TrainConfig(**{**asdict(spec.train), "steps": spec.embedding_steps, "patience": 0})
     embedding = train_prompt(backbone, data.train_items, data.dev_items, start, embedding_config, progress=False)
+    if spec.by == "staged":
+        staged = rank_staged(backbone, prompts, records, data.dev_items, embedding.prompt.tensor, spec.metric,
+                             k=spec.k, seed=spec.train.seed)
+        return Retrieval(prompts, records, staged.ranking, staged.evaluations)
     return Retrieval(prompts, records, rank_by_similarity(backbone, prompts, records, embedding.prompt.tensor,
                                                           spec.metric))
 
@@ -269,7 +275,8 @@ def transfer_run(spec: TransferSpec, bank: PromptBank, progress: bool = True, da
         ranking = retrieval.ranking
         chosen, top = retrieval.top(spec.k)
         lineage = {"method": spec.strategy, "sources": [r.record.id for r in top], "by": spec.by,
-                   "metric": spec.metric if spec.by == "similarity" else None, "scores": [r.score for r in top]}
+                   "metric": spec.metric if spec.by != "zero-shot" else None, "scores": [r.score for r in top],
+                   "evaluations": retrieval.evaluations}
         if spec.strategy == "weighted-average":
             tensor, lineage["weights"] = weighted_average_init(chosen, [r.score for r in top])
         elif spec.strategy == "best-of-k":

@@ -31,7 +31,7 @@ from promptbank.train import TrainConfig, train_prompt
 
 STRATEGIES = ("best-of-k", "weighted-average", "mixture")
 BASELINES = ("random", "vocab", "labels")
-RETRIEVALS = ("similarity", "zero-shot")
+RETRIEVALS = ("similarity", "zero-shot", "staged")
 WEIGHT_TEMPERATURE = 0.1  # softmax temperature over the top-k scores (similarities or zero-shot accuracies)
 
 
@@ -114,7 +114,7 @@ def _like(template: SoftPrompt, tensor: torch.Tensor) -> SoftPrompt:
 def check_choice(strategy: str, k: int, by: str) -> None:
     """A strategy, a k and a retrieval that exist, checked before any model is loaded."""
     if by not in RETRIEVALS:
-        raise BadArgumentError(f"--by must be {' or '.join(RETRIEVALS)}, not {by!r}.")
+        raise BadArgumentError(f"--by must be one of {', '.join(RETRIEVALS)}, not {by!r}.")
     if strategy not in STRATEGIES + BASELINES + PRETRAINED_INITS:
         raise BadArgumentError(f"Unknown strategy {strategy!r}; use one of "
                                f"{', '.join(STRATEGIES + BASELINES + PRETRAINED_INITS)}.")

@@ -20,7 +20,9 @@ def transfer(
                                                "vocab, labels.")] = "weighted-average",
     k: Annotated[int, typer.Option(help="How many top-ranked sources to use.")] = 3,
     metric: Annotated[str, typer.Option(help="Similarity metric for retrieval.")] = "spot-avg-cosine",
-    by: Annotated[str, typer.Option(help="Rank sources by similarity or by zero-shot dev accuracy.")] = "similarity",
+    by: Annotated[str, typer.Option(help="Rank sources by similarity, by zero-shot dev accuracy, or staged (a "
+                                         "similarity prefilter, then successive halving of zero-shot dev accuracy: "
+                                         "for large banks).")] = "similarity",
     backbone: Annotated[str, typer.Option()] = "smollm2-135m",
     shots: Annotated[int, typer.Option(help="Examples per class for train and dev.")] = 16,
     steps: Annotated[int, typer.Option(help="Training steps of the target prompt.")] = 100,
@@ -43,9 +45,11 @@ def transfer(
         result = transfer_run(spec, store)
         record = store.add(result.prompt, lineage=result.lineage)
     if result.ranking:
-        ranking = Table("rank", "source", "task", "score", "used", title=f"sources ranked by {by}"
-                        + (f" ({metric})" if by == "similarity" else " (dev accuracy)"))
-        for i, ranked in enumerate(result.ranking, 1):
+        how = {"similarity": f" ({metric})", "zero-shot": " (dev accuracy)",
+               "staged": f" (dev accuracy of the prompts scored; prefilter by {metric})"}[by]
+        ranking = Table("rank", "source", "task", "score", "used", title=f"sources ranked by {by}{how}")
+        scored = [r for r in result.ranking if r.score == r.score]  # staged retrieval leaves most unscored (NaN)
+        for i, ranked in enumerate(scored, 1):
             ranking.add_row(str(i), ranked.record.id, ranked.record.task or "-", f"{ranked.score:.4f}",
                             "yes" if i <= k else "")
         console.print(ranking)
