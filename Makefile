@@ -40,6 +40,8 @@ bench: setup
 	$(BIN)/python bench/bank_ops.py
 	$(BIN)/python bench/zero_shot.py
 	$(BIN)/python bench/similarity.py
+	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/train_many.py
 
 clean:
 	rm -rf $(VENV) runs
