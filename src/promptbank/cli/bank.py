@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from promptbank.bank import PromptBank, PromptRecord
-from promptbank.cli.app import BankOption, DeviceOption, LR_HELP, app, console, train_config, use_device
+from promptbank.cli.app import (AddressOption, BankOption, CpusOption, DeviceOption, ExecutorOption, GpusOption,
+                                LR_HELP, app, console, train_config, use_device, use_executor)
 from promptbank.errors import BadArgumentError
 
 
@@ -195,8 +196,11 @@ def build(tasks: Annotated[str, typer.Option(help="Comma-separated source task n
           = None,
           bar: Annotated[bool, typer.Option(help="Keep only sources that beat the majority class by 0.05 and the "
                                                  "template with no prompt on test.")] = True,
-          dtype: Annotated[str, typer.Option()] = "auto", device: DeviceOption = None) -> None:
+          dtype: Annotated[str, typer.Option()] = "auto", device: DeviceOption = None,
+          executor: ExecutorOption = "local", address: AddressOption = None, cpus_per_unit: CpusOption = None,
+          gpus_per_unit: GpusOption = None) -> None:
     """Train source prompts on several tasks into the bank (a stopped build continues where it was)."""
+    runner = use_executor(executor, address, cpus_per_unit, gpus_per_unit, device)
     use_device(device)
     from promptbank.source_bank import BAR_MARGIN, build_bank
     from promptbank.tasks import get_task
@@ -210,7 +214,7 @@ def build(tasks: Annotated[str, typer.Option(help="Comma-separated source task n
         get_task(name)  # before a bank is created for them
     with PromptBank(bank, create=True) as store:
         outcomes = build_bank(task_names, store, backbone, None if full else shots, prompt_length, seed_list, config,
-                              dtype, test_size, dev_size, train_size, BAR_MARGIN if bar else None)
+                              dtype, test_size, dev_size, train_size, BAR_MARGIN if bar else None, executor=runner)
     table = Table("task", "seed", "id", "dev acc", "test acc", "majority", "no prompt", "steps", "kept",
                   title=f"built {sum(o.kept for o in outcomes)} of {len(outcomes)} source prompts")
     for o in outcomes:

@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from promptbank.cli.app import DeviceOption, LR_HELP, app, console, names, train_config, use_device
+from promptbank.cli.app import (AddressOption, CpusOption, DeviceOption, ExecutorOption, GpusOption, LR_HELP, app,
+                                console, names, train_config, use_device, use_executor)
 
 
 @app.command()
@@ -33,8 +34,13 @@ def pretrain(
     = Path("runs/pretrain"),
     dtype: Annotated[str, typer.Option()] = "auto",
     device: DeviceOption = None,
+    executor: ExecutorOption = "local",
+    address: AddressOption = None,
+    cpus_per_unit: CpusOption = None,
+    gpus_per_unit: GpusOption = None,
 ) -> None:
     """Pre-train one prompt per format on self-supervised tasks built from unlabeled text (PPT), into the bank."""
+    runner = use_executor(executor, address, cpus_per_unit, gpus_per_unit, device)
     use_device(device)
     from promptbank.bank import PromptBank
     from promptbank.pretraining.prompts import PretrainSpec, pretrain as run
@@ -42,7 +48,7 @@ def pretrain(
                         prompt_length=prompt_length, seed=seed, dtype=dtype,
                         train=train_config(backbone, steps=steps, lr=lr, eval_every=eval_every, patience=0, seed=seed))
     with PromptBank(bank, create=True) as store:
-        records = [store.get(r.id) for r in run(spec, store, work_dir)]  # with their curves
+        records = [store.get(r.id) for r in run(spec, store, work_dir, executor=runner)]  # with their curves
     table = Table("format", "bank id", "start dev", "best dev", "best step", "minutes", title="pre-trained prompts")
     for r in records:
         table.add_row(r.lineage["format"], r.id, f"{r.curve[0]['dev_accuracy']:.3f}",

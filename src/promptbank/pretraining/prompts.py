@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import random
 import shutil
+import socket
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 from promptbank import scoring
 from promptbank.backbones import DEFAULT_BACKBONE, dtype_name, load_backbone
 from promptbank.bank import PromptBank, PromptRecord
 from promptbank.errors import BadArgumentError, DataError
-from promptbank.pretraining.corpus import load_corpus
+from promptbank.executor import Executor, run_units
+from promptbank.pretraining.corpus import Corpus, load_corpus
 from promptbank.pretraining.formats import PRETRAINING_TASKS, format_for
 from promptbank.prompt import SoftPrompt, init_prompt
 from promptbank.tasks import Task
@@ -71,35 +74,69 @@ def _stored(bank: PromptBank, spec: PretrainSpec, fmt: str, corpus_fingerprint: 
     return None
 
 
-def pretrain(spec: PretrainSpec, bank: PromptBank, work_dir: Path, progress: bool = True) -> list[PromptRecord]:
-    """Pre-train a prompt per format (or find it already done) and return their bank records, in format order."""
+@dataclass(frozen=True)
+class FormatUnit:
+    """One format to pre-train, as a worker gets it: everything but the bank."""
+
+    spec: PretrainSpec
+    format: str
+    corpus: str  # the driver's corpus fingerprint: a worker with another corpus refuses to train
+    checkpoint_dir: Path  # on the machine that trains it (the driver's own disk, locally)
+    progress: bool = True
+
+
+def pretrain_format(unit: FormatUnit, corpus: Corpus | None = None) -> SoftPrompt:
+    """Pre-train one format's prompt (with its info: metrics, curve): a worker's part, which writes nothing but
+    its checkpoints. `corpus` is the driver's when it runs in the driver's process; a worker loads its own."""
+    spec, fmt = unit.spec, unit.format
+    corpus = corpus or load_corpus(spec.documents, spec.seed)
+    if corpus.fingerprint != unit.corpus:
+        raise DataError(f"The corpus on {socket.gethostname()} is not the driver's ({corpus.fingerprint[:12]}, not "
+                        f"{unit.corpus[:12]}); install the same promptbank there and run `promptbank fetch-data`.")
+    backbone = load_backbone(spec.backbone, spec.dtype)
+    train_task, dev_task = _task_for(spec, fmt, corpus)
+    train_items = scoring.encode(backbone, train_task, train_task.examples)
+    dev_items = scoring.encode(backbone, dev_task, dev_task.examples)
+    start = init_prompt(backbone, spec.prompt_length, "random", seed=spec.seed)
+    result = train_prompt(backbone, train_items, dev_items, start, spec.train, checkpoint_dir=unit.checkpoint_dir,
+                          progress=unit.progress)
+    prompt = result.prompt
+    prompt.info = {"task": f"ppt-{fmt}", "task_format": train_task.format, "task_kind": "pretrained",
+                   "labels": list(train_task.labels), "train_examples": spec.examples,
+                   "training": asdict(spec.train) | {"dtype": spec.dtype, "steps_done": result.steps_done,
+                                                     "best_step": result.best_step},
+                   "metrics": {"dev": {"accuracy": result.best_dev}}, "curve": result.curve}
+    return prompt
+
+
+def pretrain(spec: PretrainSpec, bank: PromptBank, work_dir: Path, progress: bool = True,
+             executor: Executor = Executor()) -> list[PromptRecord]:
+    """Pre-train a prompt per format (or find it already done) and return their bank records, in format order.
+
+    The formats are trained by `executor`'s workers; this process alone adds them to the bank.
+    """
     corpus = load_corpus(spec.documents, spec.seed)
-    backbone = None
-    records = []
-    for fmt in spec.formats:
+    records: dict[str, PromptRecord] = {}
+    units = []
+    for fmt in dict.fromkeys(spec.formats):
         if (done := _stored(bank, spec, fmt, corpus.fingerprint)) is not None:
-            records.append(done)
+            records[fmt] = done
             continue
-        backbone = backbone or load_backbone(spec.backbone, spec.dtype)
-        train_task, dev_task = _task_for(spec, fmt, corpus)
-        train_items = scoring.encode(backbone, train_task, train_task.examples)
-        dev_items = scoring.encode(backbone, dev_task, dev_task.examples)
-        start = init_prompt(backbone, spec.prompt_length, "random", seed=spec.seed)
-        checkpoints = Path(work_dir) / f"{spec.backbone.replace('/', '_')}-{fmt}-seed{spec.seed}"
-        result = train_prompt(backbone, train_items, dev_items, start, spec.train, checkpoint_dir=checkpoints,
-                              progress=progress)
-        prompt = result.prompt
-        prompt.info = {"task": f"ppt-{fmt}", "task_format": train_task.format, "task_kind": "pretrained",
-                       "labels": list(train_task.labels), "train_examples": spec.examples,
-                       "training": asdict(spec.train) | {"dtype": spec.dtype, "steps_done": result.steps_done,
-                                                         "best_step": result.best_step},
-                       "metrics": {"dev": {"accuracy": result.best_dev}}, "curve": result.curve}
+        checkpoints = Path(work_dir).absolute() / f"{spec.backbone.replace('/', '_')}-{fmt}-seed{spec.seed}"
+        units.append(FormatUnit(spec, fmt, corpus.fingerprint, checkpoints, progress and executor.kind == "local"))
+
+    def store(unit: FormatUnit, prompt: SoftPrompt) -> None:
+        fmt = unit.format
         lineage = {"method": "ppt", "sources": [], "format": fmt, "corpus": corpus.fingerprint,
                    "corpus_counts": corpus.counts, "settings": spec.settings(fmt)}
-        records.append(bank.add(prompt, name=f"ppt-{fmt}-{spec.backbone}", kind="pretrained",
-                                tags=["pretrained", FORMAT_TAG + fmt], lineage=lineage))
-        shutil.rmtree(checkpoints, ignore_errors=True)  # the prompt is in the bank: the checkpoint is spent
-    return records
+        records[fmt] = bank.add(prompt, name=f"ppt-{fmt}-{spec.backbone}", kind="pretrained",
+                                tags=["pretrained", FORMAT_TAG + fmt], lineage=lineage)
+        shutil.rmtree(unit.checkpoint_dir, ignore_errors=True)  # the prompt is in the bank: the checkpoint is spent
+
+    # In this process the corpus is loaded already; a Ray worker loads its own (it is not sent with every unit).
+    work = partial(pretrain_format, corpus=corpus) if executor.kind == "local" else pretrain_format
+    run_units(work, units, store, executor, progress)
+    return [records[fmt] for fmt in spec.formats]
 
 
 def pretrained_for(bank: PromptBank, backbone: str, task: Task, init: str, length: int) -> SoftPrompt:
