@@ -13,3 +13,14 @@ export OMP_NUM_THREADS=1
 .venv/bin/promptbank experiment sweep --backbone smollm2-135m --tasks $tasks --lrs 0.003,0.01,0.03,0.1 \
     --seeds 2 --steps 30 --eval-every 10 --dev-size 200 --out reports/recipe/smollm2-135m-lr
 wait
+
+# Stage 2, SmolLM2 (the experiment's backbone), once its full-data bank is built (banks/build-full.sh): warmup and
+# prompt length at lr 0.01, and the transfer init (weighted average of the 3 best sources by zero-shot dev score,
+# never the task's own prompt) at that rate and a lower one. Random init is rerun here: the folder records the bank.
+# Transfer inits keep the bank's 20 tokens, so the other lengths are swept from random init only.
+stage2="--backbone smollm2-135m --tasks $tasks --seeds 2 --steps 30 --eval-every 10 --dev-size 200
+        --bank banks/smollm2-135m-full --out reports/recipe/smollm2-135m-stage2"
+.venv/bin/promptbank experiment sweep $stage2 --lrs 0.01 --warmups 0,0.06,0.2 --prompt-lengths 20 --inits random,transfer &
+.venv/bin/promptbank experiment sweep $stage2 --lrs 0.003 --warmups 0,0.06,0.2 --prompt-lengths 20 --inits transfer
+wait
+.venv/bin/promptbank experiment sweep $stage2 --lrs 0.01 --warmups 0.06 --prompt-lengths 10,50 --inits random
