@@ -22,15 +22,14 @@ $(BIN)/.installed: pyproject.toml Makefile
 
 setup: $(BIN)/.installed
 
-# The main job: rotten_tomatoes held out as a few-shot target; sources retrieved from the shipped bank
-# (banks/build-smollm2-135m.sh rebuilds it); random vs transfer init on the same step budget; report.html.
-DEMO_SOURCES := movie_sentences,tweet_sentiment,food_reviews,vitaminc,fever,strategyqa,winowhy,bbc_news
+# The main job: rotten_tomatoes held out as a few-shot target; sources retrieved from the shipped full-data bank
+# (banks/build-full.sh rebuilds it); random vs transfer init on the same step budget; report.html.
 demo: setup
 	rm -rf runs/demo
-	$(BIN)/promptbank bank import banks/smollm2-135m.tar.gz --bank runs/demo/bank
-	$(BIN)/promptbank experiment matrix --bank runs/demo/bank --sources $(DEMO_SOURCES) --targets rotten_tomatoes \
+	$(BIN)/promptbank bank import banks/smollm2-135m-full.tar.gz --bank runs/demo/bank
+	$(BIN)/promptbank experiment matrix --bank runs/demo/bank --targets rotten_tomatoes \
 	    --seeds 1 --shots 16 --steps 20 --eval-every 10 --strategies weighted-average,best-of-k --k 3 --by zero-shot \
-	    --no-per-source --test-size 100 --out runs/demo/report
+	    --no-per-source --test-size 200 --out runs/demo/report
 
 test: setup
 	$(BIN)/python -m pytest -q
