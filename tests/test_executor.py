@@ -14,6 +14,7 @@ from promptbank import source_bank
 from promptbank.bank import PromptBank
 from promptbank.errors import BadArgumentError
 from promptbank.executor import Executor, run_units
+from promptbank.experiments import MatrixSpec, run_matrix
 from promptbank.source_bank import SourceOutcome, build_bank
 from promptbank.train import TrainConfig
 
@@ -115,3 +116,20 @@ def test_a_ray_build_stopped_after_its_first_unit_continues_with_the_rest(local_
         assert sorted(r.task for r in records) == sorted(TASKS)  # each source once
         for record in records:
             assert (bank.load(record.id).tensor - local_tensors[record.task]).abs().max() < 1e-5
+
+
+def test_a_matrix_on_ray_gives_the_cells_it_gives_locally(local_ray, built_locally, tiny_dirs, tmp_path,
+                                                          tmp_path_factory):
+    bank_root = next(tmp_path_factory.getbasetemp().glob("local*/bank"))  # the bank built_locally wrote
+    spec = MatrixSpec(sources=tuple(TASKS), targets=("rotten_tomatoes", "presuppositions_nli"), seeds=(0, 1),
+                      backbone=str(tiny_dirs["causal"]), shots=2, steps=2, eval_every=2, prompt_length=4,
+                      strategies=("weighted-average",), k=1, test_size=8, dtype="float32")
+    with PromptBank(bank_root) as bank:
+        here, _ = run_matrix(spec, bank, tmp_path / "local", progress=False)
+        there, _ = run_matrix(spec, bank, tmp_path / "ray", progress=False, executor=Executor("ray"))
+    assert [(c["target"], c["seed"]) for c in there] == [(c["target"], c["seed"]) for c in here]
+    for mine, theirs in zip(here, there):
+        assert theirs["zero_shot"] == mine["zero_shot"]
+        for group in ("per_source", "strategies"):
+            assert {k: v["test_correct"] for k, v in theirs[group].items()} == {
+                k: v["test_correct"] for k, v in mine[group].items()}

@@ -3,15 +3,17 @@
 import json
 
 import pytest
+import torch
 
 from promptbank.backbones import load_backbone
 from promptbank.bank import PromptBank
-from promptbank.evaluate import accuracy_of_many
+from promptbank.evaluate import accuracy_of_many, evaluate
 from promptbank.errors import BadArgumentError, DataError
-from promptbank.experiments import MatrixSpec, run_matrix, source_prompts, spearman, steps_to_reach
+from promptbank.experiments import MatrixSpec, run_cell, run_matrix, source_prompts, spearman, steps_to_reach
 from promptbank.runs import target_data
 from promptbank.source_bank import build_bank
-from promptbank.train import TrainConfig
+from promptbank.prompt import SoftPrompt, init_prompt
+from promptbank.train import TrainConfig, train_prompt
 
 SOURCES = ("movie_sentences", "food_reviews", "presuppositions_nli")
 
@@ -90,6 +92,32 @@ def test_matrix_writes_report_json_csv_and_continues(tiny_dirs, bank, tmp_path):
         run_matrix(MatrixSpec(**{**spec.__dict__, "steps": 6}), bank, tmp_path / "exp", progress=False)
     # "auto" is recorded as the dtype it means on this host, so a run continued elsewhere cannot mix precisions
     assert MatrixSpec(sources=SOURCES, targets=("rotten_tomatoes",), dtype="auto").dtype in ("float32", "bfloat16")
+
+
+def test_a_cell_trained_together_equals_its_runs_trained_one_by_one(tiny_dirs, bank):
+    """run_cell trains its runs in one train_many pass; each must be what its own train_prompt run gives."""
+    spec = MatrixSpec(sources=SOURCES, targets=("rotten_tomatoes",), seeds=(1,), backbone=str(tiny_dirs["causal"]),
+                      shots=2, steps=4, eval_every=2, prompt_length=4, strategies=("weighted-average", "vocab"), k=2,
+                      test_size=8, dtype="float32")
+    backbone = load_backbone(spec.backbone, "float32")
+    prompts, records = source_prompts(bank, backbone, SOURCES, 4)
+    cell, random_prompt = run_cell(spec, bank, backbone, prompts, records, "rotten_tomatoes", 1)
+    data = target_data(backbone, "rotten_tomatoes", 2, 1, test_size=8)
+    config = spec.config(1)
+    alone = train_prompt(backbone, data.train_items, data.dev_items, init_prompt(backbone, 4, "random", seed=1),
+                         config, progress=False)
+    assert torch.allclose(alone.prompt.tensor, random_prompt, atol=1e-5)
+    assert [p["dev_accuracy"] for p in alone.curve] == [p["dev_accuracy"] for p in cell["random"]["curve"]]
+    source = SoftPrompt(prompts[1], backbone.name, backbone.tokenizer_fingerprint, "prompt")
+    alone = train_prompt(backbone, data.train_items, data.dev_items, source, config, progress=False)
+    run = cell["per_source"][SOURCES[1]]
+    assert evaluate(backbone, alone.prompt.tensor, data.test_items).accuracy == run["test_accuracy"]
+    assert alone.best_step == run["best_step"] and alone.best_dev == run["best_dev"]
+    vocab = init_prompt(backbone, 4, "vocab", seed=1, task=data.task)
+    alone = train_prompt(backbone, data.train_items, data.dev_items, vocab, config, progress=False)
+    assert evaluate(backbone, alone.prompt.tensor, data.test_items).accuracy == cell["strategies"]["vocab"][
+        "test_accuracy"]
+    assert cell["strategies"]["weighted-average"]["lineage"]["method"] == "weighted-average"
 
 
 def test_experiment_cli_prints_the_comparison(cli, tiny_dirs, bank, tmp_path):

@@ -3,9 +3,11 @@
 import json
 
 import pytest
+import torch
 
 from promptbank import source_bank
 from promptbank.bank import PromptBank
+from promptbank.runs import RunSpec
 from promptbank.source_bank import build_bank, verdict
 from promptbank.train import TrainConfig
 
@@ -37,6 +39,7 @@ def test_weak_sources_are_left_out_with_the_reason_and_not_trained_again(tiny_di
         def no_training(*args, **kwargs):
             raise AssertionError("a source already built was trained again")
         monkeypatch.setattr(source_bank, "train_task", no_training)
+        monkeypatch.setattr(source_bank, "train_many", no_training)
         assert build_bank(["movie_sentences", "food_reviews"], bank, model, shots=2, prompt_length=4, config=TINY,
                           dtype="float32", test_size=20, margin=0.05, progress=False) == first
 
@@ -48,7 +51,26 @@ def test_a_build_killed_after_adding_a_source_reads_it_back_from_the_bank(tiny_d
                            test_size=8, margin=None, progress=False)
         (tmp_path / "bank" / ".build" / "movie_sentences-s0.json").unlink()  # killed between the add and the outcome
         monkeypatch.setattr(source_bank, "train_task", lambda *a, **k: pytest.fail("trained again"))
+        monkeypatch.setattr(source_bank, "train_many", lambda *a, **k: pytest.fail("trained again"))
         again = build_bank(["movie_sentences"], bank, model, shots=2, prompt_length=4, config=TINY, dtype="float32",
                            test_size=8, margin=None, progress=False)
         assert len(bank) == 1 and again[0].record_id == first[0].record_id
         assert again[0].test_accuracy == first[0].test_accuracy and again[0].kept
+
+
+def test_a_local_build_trains_its_sources_together_as_they_would_be_trained_one_by_one(tiny_dirs, tmp_path):
+    model = str(tiny_dirs["causal"])
+    config = TrainConfig(steps=4, eval_every=2, patience=1, batch_size=4)  # early stopping stays per source
+    with PromptBank(tmp_path / "bank", create=True) as bank:
+        together = build_bank(["movie_sentences", "presuppositions_nli"], bank, model, shots=2, prompt_length=4,
+                              seeds=(0, 1), config=config, dtype="float32", test_size=12, margin=None, progress=False)
+        assert not (tmp_path / "bank" / ".build" / "together.partial").exists()  # removed once all are stored
+        for outcome in together:
+            spec = RunSpec(outcome.task, model, 2, 4, dtype="float32", test_size=12,
+                           train=TrainConfig(**{**config.__dict__, "seed": outcome.seed}))
+            unit = source_bank.SourceUnit(spec, None, tmp_path / f"alone-{outcome.task}-{outcome.seed}", progress=False)
+            alone = source_bank.train_source(unit)
+            assert alone.outcome.test_accuracy == outcome.test_accuracy
+            assert alone.outcome.steps_done == outcome.steps_done and alone.outcome.dev_accuracy == outcome.dev_accuracy
+            stored = bank.load(outcome.record_id).tensor
+            assert torch.allclose(alone.prompt.tensor, stored, atol=1e-5)

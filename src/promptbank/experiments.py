@@ -29,12 +29,15 @@ from promptbank.bank import PromptBank, PromptRecord
 from promptbank.bootstrap import paired_gain
 from promptbank.errors import BadArgumentError, DataError
 from promptbank.evaluate import Evaluation, accuracy_of_many, evaluate
+from promptbank.executor import Executor, run_units
 from promptbank.prompt import SoftPrompt, init_prompt
-from promptbank.runs import TargetData, TransferSpec, check_sizes, retrieve, target_data, transfer_run
+from promptbank.pretraining.prompts import PRETRAINED_INITS
+from promptbank.runs import TargetData, TransferSpec, check_sizes, retrieve, target_data, transfer_start
 from promptbank.similarity import METRICS, similarity_matrix
 from promptbank.tasks import get_task
-from promptbank.train import TrainConfig, TrainResult, train_prompt
-from promptbank.transfer import check_choice
+from promptbank.train import TrainConfig, TrainResult
+from promptbank.train_many import Job, train_many
+from promptbank.transfer import BASELINES, check_choice
 
 
 @dataclass(frozen=True)
@@ -128,45 +131,52 @@ def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: to
              zero_shot: dict[str, float] | None = None) -> tuple[dict, torch.Tensor]:
     """Every measurement of one (target, seed) cell, as plain JSON-ready data, and the target's trained
     random-init prompt. `zero_shot`, the source prompts' test accuracies on the target, is computed when
-    not given (it does not depend on the seed: the test examples and the source prompts are the same)."""
+    not given (it does not depend on the seed: the test examples and the source prompts are the same).
+
+    Every run of the cell starts from its own prompt but trains on the same batches, so they are trained together
+    (`train_many`): the same prompts as separate runs, in shared forward passes."""
     data: TargetData = target_data(backbone, target, spec.shots, seed, test_size=spec.test_size)
     config = spec.config(seed)
-
     gold = [item.label for item in data.test_items]
 
-    def train_from(tensor: torch.Tensor, init: str) -> tuple[TrainResult, Evaluation]:
-        start = SoftPrompt(tensor, backbone.name, backbone.tokenizer_fingerprint, init)
-        result = train_prompt(backbone, data.train_items, data.dev_items, start, config, progress=False)
-        return result, evaluate(backbone, result.prompt.tensor, data.test_items)
-
-    random_result, random_test = train_from(init_prompt(backbone, spec.prompt_length, "random", seed=seed).tensor,
-                                            "random")
-    reference = random_result.best_dev
-    cell = {"target": target, "seed": seed, "majority": data.majority,
-            "random": run_json(random_result, random_test, gold),
-            "zero_shot": zero_shot or dict(zip([r.task for r in records],
-                                               accuracy_of_many(backbone, prompts, data.test_items).tolist())),
-            "per_source": {}, "strategies": {}}
-    for record, tensor in zip(records, prompts):
-        in_seed = spec.per_source_seeds is None or seed < spec.per_source_seeds
-        if spec.per_source and in_seed and record.task != target:
-            result, test = train_from(tensor, "prompt")
-            cell["per_source"][record.task] = run_json(result, test, gold) | {
-                "gain": test.accuracy - random_test.accuracy,
-                "steps_to_random_best": steps_to_reach(result.curve, reference)}
-    retrieval = None  # one ranking of the bank serves every strategy of the cell
+    starts = {("random", "random"): init_prompt(backbone, spec.prompt_length, "random", seed=seed)}
+    if spec.per_source and (spec.per_source_seeds is None or seed < spec.per_source_seeds):
+        for record, tensor in zip(records, prompts):
+            if record.task != target:
+                starts["per_source", record.task] = SoftPrompt(tensor, backbone.name, backbone.tokenizer_fingerprint,
+                                                               "prompt", source=record.id)
+    retrieval, transfers = None, {}  # one ranking of the bank serves every strategy of the cell
     for strategy in spec.strategies:
         transfer_spec = TransferSpec(target, strategy, spec.k, spec.by, backbone=spec.backbone, shots=spec.shots,
                                      prompt_length=spec.prompt_length, dtype=spec.dtype, test_size=spec.test_size,
                                      train=config)
-        retrieval = retrieval or retrieve(transfer_spec, backbone, bank, data)
-        transfer = transfer_run(transfer_spec, bank, progress=False, data=data, retrieval=retrieval)
-        task_of = {r.record.id: r.record.task for r in transfer.ranking}
-        cell["strategies"][strategy] = run_json(transfer.training, transfer.test, gold) | {
-            "gain": transfer.test.accuracy - random_test.accuracy, "lineage": transfer.lineage,
-            "source_tasks": [task_of.get(i) or bank.get(i).task for i in transfer.lineage["sources"]],
-            "steps_to_random_best": steps_to_reach(transfer.training.curve, reference)}
-    cell["random"]["steps_to_random_best"] = steps_to_reach(random_result.curve, reference)
+        if strategy not in BASELINES + PRETRAINED_INITS:
+            retrieval = retrieval or retrieve(transfer_spec, backbone, bank, data)
+        start, ranking, lineage = transfer_start(transfer_spec, backbone, bank, data, retrieval)
+        starts["strategies", strategy], transfers[strategy] = start, (ranking, lineage)
+    trained = train_many(backbone, [Job(data.train_items, data.dev_items, start) for start in starts.values()],
+                         config, progress=False)
+    runs = {key: (result, evaluate(backbone, result.prompt.tensor, data.test_items))
+            for key, result in zip(starts, trained)}
+
+    random_result, random_test = runs["random", "random"]
+    reference = random_result.best_dev
+    cell = {"target": target, "seed": seed, "majority": data.majority,
+            "random": run_json(random_result, random_test, gold) | {
+                "steps_to_random_best": steps_to_reach(random_result.curve, reference)},
+            "zero_shot": zero_shot or dict(zip([r.task for r in records],
+                                               accuracy_of_many(backbone, prompts, data.test_items).tolist())),
+            "per_source": {}, "strategies": {}}
+    for (group, name), (result, test) in runs.items():
+        if group == "random":
+            continue
+        cell[group][name] = run_json(result, test, gold) | {
+            "gain": test.accuracy - random_test.accuracy, "steps_to_random_best": steps_to_reach(result.curve, reference)}
+        if group == "strategies":
+            ranking, lineage = transfers[name]
+            task_of = {r.record.id: r.record.task for r in ranking}
+            cell[group][name] |= {"lineage": lineage,
+                                  "source_tasks": [task_of.get(i) or bank.get(i).task for i in lineage["sources"]]}
     return cell, random_result.prompt.tensor
 
 
@@ -250,15 +260,40 @@ def summarize(spec: MatrixSpec, cells: list[dict]) -> dict:
             "random_test": {t: mean([c["random"]["test_accuracy"] for c in per_target(t)]) for t in targets}}
 
 
+@dataclass(frozen=True)
+class CellUnit:
+    """One (target, seed) cell as a worker gets it. Workers read the bank at `bank` (on a cluster: a shared
+    filesystem, or the same copy on every node) and write nothing; the driver writes the cells."""
+
+    spec: MatrixSpec
+    bank: Path
+    target: str
+    seed: int
+    zero_shot: dict[str, float] | None = None  # the target's, when a finished cell already has them
+
+    @property
+    def name(self) -> str:
+        return f"{self.target}-seed{self.seed}"
+
+
+def train_cell(unit: CellUnit) -> tuple[dict, torch.Tensor]:
+    """A worker's part: `run_cell` for one unit."""
+    spec = unit.spec
+    backbone = load_backbone(spec.backbone, spec.dtype)
+    with PromptBank(unit.bank) as bank:
+        prompts, records = source_prompts(bank, backbone, spec.sources, spec.prompt_length)
+        return run_cell(spec, bank, backbone, prompts, records, unit.target, unit.seed, unit.zero_shot)
+
+
 def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = True,
-               run_missing: bool = True) -> tuple[list[dict], dict]:
+               run_missing: bool = True, executor: Executor = Executor()) -> tuple[list[dict], dict]:
     """Run (or continue) every cell, then write results.json, matrix.csv and report.html into `out`.
 
-    With `run_missing` off, nothing is trained: the cells finished so far are summarised (to look at a
-    long experiment while it runs, or at one that was stopped).
+    Cells run as `executor`'s units, in two waves: first one cell of each target with none finished (it scores
+    the sources zero-shot on the target's test set), then the rest, which reuse those scores. With `run_missing`
+    off, nothing is trained: the cells finished so far are summarised (to look at a long experiment while it
+    runs, or at one that was stopped).
     """
-    from tqdm.auto import tqdm
-
     for name in spec.sources + spec.targets:
         get_task(name)
     out = Path(out)
@@ -272,22 +307,35 @@ def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = T
             raise BadArgumentError(f"{out} holds an experiment with other settings ({'; '.join(differ)}); "
                                    "pass the same settings, choose another --out, or remove it.")
     write_atomic(settings, json.dumps(asdict(spec), indent=1))
+    paths = {(t, s): out / "cells" / f"{t}-seed{s}" for t in spec.targets for s in spec.seeds}
+    finished = {key: json.loads(path.with_suffix(".json").read_text()) for key, path in paths.items()
+                if path.with_suffix(".json").exists()}
+    missing = [key for key in paths if key not in finished] if run_missing else []
+
+    def store(unit: CellUnit, result: tuple[dict, torch.Tensor]) -> None:
+        cell, target_prompt = result
+        path = paths[unit.target, unit.seed]
+        write_atomic(path.with_suffix(".safetensors"), save({"prompt": target_prompt.contiguous()}))
+        text = json.dumps(cell, indent=1)
+        write_atomic(path.with_suffix(".json"), text)  # last: the cell is now done
+        finished[unit.target, unit.seed] = json.loads(text)
+        bar.update()
+
+    def units(keys: list[tuple[str, int]]) -> list[CellUnit]:
+        shared = {t: c["zero_shot"] for (t, _), c in finished.items()}
+        return [CellUnit(spec, bank.root.absolute(), t, s, shared.get(t)) for t, s in keys]
+
+    from tqdm.auto import tqdm
+    with tqdm(total=len(paths), initial=len(finished), desc="experiment cells", disable=not progress) as bar:
+        started, first = {t for t, _ in finished}, {}
+        for target, seed in missing:
+            if target not in started:
+                first.setdefault(target, (target, seed))
+        run_units(train_cell, units(list(first.values())), store, executor)
+        run_units(train_cell, units([key for key in missing if key not in finished]), store, executor)
     backbone = load_backbone(spec.backbone, spec.dtype)
     prompts, records = source_prompts(bank, backbone, spec.sources, spec.prompt_length)
-    paths = {(t, s): out / "cells" / f"{t}-seed{s}" for t in spec.targets for s in spec.seeds}
-    finished: dict[tuple[str, int], dict] = {}
-    for (target, seed), path in tqdm(paths.items(), desc="experiment cells", disable=not progress):
-        done = path.with_suffix(".json")
-        if done.exists():
-            finished[target, seed] = json.loads(done.read_text())
-        elif run_missing:
-            shared = next((c["zero_shot"] for (t, _), c in finished.items() if t == target), None)
-            cell, target_prompt = run_cell(spec, bank, backbone, prompts, records, target, seed, shared)
-            write_atomic(path.with_suffix(".safetensors"), save({"prompt": target_prompt.contiguous()}))
-            text = json.dumps(cell, indent=1)
-            write_atomic(done, text)  # last: the cell is now done
-            finished[target, seed] = json.loads(text)
-    cells = list(finished.values())
+    cells = [finished[key] for key in paths if key in finished]
     for key, cell in finished.items():
         add_similarities(spec, backbone, prompts, records, cell,
                          load_file(paths[key].with_suffix(".safetensors"))["prompt"])

@@ -136,23 +136,32 @@ def pretrained_start(bank: PromptBank, backbone: Backbone, task: Task, init: str
     return start
 
 
-def train_task(spec: RunSpec, progress: bool = True, checkpoint_dir: Path | None = None) -> RunResult:
-    """Train a prompt as `spec` says and evaluate it on test (nothing is written but checkpoints)."""
-    backbone = load_backbone(spec.backbone, spec.dtype)
+def prepare_run(spec: RunSpec, backbone: Backbone) -> tuple[TargetData, SoftPrompt]:
+    """A run's encoded data and starting prompt, as `spec` says."""
     seed = spec.train.seed
     data = target_data(backbone, spec.task, spec.shots, seed, spec.dev_size, spec.test_size, spec.train_size)
     if spec.init in PRETRAINED_INITS:
         with PromptBank(spec.bank) as bank:
-            prompt = pretrained_start(bank, backbone, data.task, spec.init, spec.prompt_length)
-    else:
-        source = starting_prompt(spec.init_prompt, backbone, spec.bank) if spec.init == "prompt" else None
-        prompt = init_prompt(backbone, spec.prompt_length, spec.init, seed=seed, text=spec.init_text, task=data.task,
+            return data, pretrained_start(bank, backbone, data.task, spec.init, spec.prompt_length)
+    source = starting_prompt(spec.init_prompt, backbone, spec.bank) if spec.init == "prompt" else None
+    return data, init_prompt(backbone, spec.prompt_length, spec.init, seed=seed, text=spec.init_text, task=data.task,
                              source=source)
-    training = train_prompt(backbone, data.train_items, data.dev_items, prompt, spec.train,
-                            checkpoint_dir=checkpoint_dir, progress=progress)
+
+
+def finish_run(spec: RunSpec, backbone: Backbone, data: TargetData, training: TrainResult) -> RunResult:
+    """A trained run evaluated on test, its prompt carrying what it records about the run."""
     test = evaluate(backbone, training.prompt.tensor, data.test_items, spec.train.eval_batch_size)
     training.prompt.info = run_info(data, spec.shots, spec.train, spec.dtype, training, test)
     return RunResult(training.prompt, training, test, data.majority, data.test_items)
+
+
+def train_task(spec: RunSpec, progress: bool = True, checkpoint_dir: Path | None = None) -> RunResult:
+    """Train a prompt as `spec` says and evaluate it on test (nothing is written but checkpoints)."""
+    backbone = load_backbone(spec.backbone, spec.dtype)
+    data, prompt = prepare_run(spec, backbone)
+    training = train_prompt(backbone, data.train_items, data.dev_items, prompt, spec.train,
+                            checkpoint_dir=checkpoint_dir, progress=progress)
+    return finish_run(spec, backbone, data, training)
 
 
 def run_training(spec: RunSpec, out: Path, progress: bool = True) -> RunResult:
@@ -251,6 +260,39 @@ def retrieve(spec: TransferSpec, backbone: Backbone, bank: PromptBank, data: Tar
                                                           spec.metric))
 
 
+def transfer_start(spec: TransferSpec, backbone: Backbone, bank: PromptBank, data: TargetData,
+                   retrieval: Retrieval | None = None) -> tuple[SoftPrompt, list[Ranked], dict]:
+    """The prompt a transfer run starts from, as `spec` says: a baseline init, a pre-trained prompt, or the bank's
+    retrieved sources combined by the strategy. Returned with the ranking (empty unless retrieved) and lineage."""
+    seed = spec.train.seed
+    if spec.strategy in BASELINES:
+        return init_prompt(backbone, spec.prompt_length, spec.strategy, seed=seed, task=data.task), [], {
+            "method": spec.strategy, "sources": []}
+    if spec.strategy in PRETRAINED_INITS:
+        start = pretrained_start(bank, backbone, data.task, spec.strategy, spec.prompt_length)
+        return start, [], {"method": spec.strategy, "sources": [start.source]}
+    retrieval = retrieval or retrieve(spec, backbone, bank, data)
+    chosen, top = retrieval.top(spec.k)
+    lineage = {"method": spec.strategy, "sources": [r.record.id for r in top], "by": spec.by,
+               "metric": spec.metric if spec.by != "zero-shot" else None, "scores": [r.score for r in top],
+               "evaluations": retrieval.evaluations}
+    random = init_prompt(backbone, spec.prompt_length, "random", seed=seed)
+    if spec.strategy == "weighted-average":
+        tensor, lineage["weights"] = weighted_average_init(chosen, [r.score for r in top])
+    elif spec.strategy == "best-of-k":
+        tensor, best, probes = best_of_k_init(backbone, data.train_items, data.dev_items, chosen, random,
+                                              spec.train, spec.probe_steps)
+        lineage |= {"chosen": top[best].record.id, "probe_dev_accuracy": probes,
+                    "extra_steps": spec.probe_steps * len(top)}
+    else:
+        mixed = list(dict.fromkeys(r.record.task for r in top))
+        tensor = mixture_init(backbone, mixed, spec.shots or 16, random, spec.train, spec.mixture_steps)
+        lineage |= {"mixed_tasks": mixed, "extra_steps": spec.mixture_steps}
+    start = SoftPrompt(tensor, backbone.name, backbone.tokenizer_fingerprint, spec.strategy,
+                       source=",".join(lineage["sources"]))
+    return start, retrieval.ranking, lineage
+
+
 def transfer_run(spec: TransferSpec, bank: PromptBank, progress: bool = True, data: TargetData | None = None,
                  retrieval: Retrieval | None = None) -> TransferResult:
     """Initialise the target's prompt from the bank as `spec` says, train it on the same budget as a baseline
@@ -261,35 +303,8 @@ def transfer_run(spec: TransferSpec, bank: PromptBank, progress: bool = True, da
     """
     get_task(spec.target)
     backbone = load_backbone(spec.backbone, spec.dtype)
-    seed = spec.train.seed
-    data = data or target_data(backbone, spec.target, spec.shots, seed, test_size=spec.test_size)
-    start = init_prompt(backbone, spec.prompt_length, "random", seed=seed)
-    ranking, lineage = [], {"method": spec.strategy, "sources": []}
-    if spec.strategy in BASELINES:
-        start = init_prompt(backbone, spec.prompt_length, spec.strategy, seed=seed, task=data.task)
-    elif spec.strategy in PRETRAINED_INITS:
-        start = pretrained_start(bank, backbone, data.task, spec.strategy, spec.prompt_length)
-        lineage = {"method": spec.strategy, "sources": [start.source]}
-    else:
-        retrieval = retrieval or retrieve(spec, backbone, bank, data)
-        ranking = retrieval.ranking
-        chosen, top = retrieval.top(spec.k)
-        lineage = {"method": spec.strategy, "sources": [r.record.id for r in top], "by": spec.by,
-                   "metric": spec.metric if spec.by != "zero-shot" else None, "scores": [r.score for r in top],
-                   "evaluations": retrieval.evaluations}
-        if spec.strategy == "weighted-average":
-            tensor, lineage["weights"] = weighted_average_init(chosen, [r.score for r in top])
-        elif spec.strategy == "best-of-k":
-            tensor, best, probes = best_of_k_init(backbone, data.train_items, data.dev_items, chosen, start,
-                                                  spec.train, spec.probe_steps)
-            lineage |= {"chosen": top[best].record.id, "probe_dev_accuracy": probes,
-                        "extra_steps": spec.probe_steps * len(top)}
-        else:
-            mixed = list(dict.fromkeys(r.record.task for r in top))
-            tensor = mixture_init(backbone, mixed, spec.shots or 16, start, spec.train, spec.mixture_steps)
-            lineage |= {"mixed_tasks": mixed, "extra_steps": spec.mixture_steps}
-        start = SoftPrompt(tensor, backbone.name, backbone.tokenizer_fingerprint, spec.strategy,
-                           source=",".join(lineage["sources"]))
+    data = data or target_data(backbone, spec.target, spec.shots, spec.train.seed, test_size=spec.test_size)
+    start, ranking, lineage = transfer_start(spec, backbone, bank, data, retrieval)
     training = train_prompt(backbone, data.train_items, data.dev_items, start, spec.train, progress=progress)
     test = evaluate(backbone, training.prompt.tensor, data.test_items, spec.train.eval_batch_size)
     training.prompt.info = run_info(data, spec.shots, spec.train, spec.dtype, training, test) | {"lineage": lineage}

@@ -15,14 +15,15 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from promptbank.atomic import write_atomic
-from promptbank.backbones import DEFAULT_BACKBONE, load_backbone
+from promptbank.backbones import DEFAULT_BACKBONE, Backbone, load_backbone
 from promptbank.bank import PromptBank
 from promptbank.evaluate import template_accuracy
 from promptbank.executor import Executor, run_units
 from promptbank.prompt import SoftPrompt
-from promptbank.runs import RunSpec, train_task
-from promptbank.tasks import get_task
+from promptbank.runs import RunResult, RunSpec, finish_run, prepare_run, train_task
+from promptbank.tasks import fingerprint, get_task
 from promptbank.train import TrainConfig
+from promptbank.train_many import Job, train_many
 
 BAR_MARGIN = 0.05  # a source must beat its task's majority class by this much on the test split
 BUILD_DIR = ".build"  # outcomes and checkpoints of a build, inside the bank's folder
@@ -78,11 +79,9 @@ class TrainedSource:
     outcome: SourceOutcome  # record_id None until the driver adds the prompt
 
 
-def train_source(unit: SourceUnit) -> TrainedSource:
-    """Train one source and hold it to the bar: a worker's part, which writes nothing but its checkpoints."""
+def _judge(unit: SourceUnit, backbone: Backbone, result: RunResult) -> TrainedSource:
+    """A trained source held to the bar: its test accuracy against the majority class and the bare template."""
     spec = unit.spec
-    result = train_task(spec, unit.progress, checkpoint_dir=unit.checkpoint_dir)
-    backbone = load_backbone(spec.backbone, spec.dtype)  # the one train_task loaded: a process keeps it
     template = template_accuracy(backbone, result.test_items, spec.train.eval_batch_size)
     result.prompt.info["metrics"]["test_template_accuracy"] = template
     reason = verdict(result.test.accuracy, result.majority, template, unit.margin)
@@ -91,17 +90,38 @@ def train_source(unit: SourceUnit) -> TrainedSource:
                                                       result.training.steps_done, not reason, reason, None))
 
 
+def train_source(unit: SourceUnit) -> TrainedSource:
+    """Train one source and hold it to the bar: a worker's part, which writes nothing but its checkpoints."""
+    result = train_task(unit.spec, unit.progress, checkpoint_dir=unit.checkpoint_dir)
+    return _judge(unit, load_backbone(unit.spec.backbone, unit.spec.dtype), result)  # the model train_task loaded
+
+
+def train_sources_together(units: list[SourceUnit], checkpoint_dir: Path, progress: bool) -> list[TrainedSource]:
+    """Every unit's run in one `train_many` call: the same prompts as `train_source` one by one (each with its own
+    data, seed, dev scores and early stopping), in shared forward passes. One checkpoint holds them all."""
+    spec = units[0].spec
+    backbone = load_backbone(spec.backbone, spec.dtype)
+    prepared = [prepare_run(unit.spec, backbone) for unit in units]
+    jobs = [Job(data.train_items, data.dev_items, start, unit.spec.train.seed,
+                f"{unit.name}:{fingerprint(data.train)}") for unit, (data, start) in zip(units, prepared)]
+    trained = train_many(backbone, jobs, spec.train, checkpoint_dir, progress)
+    return [_judge(unit, backbone, finish_run(unit.spec, backbone, data, result))
+            for unit, (data, _), result in zip(units, prepared, trained)]
+
+
 def build_bank(tasks: list[str], bank: PromptBank, backbone: str = DEFAULT_BACKBONE, shots: int | None = 16,
                prompt_length: int = 20, seeds: tuple[int, ...] = (0,), config: TrainConfig = TrainConfig(),
                dtype: str = "auto", test_size: int | None = None, dev_size: int = 200, train_size: int | None = None,
                margin: float | None = BAR_MARGIN, progress: bool = True,
                executor: Executor = Executor()) -> list[SourceOutcome]:
-    """Train one source prompt per task and seed and add each that passes the bar to the bank as it finishes.
+    """Train one source prompt per task and seed and add each that passes the bar to the bank.
 
     `shots` None trains on the whole training split (its first `train_size` examples where given; the split
     is already shuffled) with dev scores on `dev_size` validation examples; set `config.patience` for early
-    stopping. Sources already built into this bank (kept or not) are not trained again. The sources are
-    trained by `executor`'s workers; this process alone adds them to the bank and writes their outcomes.
+    stopping. Sources already built into this bank (kept or not) are not trained again. Locally, the sources are
+    trained together (`train_sources_together`) and stored when all are done; a killed build continues from their
+    shared checkpoint. On Ray, each is a task, stored as it finishes. Either way this process alone adds them to
+    the bank and writes their outcomes.
     """
     for name in tasks:
         get_task(name)  # every task name is checked before hours of training start
@@ -127,7 +147,13 @@ def build_bank(tasks: list[str], bank: PromptBank, backbone: str = DEFAULT_BACKB
         shutil.rmtree(unit.checkpoint_dir, ignore_errors=True)
         outcomes[unit.name] = outcome
 
-    run_units(train_source, units, store, executor, progress)
+    if executor.kind == "local" and units:  # one process: its units share forward passes
+        together = work / "together.partial"
+        for unit, trained in zip(units, train_sources_together(units, together, progress)):
+            store(unit, trained)
+        shutil.rmtree(together, ignore_errors=True)
+    else:
+        run_units(train_source, units, store, executor, progress)
     return [outcomes[f"{name}-s{seed}"] for name in tasks for seed in seeds]
 
 

@@ -10,7 +10,6 @@ runs up to float rounding of the larger passes.
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import time
@@ -38,6 +37,7 @@ class Job:
     dev_items: list
     start: SoftPrompt
     seed: int | None = None  # None: the config's; K seeds of one task are K jobs with the same items
+    name: str = ""  # recorded in the checkpoint, so a resume with other jobs is refused
 
 
 @dataclass(eq=False)
@@ -99,6 +99,25 @@ def _score_in_passes(backbone: Backbone, prompts: torch.Tensor, items: list, pro
     return torch.cat(parts)[torch.argsort(torch.tensor(order))]
 
 
+def _backward_in_passes(backbone: Backbone, prompts: list[torch.nn.Parameter], items: list, labels: torch.Tensor,
+                        owner: torch.Tensor, weight: torch.Tensor, pass_size: int) -> torch.Tensor:
+    """Backpropagate the sum of every job's mean loss over its rows, one pass at a time: a job's mean is the sum of
+    its rows' losses times 1/rows, so each pass's share is backpropagated on its own and only one pass's
+    activations are held however many jobs train. Returns each job's mean loss. A row's scores past its own
+    candidates hold -inf (a pass is as wide as its widest item), adding exp(-inf) = 0 to its softmax: the loss its
+    own run computes."""
+    losses = torch.zeros(len(weight))
+    for batch in length_batches(items, pass_size):
+        owners = owner[batch]
+        used = owners.unique()  # sorted: each prompt of the pass passed once
+        scores = scoring.score(backbone, torch.stack([prompts[k] for k in used.tolist()]), [items[i] for i in batch],
+                               torch.searchsorted(used, owners))
+        rows = torch.nn.functional.cross_entropy(scores, labels[batch], reduction="none")
+        (rows * weight[owners].to(rows.device)).sum().backward()
+        losses.index_add_(0, owners, rows.detach().float().cpu() * weight[owners])
+    return losses
+
+
 @torch.inference_mode()
 def _evaluate_many(backbone: Backbone, prompts: torch.Tensor, dev_sets: list[list],
                    pass_size: int) -> list[Evaluation]:
@@ -158,7 +177,8 @@ def train_many(backbone: Backbone, jobs: list[Job], config: TrainConfig = TrainC
     A step's K batches (and an evaluation's K dev sets) are scored in passes of up to `pass_size` (dev:
     `config.eval_batch_size`) examples of similar length, whichever jobs they come from; on a CPU, 32 beat one
     pass of all K batches, whose examples would all be padded to the longest (on a GPU, K × batch_size may be
-    faster). The step's one backward holds K × batch_size examples' activations. The prompts must have one length.
+    faster). Each pass is backpropagated as it is scored, so memory holds one pass's activations whatever K is.
+    The prompts must have one length.
     A job that stops early leaves the passes; the others go on.
     With `checkpoint_dir`, every evaluation writes one checkpoint of all jobs, and the same call after a kill
     continues from it and ends as an uninterrupted one would.
@@ -174,7 +194,7 @@ def train_many(backbone: Backbone, jobs: list[Job], config: TrainConfig = TrainC
     # with no gradient (a stopped job) is left as it is
     optimizer = torch.optim.AdamW([run.weights for run in runs], lr=config.lr, weight_decay=config.weight_decay)
     factor = _schedule(config)
-    identity = {"config": asdict(config), "seeds": [run.seed for run in runs]}
+    identity = {"config": asdict(config), "seeds": [run.seed for run in runs], "job_names": [job.name for job in jobs]}
     resumed = _resume(checkpoint_dir, runs, optimizer, identity)
     step, wall = resumed or (0, 0.0)
     bar = tqdm(total=config.steps, initial=step, disable=not progress, desc=f"training {len(runs)} prompts",
@@ -213,22 +233,18 @@ def train_many(backbone: Backbone, jobs: list[Job], config: TrainConfig = TrainC
         for group in optimizer.param_groups:
             group["lr"] = config.lr * factor(step)
         items = [run.job.train_items[i] for run, batch in zip(now, batches) for i in batch]
-        prompt_of = torch.tensor([n for n, batch in enumerate(batches) for _ in batch])
-        scores = _score_in_passes(backbone, torch.stack([run.weights for run in now]), items, prompt_of, pass_size)
-        # each job's mean over its own rows; columns past its candidates (another job's wider choices) hold -inf,
-        # which adds exp(-inf) = 0 to the softmax: the loss its own run computes
-        ends = list(itertools.accumulate(map(len, batches)))
-        losses = torch.stack([torch.nn.functional.cross_entropy(scores[end - len(batch):end], run.labels[batch])
-                              for run, batch, end in zip(now, batches, ends)])
+        labels = torch.cat([run.labels[batch] for run, batch in zip(now, batches)])
+        owner = torch.tensor([n for n, batch in enumerate(batches) for _ in batch])
         optimizer.zero_grad(set_to_none=True)
-        losses.sum().backward()
+        losses = _backward_in_passes(backbone, [run.weights for run in now], items, labels, owner,
+                                     torch.tensor([1.0 / len(batch) for batch in batches]), pass_size)
         for run in now:  # each prompt clipped by its own norm, as its own run clips it
             torch.nn.utils.clip_grad_norm_([run.weights], config.max_grad_norm)
         optimizer.step()
         for run, loss in zip(now, losses.tolist()):
             run.losses.append(loss)
         step += 1
-        bar.set_postfix(prompts=len(now), loss=f"{losses.mean().item():.3f}", refresh=False)
+        bar.set_postfix(prompts=len(now), loss=f"{sum(losses.tolist()) / len(now):.3f}", refresh=False)
         bar.update(1)
         if step % config.eval_every == 0 or step == config.steps:
             evaluate_and_checkpoint()

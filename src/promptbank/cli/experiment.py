@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from promptbank.cli.app import DeviceOption, LR_HELP, app, console, names, use_device
+from promptbank.cli.app import (AddressOption, CpusOption, DeviceOption, ExecutorOption, GpusOption, LR_HELP, app,
+                                console, names, use_device, use_executor)
 from promptbank.errors import BadArgumentError
 
 
@@ -42,8 +43,12 @@ def matrix(
     dtype: Annotated[str, typer.Option()] = "auto",
     report_only: Annotated[bool, typer.Option(help="Train nothing: report the cells finished so far.")] = False,
     device: DeviceOption = None,
+    executor: ExecutorOption = "local", address: AddressOption = None, cpus_per_unit: CpusOption = None,
+    gpus_per_unit: GpusOption = None,
 ) -> None:
-    """Source × target matrix of zero-shot scores and transfer gains, metric correlations, convergence curves."""
+    """Source × target matrix of zero-shot scores and transfer gains, metric correlations, convergence curves.
+    On Ray (--executor ray), each (target, seed) cell is a task; its workers read the bank at the same path."""
+    runner = use_executor(executor, address, cpus_per_unit, gpus_per_unit, device)
     use_device(device)
     from promptbank.bank import PromptBank
     from promptbank.experiments import MatrixSpec, run_matrix
@@ -60,7 +65,7 @@ def matrix(
                       strategies=names(strategies), k=k, by=by, per_source=per_source,
                       per_source_seeds=per_source_seeds, test_size=test_size, dtype=dtype)
     with PromptBank(bank) as store:
-        _, summary = run_matrix(spec, store, out, run_missing=not report_only)
+        _, summary = run_matrix(spec, store, out, run_missing=not report_only, executor=runner)
     print_summary(spec, summary)
     console.print(f"{len(summary['cells_done'])} of {summary['cells_planned']} (target, seed) cells finished")
     console.print(f"report: {out / 'report.html'}")
