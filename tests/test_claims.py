@@ -2,7 +2,7 @@
 
 import json
 
-from promptbank.claims import few_shot_claims, to_markdown, zero_shot_claims
+from promptbank.claims import few_shot_claims, ppt_claims, to_markdown, zero_shot_claims
 
 
 def zero_shot(backbone: str, same_over: float, relative: float, other_over: float) -> dict:
@@ -66,3 +66,36 @@ def test_claims_cli_prints_and_writes_the_table_and_refuses_a_wrong_folder(cli, 
     assert "Same-kind zero-shot transfer" in out and (tmp_path / "claims.md").read_text().count("| yes |") >= 3
     code, out, err = cli("experiment", "claims", "--zero-shot", tmp_path / "m", "--matrix", tmp_path / "m")
     assert code == 2 and "holds no zero_shot.json" in err and "Traceback" not in err
+
+
+def ppt_results(gain_ci: tuple[float, float], std: float, unified_rows: list[str], format_rows: list[str]) -> dict:
+    low, high = gain_ci
+    summary = {"random": {"gain": 0.0, "test_accuracy_std": 0.05},
+               "pretrained": {"gain": (low + high) / 2, "gain_ci": {"low": low, "high": high}, "test_accuracy_std": std}}
+    cells = [{"target": "social_iqa", "strategies": {"pretrained": {"test_correct": f},
+                                                     "pretrained-unified": {"test_correct": u}}}
+             for u, f in zip(unified_rows, format_rows)]
+    return {"spec": {"shots": 32}, "summary": {"targets": ["social_iqa"], "strategies": {"social_iqa": summary}},
+            "cells": cells}
+
+
+def test_ppt_verdicts_follow_intervals_spreads_and_the_paired_difference():
+    same = ["1100110011"] * 5
+    raises, spread, unified = ppt_claims([ppt_results((0.01, 0.04), 0.01, same, same)])
+    assert raises.holds == "yes" and "CI above 0 in 1/1" in raises.ours
+    assert spread.holds == "yes" and "0.010 vs random 0.050" in spread.ours
+    assert unified.holds == "yes" and "+0.000" in unified.ours  # identical runs: a difference of exactly 0
+    raises, spread, unified = ppt_claims([ppt_results((-0.05, -0.01), 0.09, ["1111111111"] * 5, ["0000000000"] * 5)])
+    assert raises.holds == "no" and spread.holds == "no"
+    assert unified.holds == "no" and "+1.000" in unified.ours  # unified right everywhere format-specific was wrong
+    assert ppt_claims([])[0].holds == "not tested"
+
+
+def test_claims_cli_takes_the_ppt_experiment_alone_and_refuses_no_folder(cli, tmp_path):
+    (tmp_path / "ppt").mkdir()
+    (tmp_path / "ppt" / "results.json").write_text(json.dumps(ppt_results((0.01, 0.04), 0.01, ["1"] * 5, ["1"] * 5)))
+    code, out, err = cli("experiment", "claims", "--ppt", tmp_path / "ppt")
+    assert code == 0, err
+    assert "PPT init (format-matched) raises" in out and "Same-kind" not in out
+    code, out, err = cli("experiment", "claims")
+    assert code == 2 and "at least one results folder" in err

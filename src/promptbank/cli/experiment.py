@@ -195,18 +195,29 @@ def _results(folder: Path, name: str) -> dict:
 
 @experiment_app.command("claims")
 def claims(
-    zero_shot: Annotated[list[Path], typer.Option(help="A folder `experiment zero-shot` wrote (repeatable).")],
-    matrix: Annotated[list[Path], typer.Option(help="A folder `experiment matrix` wrote (repeatable).")],
+    zero_shot: Annotated[Optional[list[Path]], typer.Option(help="A folder `experiment zero-shot` wrote "
+                                                                 "(repeatable).")] = None,
+    matrix: Annotated[Optional[list[Path]], typer.Option(help="A folder the transfer experiment's `experiment "
+                                                              "matrix` wrote (repeatable).")] = None,
+    ppt: Annotated[Optional[list[Path]], typer.Option(help="A folder the PPT experiment's `experiment matrix` wrote "
+                                                           "(strategies pretrained, pretrained-unified; repeatable).")]
+    = None,
     out: Annotated[Optional[Path], typer.Option(help="Also write the table here as Markdown.")] = None,
 ) -> None:
     """The papers' claims beside our figures, each with its verdict (rules in promptbank.claims)."""
     from promptbank.atomic import write_atomic
-    from promptbank.claims import few_shot_claims, to_markdown, zero_shot_claims
-    matrices = {}
-    for folder in zero_shot:
-        data = _results(folder, "zero_shot.json")
-        matrices[data["spec"]["backbone"]] = data
-    found = zero_shot_claims(matrices) + few_shot_claims([_results(folder, "results.json") for folder in matrix])
+    from promptbank.claims import few_shot_claims, ppt_claims, to_markdown, zero_shot_claims
+    if not (zero_shot or matrix or ppt):
+        raise BadArgumentError("Name at least one results folder: --zero-shot, --matrix or --ppt.")
+    found = []
+    if zero_shot or matrix:
+        matrices = {}
+        for folder in zero_shot or []:
+            data = _results(folder, "zero_shot.json")
+            matrices[data["spec"]["backbone"]] = data
+        found += zero_shot_claims(matrices) + few_shot_claims([_results(f, "results.json") for f in matrix or []])
+    if ppt:
+        found += ppt_claims([_results(folder, "results.json") for folder in ppt])
     table = Table("claim", "paper", "ours", "holds", title="the papers' claims and our figures")
     for c in found:
         table.add_row(c.claim, c.paper, c.ours, c.holds)
