@@ -157,3 +157,25 @@ def test_zero_shot_matrix_scores_every_source_on_every_task_and_continues(tiny_d
         assert (tmp_path / "zs" / "zero_shot.png").read_bytes()[:4] == b"\x89PNG"
         monkeypatch.setattr(zero_shot_matrix, "column", lambda *a: pytest.fail("a finished column was recomputed"))
         assert run_zero_shot_matrix(spec, bank, tmp_path / "zs", progress=False) == summary
+
+
+def test_baseline_inits_alone_need_no_sources(cli, tiny_dirs, bank, tmp_path):
+    """The PPT experiment compares inits that use no source prompt: nothing is scored zero-shot for it."""
+    with pytest.raises(BadArgumentError, match="need at least one source"):
+        MatrixSpec(sources=(), targets=("rotten_tomatoes",), strategies=("vocab",))
+    with pytest.raises(BadArgumentError, match="need at least one source"):
+        MatrixSpec(sources=(), targets=("rotten_tomatoes",), strategies=("weighted-average",), per_source=False)
+    spec = MatrixSpec(sources=(), targets=("rotten_tomatoes",), seeds=(0, 1), backbone=str(tiny_dirs["causal"]),
+                      shots=2, steps=2, eval_every=2, prompt_length=4, strategies=("vocab",), per_source=False,
+                      test_size=8, dtype="float32")
+    cells, summary = run_matrix(spec, bank, tmp_path / "exp", progress=False)
+    assert [c["zero_shot"] for c in cells] == [{}, {}] and summary["zero_shot"] == {}
+    vocab = summary["strategies"]["rotten_tomatoes"]["vocab"]
+    assert vocab["gain_ci"]["low"] <= vocab["gain"] <= vocab["gain_ci"]["high"]
+    assert "Zero-shot transfer" not in (tmp_path / "exp" / "report.html").read_text()
+    code, out, err = cli("experiment", "matrix", "--targets", "rotten_tomatoes", "--seeds", 1, "--bank", bank.root,
+                         "--backbone", tiny_dirs["causal"], "--shots", 2, "--steps", 2, "--eval-every", 2,
+                         "--prompt-length", 4, "--sources", "", "--strategies", "vocab", "--no-per-source",
+                         "--test-size", 8, "--dtype", "float32", "--out", tmp_path / "cli")
+    assert code == 0, err
+    assert "vocab" in out and "zero-shot test accuracy" not in out

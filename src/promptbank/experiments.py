@@ -62,8 +62,11 @@ class MatrixSpec:
     dtype: str = "auto"
 
     def __post_init__(self) -> None:
-        if not self.sources or not self.targets or not self.seeds:
-            raise BadArgumentError("An experiment needs at least one source, one target and one seed.")
+        if not self.targets or not self.seeds:
+            raise BadArgumentError("An experiment needs at least one target and one seed.")
+        if not self.sources and (self.per_source or set(self.strategies) - set(BASELINES + PRETRAINED_INITS)):
+            raise BadArgumentError("Training from each source and retrieving from the bank need at least one source "
+                                   "task; only --no-per-source with baseline or pretrained strategies runs without.")
         for strategy in self.strategies:
             check_choice(strategy, self.k, self.by)
         check_sizes(self.shots, self.prompt_length, self.test_size)
@@ -164,8 +167,9 @@ def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: to
     cell = {"target": target, "seed": seed, "majority": data.majority,
             "random": run_json(random_result, random_test, gold) | {
                 "steps_to_random_best": steps_to_reach(random_result.curve, reference)},
-            "zero_shot": zero_shot or dict(zip([r.task for r in records],
-                                               accuracy_of_many(backbone, prompts, data.test_items).tolist())),
+            "zero_shot": zero_shot or (dict(zip([r.task for r in records],
+                                                accuracy_of_many(backbone, prompts, data.test_items).tolist()))
+                                       if records else {}),
             "per_source": {}, "strategies": {}}
     for (group, name), (result, test) in runs.items():
         if group == "random":

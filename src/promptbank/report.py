@@ -73,9 +73,10 @@ def write_report(path: Path, spec, summary: dict, cells: list[dict]) -> None:
                                     for c in cells if c["target"] == t]) for name in ("random", *spec.strategies)}
         parts.append(_png(plots.curves, series, f"convergence on {t} (dev accuracy, mean over seeds)", "step",
                           "dev accuracy"))
-    parts.append("<h2>Zero-shot transfer: source prompts used as they are on the target's test set</h2>")
-    parts.append(_png(plots.heatmap, _matrix(summary["zero_shot"], sources, targets), sources, targets,
-                      "zero-shot test accuracy", "accuracy"))
+    if sources:  # an experiment of baseline and pre-trained inits alone has none
+        parts.append("<h2>Zero-shot transfer: source prompts used as they are on the target's test set</h2>")
+        parts.append(_png(plots.heatmap, _matrix(summary["zero_shot"], sources, targets), sources, targets,
+                          "zero-shot test accuracy", "accuracy"))
     if spec.per_source:
         parts.append("<h2>Transfer gain: test accuracy from source init − from random init</h2>")
         parts.append(_png(plots.heatmap, _matrix(summary["gain"], sources, targets), sources, targets,
@@ -89,7 +90,7 @@ def write_report(path: Path, spec, summary: dict, cells: list[dict]) -> None:
         parts.append(_table(["predictor", *(f"ρ, {group}" for group in groups)],
                             [[name, *(_number(rho[group]) for group in groups)]
                              for name, rho in summary["spearman_with_gain"].items()]))
-    for metric in spec.metrics:
+    for metric in spec.metrics if sources else ():
         parts.append(_png(plots.heatmap, _matrix(summary["similarity"][metric], sources, targets), sources, targets,
                           f"{metric}: source prompt vs target's trained prompt", "similarity"))
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse;"

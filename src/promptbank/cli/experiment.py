@@ -22,7 +22,8 @@ def matrix(
     targets: Annotated[str, typer.Option(help="Comma-separated target tasks.")],
     out: Annotated[Path, typer.Option(help="Folder for report.html, results.json, matrix.csv (reruns continue).")],
     sources: Annotated[Optional[str], typer.Option(help="Comma-separated source tasks (their prompts come from the "
-                                                        "bank; default: every source task in it but the targets).")]
+                                                        "bank; default: every source task in it but the targets; "
+                                                        "'' for none, with baseline and pretrained inits alone).")]
     = None,
     bank: Annotated[Optional[Path], typer.Option(help="Bank of source prompts (default: $PROMPTBANK_HOME).")] = None,
     seeds: Annotated[int, typer.Option(help="Number of seeds (few-shot draws and inits): 0..N-1.")] = 3,
@@ -90,10 +91,11 @@ def print_summary(spec, summary: dict) -> None:
                           f"[{ci['low']:+.3f}, {ci['high']:+.3f}]" if ci else "-",
                           "-" if run["steps_to_random_best"] is None else f"{run['steps_to_random_best']:.1f}")
     console.print(table)
-    zero_shot = Table("source", *summary["targets"], title="zero-shot test accuracy (source prompt as is)")
-    for source in spec.sources:
-        zero_shot.add_row(source, *(_figure(summary["zero_shot"][source][t]) for t in summary["targets"]))
-    console.print(zero_shot)
+    if spec.sources:
+        zero_shot = Table("source", *summary["targets"], title="zero-shot test accuracy (source prompt as is)")
+        for source in spec.sources:
+            zero_shot.add_row(source, *(_figure(summary["zero_shot"][source][t]) for t in summary["targets"]))
+        console.print(zero_shot)
     if spec.per_source:
         gains = Table("source", *summary["targets"], title="transfer gain over random init")
         for source in spec.sources:
