@@ -34,6 +34,10 @@ def test_sweep_scores_every_setting_on_dev_and_continues(tiny_dirs, tmp_path, mo
     grown = spec_for(tiny_dirs["causal"], lrs=(0.01, 0.1, 0.3))
     assert len(run_sweep(grown, tmp_path / "sw", progress=False)["settings"]) == 3
     assert trained == [("movie_sentences", 0.3, 0.06, 20, "random", 0)]  # only the new grid point
+    other = run_sweep(spec_for(tiny_dirs["causal"], lrs=(0.01,), warmups=(0.2,)), tmp_path / "sw", progress=False)
+    # another grid into the same folder: the summary covers every cell there, earlier grids' too
+    assert [(s["lr"], s["warmup"]) for s in other["settings"]] == [(0.01, 0.06), (0.01, 0.2), (0.1, 0.06), (0.3, 0.06)]
+    assert len(json.loads((tmp_path / "sw" / "sweep.json").read_text())["cells"]) == 4
     with pytest.raises(BadArgumentError, match="steps"):
         run_sweep(spec_for(tiny_dirs["causal"], steps=3), tmp_path / "sw", progress=False)
 

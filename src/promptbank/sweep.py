@@ -96,8 +96,9 @@ def run_cell(spec: SweepSpec, backbone: Backbone, task: str, lr: float, warmup: 
             "best_step": result.best_step, "final_dev": curve[-1]["dev_accuracy"], "curve": curve}
 
 
-def summarize(spec: SweepSpec, cells: list[dict]) -> dict:
-    """Mean dev accuracy of every setting (over tasks and seeds), per init, and the best setting of each init.
+def summarize(cells: list[dict]) -> dict:
+    """Mean dev accuracy of every setting (over tasks and seeds), per init, and the best setting of each init among
+    those run on every (task, seed) of the folder.
 
     The final dev score is what a run with no dev-based checkpoint choice would keep; the best dev score is what
     promptbank keeps. Settings are ranked by the mean of the final scores, which does not reward a setting for
@@ -105,20 +106,21 @@ def summarize(spec: SweepSpec, cells: list[dict]) -> dict:
     groups: dict[tuple, list[dict]] = {}
     for c in cells:
         groups.setdefault((c["init"], c["lr"], c["warmup"], c["prompt_length"]), []).append(c)
+    tasks = list(dict.fromkeys(c["task"] for c in cells))
     settings = []
     for (init, lr, warmup, length), runs in sorted(groups.items()):
         mean = lambda key: sum(r[key] for r in runs) / len(runs)
         per_task = {t: sum(r["final_dev"] for r in runs if r["task"] == t) / max(1, sum(r["task"] == t for r in runs))
-                    for t in spec.tasks}
+                    for t in tasks}
         # knocked out: training threw the prompt more than 5 points below where it started, at some evaluation
         knocked = sum(min(p["dev_accuracy"] for p in r["curve"][1:]) < r["start_dev"] - KNOCK_OUT for r in runs)
         settings.append({"init": init, "lr": lr, "warmup": warmup, "prompt_length": length, "runs": len(runs),
                          "start_dev": mean("start_dev"), "best_dev": mean("best_dev"), "final_dev": mean("final_dev"),
                          "final_minus_start": mean("final_dev") - mean("start_dev"),
                          "knocked_out": knocked / len(runs), "final_dev_per_task": per_task})
-    complete = len(spec.tasks) * len(spec.seeds)
+    complete = len({(c["task"], c["seed"]) for c in cells})
     best = {}
-    for init in spec.inits:
+    for init in dict.fromkeys(c["init"] for c in cells):
         candidates = [s for s in settings if s["init"] == init and s["runs"] == complete]
         if candidates:
             best[init] = max(candidates, key=lambda s: (s["final_dev"], s["best_dev"]))
@@ -153,10 +155,14 @@ def run_sweep(spec: SweepSpec, out: Path, progress: bool = True, run_missing: bo
             cells.append(cell)
     if not cells:
         raise DataError(f"{out} holds no finished sweep cells yet.")
-    summary = summarize(spec, cells)
+    # the summary covers every cell of the folder, this grid's and earlier ones' (they share the fixed settings),
+    # so sweeps of other grids into one folder add up to one table
+    cells = [json.loads(path.read_text()) for path in sorted((out / "cells").glob("*.json"))]
+    summary = summarize(cells)
     write_atomic(out / "sweep.json", json.dumps({"spec": asdict(spec), "summary": summary, "cells": cells}, indent=1))
+    tasks = list(dict.fromkeys(c["task"] for c in cells))
     header = ["init", "lr", "warmup", "prompt_length", "runs", "start_dev", "best_dev", "final_dev", "knocked_out",
-              *spec.tasks]
-    rows = [[s[k] for k in header[:9]] + [s["final_dev_per_task"][t] for t in spec.tasks] for s in summary["settings"]]
+              *tasks]
+    rows = [[s[k] for k in header[:9]] + [s["final_dev_per_task"][t] for t in tasks] for s in summary["settings"]]
     write_atomic(out / "sweep.csv", "\n".join(",".join(map(str, row)) for row in [header, *rows]) + "\n")
     return summary
