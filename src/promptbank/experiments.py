@@ -275,10 +275,6 @@ class CellUnit:
     seed: int
     zero_shot: dict[str, float] | None = None  # the target's, when a finished cell already has them
 
-    @property
-    def name(self) -> str:
-        return f"{self.target}-seed{self.seed}"
-
 
 def train_cell(unit: CellUnit) -> tuple[dict, torch.Tensor]:
     """A worker's part: `run_cell` for one unit."""
