@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -83,17 +84,26 @@ def _check(backbone: Backbone, jobs: list[Job], pass_size: int) -> None:
                                    f"{job.start.length} positions and job 0's {jobs[0].start.length}.")
 
 
-def _score_in_passes(backbone: Backbone, prompts: torch.Tensor, items: list, prompt_of: torch.Tensor,
-                     pass_size: int) -> torch.Tensor:
-    """`scoring.score(backbone, prompts, items, prompt_of)`, computed in passes of up to `pass_size` items of
-    similar length, whichever prompts they carry: items of K jobs mixed in one pass would all be padded to the
-    longest, and that padding costs more than a larger pass saves on a CPU."""
-    width = max(item.n_candidates for item in items)
-    parts, order = [], []
+def _passes(backbone: Backbone, prompts: torch.Tensor | list[torch.nn.Parameter], items: list,
+            prompt_of: torch.Tensor, pass_size: int) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
+    """`items` scored in passes of up to `pass_size` items of similar length, whichever prompts they carry (item i
+    behind prompt `prompt_of[i]`): each pass's item indices, their prompt indices and their scores. Items of K
+    jobs mixed in one pass would all be padded to the longest, and that padding costs more than a larger pass
+    saves on a CPU."""
     for batch in length_batches(items, pass_size):
         owners = prompt_of[batch]
         used = owners.unique()  # sorted: each prompt of the pass passed once
-        scores = scoring.score(backbone, prompts[used], [items[i] for i in batch], torch.searchsorted(used, owners))
+        scores = scoring.score(backbone, torch.stack([prompts[k] for k in used.tolist()]), [items[i] for i in batch],
+                               torch.searchsorted(used, owners))
+        yield batch, owners, scores
+
+
+def _score_in_passes(backbone: Backbone, prompts: torch.Tensor, items: list, prompt_of: torch.Tensor,
+                     pass_size: int) -> torch.Tensor:
+    """`scoring.score(backbone, prompts, items, prompt_of)`, computed in `_passes`."""
+    width = max(item.n_candidates for item in items)
+    parts, order = [], []
+    for batch, _, scores in _passes(backbone, prompts, items, prompt_of, pass_size):
         parts.append(torch.nn.functional.pad(scores, (0, width - scores.shape[1]), value=-math.inf))
         order += batch
     return torch.cat(parts)[torch.argsort(torch.tensor(order))]
@@ -101,17 +111,13 @@ def _score_in_passes(backbone: Backbone, prompts: torch.Tensor, items: list, pro
 
 def _backward_in_passes(backbone: Backbone, prompts: list[torch.nn.Parameter], items: list, labels: torch.Tensor,
                         owner: torch.Tensor, weight: torch.Tensor, pass_size: int) -> torch.Tensor:
-    """Backpropagate the sum of every job's mean loss over its rows, one pass at a time: a job's mean is the sum of
-    its rows' losses times 1/rows, so each pass's share is backpropagated on its own and only one pass's
-    activations are held however many jobs train. Returns each job's mean loss. A row's scores past its own
+    """Backpropagate the sum of every job's mean loss over its rows, one pass of `_passes` at a time: a job's mean
+    is the sum of its rows' losses times 1/rows, so each pass's share is backpropagated on its own and only one
+    pass's activations are held however many jobs train. Returns each job's mean loss. A row's scores past its own
     candidates hold -inf (a pass is as wide as its widest item), adding exp(-inf) = 0 to its softmax: the loss its
     own run computes."""
     losses = torch.zeros(len(weight))
-    for batch in length_batches(items, pass_size):
-        owners = owner[batch]
-        used = owners.unique()  # sorted: each prompt of the pass passed once
-        scores = scoring.score(backbone, torch.stack([prompts[k] for k in used.tolist()]), [items[i] for i in batch],
-                               torch.searchsorted(used, owners))
+    for batch, owners, scores in _passes(backbone, prompts, items, owner, pass_size):
         rows = torch.nn.functional.cross_entropy(scores, labels[batch], reduction="none")
         (rows * weight[owners].to(rows.device)).sum().backward()
         losses.index_add_(0, owners, rows.detach().float().cpu() * weight[owners])
@@ -244,7 +250,7 @@ def train_many(backbone: Backbone, jobs: list[Job], config: TrainConfig = TrainC
         for run, loss in zip(now, losses.tolist()):
             run.losses.append(loss)
         step += 1
-        bar.set_postfix(prompts=len(now), loss=f"{sum(losses.tolist()) / len(now):.3f}", refresh=False)
+        bar.set_postfix(prompts=len(now), loss=f"{losses.mean().item():.3f}", refresh=False)
         bar.update(1)
         if step % config.eval_every == 0 or step == config.steps:
             evaluate_and_checkpoint()
