@@ -144,23 +144,18 @@ def run_sweep(spec: SweepSpec, out: Path, progress: bool = True, run_missing: bo
     (out / "cells").mkdir(parents=True, exist_ok=True)
     write_atomic(settings, json.dumps(asdict(spec), indent=1))
     backbone = load_backbone(spec.backbone, spec.dtype) if run_missing else None
-    cells = []
     for key in tqdm(spec.cells(), desc="sweep cells", disable=not progress):
         path = out / "cells" / f"{cell_name(*key)}.json"
-        if path.exists():
-            cells.append(json.loads(path.read_text()))
-        elif run_missing:
-            cell = run_cell(spec, backbone, *key)
-            write_atomic(path, json.dumps(cell, indent=1))
-            cells.append(cell)
-    if not cells:
-        raise DataError(f"{out} holds no finished sweep cells yet.")
+        if not path.exists() and run_missing:
+            write_atomic(path, json.dumps(run_cell(spec, backbone, *key), indent=1))
     # the summary covers every cell of the folder, this grid's and earlier ones' (they share the fixed settings),
     # so sweeps of other grids into one folder add up to one table
     cells = [json.loads(path.read_text()) for path in sorted((out / "cells").glob("*.json"))]
+    if not cells:
+        raise DataError(f"{out} holds no finished sweep cells yet.")
     summary = summarize(cells)
     write_atomic(out / "sweep.json", json.dumps({"spec": asdict(spec), "summary": summary, "cells": cells}, indent=1))
-    tasks = list(dict.fromkeys(c["task"] for c in cells))
+    tasks = list(summary["settings"][0]["final_dev_per_task"])  # the tasks summarize found, in its order
     header = ["init", "lr", "warmup", "prompt_length", "runs", "start_dev", "best_dev", "final_dev", "knocked_out",
               *tasks]
     rows = [[s[k] for k in header[:9]] + [s["final_dev_per_task"][t] for t in tasks] for s in summary["settings"]]
