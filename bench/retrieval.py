@@ -1,13 +1,14 @@
 """Staged retrieval (similarity prefilter, then successive halving of zero-shot dev accuracy) against exhaustive
 zero-shot ranking (every prompt on the whole dev set), same backbone, target and prompts, in one run.
 
-The bank's real source prompts are few, so the banks here are those plus copies made from them, labelled as such
-in the output: noisy copies (P + σ·rms(P)·ε, σ drawn from 0.1-1.0) and interpolations of two real prompts
-(αP_a + (1-α)P_b plus a little noise).
-(a) --prompts (64) of them: exhaustive ranking once, staged ranking for --seeds seeds (the dev subsets differ),
-    wall times, prompt×example evaluations, and whether the top 3 agree (by id, and by whole-dev accuracy,
-    which ties do not upset).
-(b) --big (10,000): the same 64 and more copies; staged retrieval timed (target < 60 s); exhaustive ranking at
+A bank with fewer real prompts than a part needs is padded with copies made from them, labelled as such in the
+output: noisy copies (P + σ·rms(P)·ε, σ drawn from 0.1-1.0) and interpolations of two real prompts
+(αP_a + (1-α)P_b plus a little noise). bench/retrieval-bank.sh builds a bank of 84 real few-shot prompts (21 tasks
+× 4 seeds), which part (a) then ranks with no copies.
+(a) every real prompt, padded to at least --prompts (64): exhaustive ranking once, staged ranking for --seeds
+    seeds (the dev subsets differ), wall times, prompt×example evaluations, and whether the top 3 agree (by id,
+    and by whole-dev accuracy, which ties do not upset).
+(b) --big (10,000): the same prompts and more copies; staged retrieval timed (target < 60 s); exhaustive ranking at
     this size takes hours, so it is extrapolated from (a)'s measured seconds per prompt (labelled so).
 The task embedding for the prefilter is a target prompt trained --embedding-steps steps from random init, as
 retrieval by similarity does (30 there).
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -94,10 +96,12 @@ def main() -> None:
     data = target_data(backbone, args.target, args.shots, seed=0)
     with PromptBank(args.bank) as bank:
         real, real_records = sources_for(bank, backbone, LENGTH, exclude_task=args.target)
-    made, made_records = copies(real, real_records, args.prompts - len(real), seed=0)
+    made, made_records = copies(real, real_records, max(args.prompts - len(real), 0), seed=0)
     prompts, records = torch.cat([real, made]), real_records + made_records
+    tasks = Counter(r.task or "?" for r in real_records)
     console.print(f"real source prompts ({len(real)}, from {args.bank}): "
-                  f"{', '.join(r.task or '?' for r in real_records)}; {len(made)} perturbed or interpolated copies")
+                  f"{', '.join(f'{t} ×{n}' if n > 1 else t for t, n in tasks.items())}; {len(made)} perturbed or "
+                  f"interpolated copies")
 
     config = TrainConfig(steps=args.embedding_steps, eval_every=args.embedding_steps, patience=0, seed=0)
     embedding_s, trained = timed(lambda: train_prompt(backbone, data.train_items, data.dev_items,
@@ -139,7 +143,7 @@ def main() -> None:
                   f"on ties; the true top 3 rank {[similarity_rank[r.record.id] for r in true_top]} of {len(prompts)} "
                   f"by spot-avg-cosine to the task embedding (a prefilter of {args.prefilter} keeps the top ones)")
 
-    # (b) the big bank: the 64 above and more copies
+    # (b) the big bank: the prompts above and more copies
     more, more_records = copies(real, real_records, args.big - len(prompts), seed=1)
     big, big_records = torch.cat([prompts, more]), records + more_records
     del more
