@@ -7,6 +7,7 @@ import torch
 from promptbank import scoring
 from promptbank.backbones import load_backbone
 from promptbank.errors import BadArgumentError, DataError, IncompatiblePromptError
+from promptbank.evaluate import length_batches
 from promptbank.prompt import init_prompt
 from promptbank.train import TrainConfig, train_prompt
 from promptbank.train_many import Job, train_many
@@ -38,17 +39,19 @@ def _assert_same(results, reference):
             assert point["train_loss"] == pytest.approx(ref_point["train_loss"], abs=1e-5)
 
 
-# pass size 5: every pass mixes jobs and every job's batch is split across passes
-@pytest.mark.parametrize("family, pass_size", [("causal", 32), ("causal", 5), ("gemma", 32), ("encoder", 5),
-                                               ("seq2seq", 32)])
-def test_same_prompts_as_separate_runs(tiny_dirs, toy_task, toy_choice_task, family, pass_size):
+# pass size 5: every pass mixes jobs and every job's batch is split across passes; a budget of 1 token: every
+# item is a pass of its own
+@pytest.mark.parametrize("family, pass_size, pass_tokens", [("causal", 32, 4096), ("causal", 5, 4096),
+                                                            ("causal", 32, 1), ("gemma", 32, 4096),
+                                                            ("encoder", 5, 4096), ("seq2seq", 32, 4096)])
+def test_same_prompts_as_separate_runs(tiny_dirs, toy_task, toy_choice_task, family, pass_size, pass_tokens):
     backbone = load_backbone(str(tiny_dirs[family]), "float32")
     jobs = _jobs(backbone, toy_task, toy_choice_task)
     # a clipping norm this small clips every step, so clipping all prompts by one joint norm would show; the seed
     # of the third job comes from the config
     config = TrainConfig(steps=8, batch_size=8, lr=0.05, eval_every=8, patience=0, max_grad_norm=0.01, seed=3,
                          weight_decay=0.1)
-    results = train_many(backbone, jobs, config, progress=False, pass_size=pass_size)
+    results = train_many(backbone, jobs, config, progress=False, pass_size=pass_size, pass_tokens=pass_tokens)
     reference = _separately(backbone, jobs, config)
     assert all(r.best_step == 8 for r in reference)  # the kept prompt is the last: all 8 steps are compared
     _assert_same(results, reference)
@@ -121,5 +124,20 @@ def test_bad_jobs_are_refused_in_one_sentence(tiny_dirs, toy_task):
         train_many(backbone, [good, replace(good, start=init_prompt(other, 4))], progress=False)
     with pytest.raises(BadArgumentError, match="one length, but job 1's has 6 positions and job 0's 4"):
         train_many(backbone, [good, replace(good, start=init_prompt(backbone, 6))], progress=False)
-    with pytest.raises(BadArgumentError, match="^The pass size must be a positive number of examples, not 0.$"):
+    with pytest.raises(BadArgumentError, match="^A pass needs a positive number of examples and tokens, not 0 and "
+                                               "4096.$"):
         train_many(backbone, [good], progress=False, pass_size=0)
+
+
+def test_long_examples_come_in_smaller_passes(tiny_dirs, toy_choice_task):
+    # what bounds train_many's memory: a pass closes before rows × longest row passes the token budget
+    backbone = load_backbone(str(tiny_dirs["causal"]), "float32")
+    items = scoring.encode(backbone, toy_choice_task, toy_choice_task.examples)
+    budget = 3 * max(item.n_rows * item.length for item in items)
+    passes = length_batches(items, 32, budget)
+    assert sorted(i for p in passes for i in p) == list(range(len(items)))
+    for p in passes:
+        assert sum(items[i].n_rows for i in p) * max(items[i].length for i in p) <= budget
+        assert len(p) <= 32
+    assert len(passes) > len(length_batches(items, 32))  # the budget, not the pass size, split them
+    assert [len(p) for p in length_batches(items, 32, 1)] == [1] * len(items)  # too big for any budget: alone

@@ -23,10 +23,23 @@ class Evaluation:
         return {"accuracy": self.accuracy, "macro_f1": self.macro_f1, "n": self.n}
 
 
-def length_batches(items: list, batch_size: int) -> list[list[int]]:
-    """Indices grouped into batches of similar length, so little compute is spent on padding."""
+def length_batches(items: list, batch_size: int, max_tokens: int | None = None) -> list[list[int]]:
+    """Indices grouped into batches of similar length, so little compute is spent on padding. With `max_tokens`,
+    a batch also closes before its padded size (rows × longest row) would pass it, so long examples come in
+    smaller batches and memory stays bounded; an item larger than the budget gets a batch of its own."""
     order = sorted(range(len(items)), key=lambda i: items[i].length)
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if max_tokens is None:
+        return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    batches: list[list[int]] = []
+    rows = 0
+    for i in order:  # ascending length: the item being added is the batch's longest
+        if batches and len(batches[-1]) < batch_size and (rows + items[i].n_rows) * items[i].length <= max_tokens:
+            batches[-1].append(i)
+            rows += items[i].n_rows
+        else:
+            batches.append([i])
+            rows = items[i].n_rows
+    return batches
 
 
 @torch.inference_mode()

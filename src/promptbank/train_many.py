@@ -29,6 +29,11 @@ from promptbank.metrics import accuracy, macro_f1
 from promptbank.prompt import SoftPrompt, check_compatible
 from promptbank.train import CHECKPOINT_STATE, TrainConfig, TrainResult, _save_checkpoint, _schedule, epoch_batches
 
+# Padded tokens (rows × longest row) a training pass may hold: about one `train_prompt` batch of 8 long examples.
+# Backpropagation keeps a pass's activations (~0.8 MB a token on SmolLM2-135M in bfloat16), so 32 long pair or
+# multiple-choice examples in one pass would need ten times that; short examples still fill a pass of 32.
+PASS_TOKENS = 4096
+
 
 @dataclass(frozen=True, eq=False)
 class Job:
@@ -67,9 +72,10 @@ def _batch(run: _Run, step: int, batch_size: int) -> list[int]:
     return run.epoch[1][offset]
 
 
-def _check(backbone: Backbone, jobs: list[Job], pass_size: int) -> None:
-    if pass_size <= 0:
-        raise BadArgumentError(f"The pass size must be a positive number of examples, not {pass_size}.")
+def _check(backbone: Backbone, jobs: list[Job], pass_size: int, pass_tokens: int) -> None:
+    if pass_size <= 0 or pass_tokens <= 0:
+        raise BadArgumentError(f"A pass needs a positive number of examples and tokens, not {pass_size} and "
+                               f"{pass_tokens}.")
     if not jobs:
         raise BadArgumentError("train_many needs at least one job; the job list is empty.")
     for k, job in enumerate(jobs):
@@ -85,12 +91,13 @@ def _check(backbone: Backbone, jobs: list[Job], pass_size: int) -> None:
 
 
 def _passes(backbone: Backbone, prompts: torch.Tensor | list[torch.nn.Parameter], items: list,
-            prompt_of: torch.Tensor, pass_size: int) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
-    """`items` scored in passes of up to `pass_size` items of similar length, whichever prompts they carry (item i
-    behind prompt `prompt_of[i]`): each pass's item indices, their prompt indices and their scores. Items of K
-    jobs mixed in one pass would all be padded to the longest, and that padding costs more than a larger pass
-    saves on a CPU."""
-    for batch in length_batches(items, pass_size):
+            prompt_of: torch.Tensor, pass_size: int,
+            pass_tokens: int | None = None) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
+    """`items` scored in passes of up to `pass_size` items of similar length (and `pass_tokens` padded tokens),
+    whichever prompts they carry (item i behind prompt `prompt_of[i]`): each pass's item indices, their prompt
+    indices and their scores. Items of K jobs mixed in one pass would all be padded to the longest, and that
+    padding costs more than a larger pass saves on a CPU."""
+    for batch in length_batches(items, pass_size, pass_tokens):
         owners = prompt_of[batch]
         used = owners.unique()  # sorted: each prompt of the pass passed once
         scores = scoring.score(backbone, torch.stack([prompts[k] for k in used.tolist()]), [items[i] for i in batch],
@@ -110,14 +117,14 @@ def _score_in_passes(backbone: Backbone, prompts: torch.Tensor, items: list, pro
 
 
 def _backward_in_passes(backbone: Backbone, prompts: list[torch.nn.Parameter], items: list, labels: torch.Tensor,
-                        owner: torch.Tensor, weight: torch.Tensor, pass_size: int) -> torch.Tensor:
+                        owner: torch.Tensor, weight: torch.Tensor, pass_size: int, pass_tokens: int) -> torch.Tensor:
     """Backpropagate the sum of every job's mean loss over its rows, one pass of `_passes` at a time: a job's mean
     is the sum of its rows' losses times 1/rows, so each pass's share is backpropagated on its own and only one
     pass's activations are held however many jobs train. Returns each job's mean loss. A row's scores past its own
     candidates hold -inf (a pass is as wide as its widest item), adding exp(-inf) = 0 to its softmax: the loss its
     own run computes."""
     losses = torch.zeros(len(weight))
-    for batch, owners, scores in _passes(backbone, prompts, items, owner, pass_size):
+    for batch, owners, scores in _passes(backbone, prompts, items, owner, pass_size, pass_tokens):
         rows = torch.nn.functional.cross_entropy(scores, labels[batch], reduction="none")
         (rows * weight[owners].to(rows.device)).sum().backward()
         losses.index_add_(0, owners, rows.detach().float().cpu() * weight[owners])
@@ -176,20 +183,22 @@ def _resume(directory: Path | None, runs: list[_Run], optimizer: torch.optim.Opt
 
 
 def train_many(backbone: Backbone, jobs: list[Job], config: TrainConfig = TrainConfig(),
-               checkpoint_dir: Path | None = None, progress: bool = True, pass_size: int = 32) -> list[TrainResult]:
+               checkpoint_dir: Path | None = None, progress: bool = True, pass_size: int = 32,
+               pass_tokens: int = PASS_TOKENS) -> list[TrainResult]:
     """Tune every job's prompt together; result k is what `train_prompt(backbone, job.train_items, job.dev_items,
     job.start, replace(config, seed=job.seed))` returns, up to float rounding.
 
     A step's K batches (and an evaluation's K dev sets) are scored in passes of up to `pass_size` (dev:
     `config.eval_batch_size`) examples of similar length, whichever jobs they come from; on a CPU, 32 beat one
     pass of all K batches, whose examples would all be padded to the longest (on a GPU, K × batch_size may be
-    faster). Each pass is backpropagated as it is scored, so memory holds one pass's activations whatever K is.
+    faster). Each pass is backpropagated as it is scored, so memory holds one pass's activations whatever K is,
+    and a training pass also stops at `pass_tokens` padded tokens, so long examples do not multiply it.
     The prompts must have one length.
     A job that stops early leaves the passes; the others go on.
     With `checkpoint_dir`, every evaluation writes one checkpoint of all jobs, and the same call after a kill
     continues from it and ends as an uninterrupted one would.
     """
-    _check(backbone, jobs, pass_size)
+    _check(backbone, jobs, pass_size, pass_tokens)
     device = backbone.device
     runs = []
     for job in jobs:
@@ -243,7 +252,7 @@ def train_many(backbone: Backbone, jobs: list[Job], config: TrainConfig = TrainC
         owner = torch.tensor([n for n, batch in enumerate(batches) for _ in batch])
         optimizer.zero_grad(set_to_none=True)
         losses = _backward_in_passes(backbone, [run.weights for run in now], items, labels, owner,
-                                     torch.tensor([1.0 / len(batch) for batch in batches]), pass_size)
+                                     torch.tensor([1.0 / len(batch) for batch in batches]), pass_size, pass_tokens)
         for run in now:  # each prompt clipped by its own norm, as its own run clips it
             torch.nn.utils.clip_grad_norm_([run.weights], config.max_grad_norm)
         optimizer.step()

@@ -22,6 +22,7 @@ class EncoderItem:
     source: tuple[int, ...]
     candidates: tuple[str, ...]
     label: int
+    n_rows = 1  # the model reads the source once, whatever the candidates
 
     @property
     def n_candidates(self) -> int:

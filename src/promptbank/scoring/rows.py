@@ -22,6 +22,10 @@ class RowItem:
     def length(self) -> int:
         return max(len(r) for r in self.rows)
 
+    @property
+    def n_rows(self) -> int:
+        return len(self.rows)
+
 
 # (backbone, prompts (P, L, d), prompt of each row, rows, row index, position in row) -> logits there
 LogitsAt = Callable[[Backbone, torch.Tensor, torch.Tensor, list[tuple[int, ...]], torch.Tensor, torch.Tensor],

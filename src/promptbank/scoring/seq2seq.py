@@ -17,6 +17,7 @@ class Seq2SeqItem:
     answers: tuple[tuple[int, ...], ...]  # decoder target ids of each candidate
     n_candidates: int
     label: int
+    n_rows = 1  # the model reads the source once, whatever the candidates
 
     @property
     def length(self) -> int:
