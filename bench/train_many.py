@@ -62,7 +62,8 @@ def main() -> None:
         seconds, gap = {f"{args.prompts} train_prompt runs": looped}, 0.0
         for way, pass_size in ways.items():
             start = time.perf_counter()
-            together = train_many(backbone, jobs, config, progress=False, pass_size=pass_size)
+            together = train_many(backbone, jobs, config, progress=False, pass_size=pass_size,
+                                  pass_tokens=pass_size * 10_000)  # the example count alone sets the passes
             seconds[way] = time.perf_counter() - start
             gap = max([gap] + [(a.prompt.tensor - b.prompt.tensor).abs().max().item()
                                for a, b in zip(together, separate)])
