@@ -73,11 +73,14 @@ def test_staged_retrieval_from_the_cli(cli, tiny_dirs, tmp_path):
         build_bank(["movie_sentences", "food_reviews", "bbc_news"], bank, str(tiny_dirs["causal"]), shots=2,
                    prompt_length=4, config=TrainConfig(steps=2, eval_every=2, patience=0, batch_size=4),
                    dtype="float32", test_size=4, margin=None, progress=False)
-    code, out, err = cli("transfer", "--target", "rotten_tomatoes", "--bank", tmp_path / "b", "--by", "staged",
-                         "--k", 2, "--backbone", tiny_dirs["causal"], "--shots", 2, "--steps", 2, "--eval-every", 2,
-                         "--prompt-length", 4, "--test-size", 4, "--dtype", "float32")
+    common = ("--target", "rotten_tomatoes", "--bank", tmp_path / "b", "--by", "staged", "--k", 2, "--backbone",
+              tiny_dirs["causal"], "--shots", 2, "--steps", 2, "--eval-every", 2, "--prompt-length", 4, "--test-size",
+              4, "--dtype", "float32")
+    assert_user_error(cli("transfer", *common, "--prefilter", 2), "--prefilter must keep at least 8 prompts")
+    code, out, err = cli("transfer", *common, "--prefilter", 9)
     assert code == 0, err
     assert "sources ranked by staged" in out
     with PromptBank(tmp_path / "b") as bank:
         (stored,) = bank.list(task="rotten_tomatoes")
     assert stored.lineage["by"] == "staged" and stored.lineage["evaluations"] > 0 and len(stored.lineage["sources"]) == 2
+    assert stored.lineage["prefilter"] == 9

@@ -18,7 +18,7 @@ from promptbank.peft_format import CONFIG as ADAPTER_CONFIG
 from promptbank.peft_format import read_peft
 from promptbank.pretraining.prompts import PRETRAINED_INITS, pretrained_for
 from promptbank.prompt import SoftPrompt, check_compatible, init_prompt, load_prompt, save_prompt
-from promptbank.staged_retrieval import rank_staged
+from promptbank.staged_retrieval import FINAL, PREFILTER, rank_staged
 from promptbank.tasks import Example, Task, fingerprint, few_shot, get_task, split
 from promptbank.train import TrainConfig, TrainResult, train_prompt
 from promptbank.transfer import (BASELINES, Ranked, best_of_k_init, check_choice, mixture_init, rank_by_similarity,
@@ -206,6 +206,7 @@ class TransferSpec:
     shots: int | None = 16
     prompt_length: int = 20
     embedding_steps: int = 30  # training of the target's task embedding (retrieval by similarity)
+    prefilter: int = PREFILTER  # staged retrieval: the prompts most similar to the task embedding that are scored
     probe_steps: int = 10  # per source, for best-of-k
     mixture_steps: int = 60  # training on the sources' mixed data, for mixture
     dtype: str = "auto"
@@ -215,6 +216,9 @@ class TransferSpec:
     def __post_init__(self) -> None:
         check_choice(self.strategy, self.k, self.by)
         check_sizes(self.shots, self.prompt_length, self.test_size)
+        if self.prefilter < FINAL:
+            raise BadArgumentError(f"--prefilter must keep at least {FINAL} prompts (the last round's), not "
+                                   f"{self.prefilter}.")
 
 
 @dataclass
@@ -254,7 +258,7 @@ def retrieve(spec: TransferSpec, backbone: Backbone, bank: PromptBank, data: Tar
     embedding = train_prompt(backbone, data.train_items, data.dev_items, start, embedding_config, progress=False)
     if spec.by == "staged":
         staged = rank_staged(backbone, prompts, records, data.dev_items, embedding.prompt.tensor, spec.metric,
-                             k=spec.k, seed=spec.train.seed)
+                             k=spec.k, prefilter=spec.prefilter, seed=spec.train.seed)
         return Retrieval(prompts, records, staged.ranking, staged.evaluations)
     return Retrieval(prompts, records, rank_by_similarity(backbone, prompts, records, embedding.prompt.tensor,
                                                           spec.metric))
@@ -276,6 +280,8 @@ def transfer_start(spec: TransferSpec, backbone: Backbone, bank: PromptBank, dat
     lineage = {"method": spec.strategy, "sources": [r.record.id for r in top], "by": spec.by,
                "metric": spec.metric if spec.by != "zero-shot" else None, "scores": [r.score for r in top],
                "evaluations": retrieval.evaluations}
+    if spec.by == "staged":
+        lineage["prefilter"] = spec.prefilter
     random = init_prompt(backbone, spec.prompt_length, "random", seed=seed)
     if spec.strategy == "weighted-average":
         tensor, lineage["weights"] = weighted_average_init(chosen, [r.score for r in top])

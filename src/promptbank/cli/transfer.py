@@ -23,6 +23,9 @@ def transfer(
     by: Annotated[str, typer.Option(help="Rank sources by similarity, by zero-shot dev accuracy, or staged (a "
                                          "similarity prefilter, then successive halving of zero-shot dev accuracy: "
                                          "for large banks).")] = "similarity",
+    prefilter: Annotated[int, typer.Option(help="With --by staged: how many prompts most similar to the task "
+                                                "embedding go on to be scored (all of a bank this size or smaller)."
+                                         )] = 256,
     backbone: Annotated[str, typer.Option()] = "smollm2-135m",
     shots: Annotated[int, typer.Option(help="Examples per class for train and dev.")] = 16,
     steps: Annotated[int, typer.Option(help="Training steps of the target prompt.")] = 100,
@@ -40,7 +43,8 @@ def transfer(
     from promptbank.runs import TransferSpec, transfer_run
     config = train_config(backbone, steps=steps, eval_every=eval_every, lr=lr, patience=0, seed=seed)
     spec = TransferSpec(target=target, strategy=strategy, k=k, by=by, metric=metric, backbone=backbone, shots=shots,
-                        prompt_length=prompt_length, dtype=dtype, test_size=test_size, train=config)
+                        prompt_length=prompt_length, prefilter=prefilter, dtype=dtype, test_size=test_size,
+                        train=config)
     with PromptBank(bank) as store:
         result = transfer_run(spec, store)
         record = store.add(result.prompt, lineage=result.lineage)
