@@ -3,7 +3,7 @@ zero-shot ranking (every prompt on the whole dev set), same backbone, target and
 
 A bank with fewer real prompts than a part needs is padded with copies made from them, labelled as such in the
 output: noisy copies (P + σ·rms(P)·ε, σ drawn from 0.1-1.0) and interpolations of two real prompts
-(αP_a + (1-α)P_b plus a little noise). bench/retrieval-bank.sh builds a bank of 84 real few-shot prompts (21 tasks
+(αP_a + (1-α)P_b plus a little noise). bench/retrieval-bank.sh builds a bank of 72 real few-shot prompts (18 tasks
 × 4 seeds), which part (a) then ranks with no copies.
 (a) every real prompt, padded to at least --prompts (64): exhaustive ranking once, staged ranking for --seeds
     seeds (the dev subsets differ), wall times, prompt×example evaluations, and whether the top 3 agree (by id,

@@ -1,5 +1,6 @@
 """Evaluating a prompt: score every example's candidates, predict the best one."""
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -23,13 +24,11 @@ class Evaluation:
         return {"accuracy": self.accuracy, "macro_f1": self.macro_f1, "n": self.n}
 
 
-def length_batches(items: list, batch_size: int, max_tokens: int | None = None) -> list[list[int]]:
-    """Indices grouped into batches of similar length, so little compute is spent on padding. With `max_tokens`,
-    a batch also closes before its padded size (rows × longest row) would pass it, so long examples come in
-    smaller batches and memory stays bounded; an item larger than the budget gets a batch of its own."""
+def length_batches(items: list, batch_size: int, max_tokens: float = math.inf) -> list[list[int]]:
+    """Indices grouped into batches of similar length, so little compute is spent on padding. A batch also closes
+    before its padded size (rows × longest row) would pass `max_tokens`, so long examples come in smaller batches
+    and memory stays bounded; an item larger than the budget gets a batch of its own."""
     order = sorted(range(len(items)), key=lambda i: items[i].length)
-    if max_tokens is None:
-        return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     batches: list[list[int]] = []
     rows = 0
     for i in order:  # ascending length: the item being added is the batch's longest

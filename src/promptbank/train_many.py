@@ -92,7 +92,7 @@ def _check(backbone: Backbone, jobs: list[Job], pass_size: int, pass_tokens: int
 
 def _passes(backbone: Backbone, prompts: torch.Tensor | list[torch.nn.Parameter], items: list,
             prompt_of: torch.Tensor, pass_size: int,
-            pass_tokens: int | None = None) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
+            pass_tokens: float = math.inf) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
     """`items` scored in passes of up to `pass_size` items of similar length (and `pass_tokens` padded tokens),
     whichever prompts they carry (item i behind prompt `prompt_of[i]`): each pass's item indices, their prompt
     indices and their scores. Items of K jobs mixed in one pass would all be padded to the longest, and that
