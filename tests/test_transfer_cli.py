@@ -76,7 +76,8 @@ def test_staged_retrieval_from_the_cli(cli, tiny_dirs, tmp_path):
     common = ("--target", "rotten_tomatoes", "--bank", tmp_path / "b", "--by", "staged", "--k", 2, "--backbone",
               tiny_dirs["causal"], "--shots", 2, "--steps", 2, "--eval-every", 2, "--prompt-length", 4, "--test-size",
               4, "--dtype", "float32")
-    assert_user_error(cli("transfer", *common, "--prefilter", 2), "--prefilter must keep at least 8 prompts")
+    assert_user_error(cli("transfer", *common, "--prefilter", 2), "1 ≤ k ≤ final ≤ prefilter")
+    assert_user_error(cli("transfer", *common, "--k", 9), "not k=9")  # the last round keeps 8: refused up front
     code, out, err = cli("transfer", *common, "--prefilter", 9)
     assert code == 0, err
     assert "sources ranked by staged" in out

@@ -18,7 +18,7 @@ from promptbank.peft_format import CONFIG as ADAPTER_CONFIG
 from promptbank.peft_format import read_peft
 from promptbank.pretraining.prompts import PRETRAINED_INITS, pretrained_for
 from promptbank.prompt import SoftPrompt, check_compatible, init_prompt, load_prompt, save_prompt
-from promptbank.staged_retrieval import FINAL, PREFILTER, rank_staged
+from promptbank.staged_retrieval import PREFILTER, check_stages, rank_staged
 from promptbank.tasks import Example, Task, fingerprint, few_shot, get_task, split
 from promptbank.train import TrainConfig, TrainResult, train_prompt
 from promptbank.transfer import (BASELINES, Ranked, best_of_k_init, check_choice, mixture_init, rank_by_similarity,
@@ -216,9 +216,8 @@ class TransferSpec:
     def __post_init__(self) -> None:
         check_choice(self.strategy, self.k, self.by)
         check_sizes(self.shots, self.prompt_length, self.test_size)
-        if self.prefilter < FINAL:
-            raise BadArgumentError(f"--prefilter must keep at least {FINAL} prompts (the last round's), not "
-                                   f"{self.prefilter}.")
+        if self.by == "staged":
+            check_stages(self.k, self.prefilter)
 
 
 @dataclass

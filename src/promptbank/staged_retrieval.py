@@ -129,9 +129,15 @@ def _check(prompts: torch.Tensor, records: list[PromptRecord], dev_items: list, 
                                f"shape {tuple(task_embedding.shape)}.")
     if metric not in METRICS:
         raise BadArgumentError(f"Unknown similarity metric {metric!r}; use one of {', '.join(METRICS)}.")
+    check_stages(k, prefilter, start, eta, final)
+
+
+def check_stages(k: int, prefilter: int, start: int = START, eta: int = ETA, final: int = FINAL) -> None:
+    """Refuse stage sizes that cannot work; callers run it before loading a model, so a bad --k or --prefilter
+    costs nothing."""
     if not 1 <= k <= final <= prefilter:
-        raise BadArgumentError(f"Staged retrieval needs 1 ≤ k ≤ final ≤ prefilter, not k={k}, final={final}, "
-                               f"prefilter={prefilter}.")
+        raise BadArgumentError(f"Staged retrieval needs 1 ≤ k ≤ final ≤ prefilter (final: the {final} prompts of the "
+                               f"last round), not k={k}, prefilter={prefilter}.")
     if start < 1 or eta < 2:
         raise BadArgumentError(f"The first round needs ≥ 1 dev example and each round must shrink the pool "
                                f"(eta ≥ 2), not start={start}, eta={eta}.")
