@@ -34,11 +34,11 @@ from rich.table import Table
 from promptbank.backbones import load_backbone
 from promptbank.bank import PromptBank, PromptRecord
 from promptbank.prompt import init_prompt
-from promptbank.runs import target_data
 from promptbank.similarity import similarity_matrix
 from promptbank.staged_retrieval import FINAL, PREFILTER, START, rank_staged
 from promptbank.train import TrainConfig, train_prompt
 from promptbank.transfer import rank_by_zero_shot, sources_for
+from promptbank.tuning import target_data
 
 LENGTH = 20
 

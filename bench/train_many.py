@@ -26,9 +26,9 @@ from rich.table import Table
 
 from promptbank.backbones import load_backbone
 from promptbank.prompt import init_prompt
-from promptbank.runs import target_data
 from promptbank.train import TrainConfig, train_prompt
 from promptbank.train_many import Job, train_many
+from promptbank.tuning import target_data
 from proxy import write_proxy
 
 

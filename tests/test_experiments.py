@@ -10,7 +10,7 @@ from promptbank.bank import PromptBank
 from promptbank.evaluate import accuracy_of_many, evaluate
 from promptbank.errors import BadArgumentError, DataError
 from promptbank.experiments import MatrixSpec, run_cell, run_matrix, source_prompts, spearman, steps_to_reach
-from promptbank.runs import target_data
+from promptbank.tuning import target_data
 from promptbank.source_bank import build_bank
 from promptbank.prompt import SoftPrompt, init_prompt
 from promptbank.train import TrainConfig, train_prompt

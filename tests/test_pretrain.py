@@ -123,7 +123,7 @@ def test_train_cli_starts_from_the_pretrained_prompt_and_pretrain_cli_reports(cl
 def test_a_transfer_run_starts_from_a_pretrained_prompt_which_is_never_retrieved_as_a_source(tiny_dirs, tmp_path):
     from promptbank.backbones import load_backbone
     from promptbank.prompt import init_prompt
-    from promptbank.runs import TransferSpec, transfer_run
+    from promptbank.transfer_tuning import TransferSpec, transfer_run
     from promptbank.transfer import sources_for
     backbone = load_backbone(str(tiny_dirs["causal"]), "float32")
     with PromptBank(tmp_path / "bank", create=True) as bank:

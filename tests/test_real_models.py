@@ -2,7 +2,7 @@
 
 import pytest
 
-from promptbank.runs import RunSpec, run_training
+from promptbank.tuning import RunSpec, run_training
 from promptbank.train import TrainConfig
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ import torch
 
 from promptbank import source_bank
 from promptbank.bank import PromptBank
-from promptbank.runs import RunSpec
+from promptbank.tuning import RunSpec
 from promptbank.source_bank import build_bank, verdict
 from promptbank.train import TrainConfig
 

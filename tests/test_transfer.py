@@ -11,11 +11,12 @@ from promptbank.bank import PromptBank
 from promptbank.errors import BadArgumentError, DataError
 from promptbank.evaluate import accuracy_of_many, evaluate
 from promptbank.prompt import init_prompt
-from promptbank.runs import TransferSpec, retrieve, target_data, transfer_run
 from promptbank.source_bank import build_bank
 from promptbank.tasks import get_task, split
 from promptbank.train import TrainConfig
 from promptbank.transfer import rank_by_zero_shot, weighted_average_init
+from promptbank.transfer_tuning import TransferSpec, retrieve, transfer_run
+from promptbank.tuning import target_data
 
 TINY = TrainConfig(steps=4, eval_every=2, patience=0, batch_size=4)
 

@@ -31,9 +31,9 @@ from promptbank.metrics import majority_accuracy
 from promptbank.projection import native_prompt
 from promptbank.projector import Projector, load_projector, project
 from promptbank.prompt import SoftPrompt, init_prompt
-from promptbank.runs import target_data
 from promptbank.tasks import get_task, split
 from promptbank.train import TrainConfig, train_prompt
+from promptbank.tuning import target_data
 
 
 @dataclass(frozen=True)

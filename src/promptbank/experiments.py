@@ -32,12 +32,13 @@ from promptbank.evaluate import Evaluation, accuracy_of_many, evaluate
 from promptbank.executor import Executor, run_units
 from promptbank.prompt import SoftPrompt, init_prompt
 from promptbank.pretraining.prompts import PRETRAINED_INITS
-from promptbank.runs import TargetData, TransferSpec, check_sizes, retrieve, target_data, transfer_start
 from promptbank.similarity import METRICS, similarity_matrix
 from promptbank.tasks import get_task
 from promptbank.train import TrainConfig, TrainResult
 from promptbank.train_many import Job, train_many
 from promptbank.transfer import BASELINES, check_choice
+from promptbank.transfer_tuning import TransferSpec, retrieve, transfer_start
+from promptbank.tuning import TargetData, check_sizes, target_data
 
 
 @dataclass(frozen=True)

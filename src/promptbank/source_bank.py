@@ -20,10 +20,10 @@ from promptbank.bank import PromptBank
 from promptbank.evaluate import template_accuracy
 from promptbank.executor import Executor, run_units
 from promptbank.prompt import SoftPrompt
-from promptbank.runs import RunResult, RunSpec, finish_run, prepare_run, train_task
 from promptbank.tasks import fingerprint, get_task
 from promptbank.train import TrainConfig
 from promptbank.train_many import Job, train_many
+from promptbank.tuning import RunResult, RunSpec, finish_run, prepare_run, train_task
 
 BAR_MARGIN = 0.05  # a source must beat its task's majority class by this much on the test split
 BUILD_DIR = ".build"  # outcomes and checkpoints of a build, inside the bank's folder

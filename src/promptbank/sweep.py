@@ -66,8 +66,8 @@ def _start(spec: SweepSpec, backbone: Backbone, data, length: int, init: str, se
     if init != "transfer":
         return init_prompt(backbone, length, init, seed=seed, task=data.task)
     from promptbank.bank import PromptBank
-    from promptbank.runs import TransferSpec, retrieve
     from promptbank.transfer import weighted_average_init
+    from promptbank.transfer_tuning import TransferSpec, retrieve
     transfer = TransferSpec(data.task.name, "weighted-average", 3, "zero-shot", backbone=backbone.name,
                             shots=spec.shots, prompt_length=length, dtype=spec.dtype)
     with PromptBank(Path(spec.bank)) as bank:
@@ -82,8 +82,8 @@ def run_cell(spec: SweepSpec, backbone: Backbone, task: str, lr: float, warmup: 
     """Train one setting on K shots per class and score it on the dev set (retrieval, for the transfer init,
     uses the few-shot dev examples, as a user with K shots would)."""
     from promptbank import scoring
-    from promptbank.runs import target_data
     from promptbank.tasks import split
+    from promptbank.tuning import target_data
     data = target_data(backbone, task, spec.shots, seed, test_size=1)
     dev = split(data.task).validation[:spec.dev_size]
     dev_items = scoring.encode(backbone, data.task, dev)

@@ -40,7 +40,7 @@ def transfer(
     """Initialise a target task's prompt from the bank's source prompts, train it, and store it with its lineage."""
     use_device(device)
     from promptbank.bank import PromptBank
-    from promptbank.runs import TransferSpec, transfer_run
+    from promptbank.transfer_tuning import TransferSpec, transfer_run
     config = train_config(backbone, steps=steps, eval_every=eval_every, lr=lr, patience=0, seed=seed)
     spec = TransferSpec(target=target, strategy=strategy, k=k, by=by, metric=metric, backbone=backbone, shots=shots,
                         prompt_length=prompt_length, prefilter=prefilter, dtype=dtype, test_size=test_size,

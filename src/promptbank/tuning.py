@@ -6,11 +6,9 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import torch
-
 from promptbank import scoring
 from promptbank.backbones import DEFAULT_BACKBONE, Backbone, dtype_name, load_backbone
-from promptbank.bank import PromptBank, PromptRecord
+from promptbank.bank import PromptBank
 from promptbank.errors import BadArgumentError, DataError
 from promptbank.evaluate import Evaluation, evaluate
 from promptbank.metrics import majority_accuracy
@@ -18,11 +16,8 @@ from promptbank.peft_format import CONFIG as ADAPTER_CONFIG
 from promptbank.peft_format import read_peft
 from promptbank.pretraining.prompts import PRETRAINED_INITS, pretrained_for
 from promptbank.prompt import SoftPrompt, check_compatible, init_prompt, load_prompt, save_prompt
-from promptbank.staged_retrieval import PREFILTER, check_stages, rank_staged
 from promptbank.tasks import Example, Task, fingerprint, few_shot, get_task, split
 from promptbank.train import TrainConfig, TrainResult, train_prompt
-from promptbank.transfer import (BASELINES, Ranked, best_of_k_init, check_choice, mixture_init, rank_by_similarity,
-                                 rank_by_zero_shot, sources_for, weighted_average_init)
 
 
 def check_sizes(shots: int | None, prompt_length: int, test_size: int | None, dev_size: int = 1) -> None:
@@ -193,124 +188,3 @@ def evaluate_saved(prompt_dir: Path, task_name: str, backbone_name: str | None =
     check_compatible(prompt, backbone)
     examples = getattr(split(task), split_name)[:limit]
     return evaluate(backbone, prompt.tensor, scoring.encode(backbone, task, examples), batch_size)
-
-
-@dataclass(frozen=True)
-class TransferSpec:
-    target: str
-    strategy: str = "weighted-average"  # or best-of-k, mixture; random, vocab, labels are the baselines
-    k: int = 3
-    by: str = "similarity"  # or "zero-shot", or "staged" (similarity prefilter, then successive halving on dev)
-    metric: str = "spot-avg-cosine"
-    backbone: str = DEFAULT_BACKBONE
-    shots: int | None = 16
-    prompt_length: int = 20
-    embedding_steps: int = 30  # training of the target's task embedding (retrieval by similarity)
-    prefilter: int = PREFILTER  # staged retrieval: the prompts most similar to the task embedding that are scored
-    probe_steps: int = 10  # per source, for best-of-k
-    mixture_steps: int = 60  # training on the sources' mixed data, for mixture
-    dtype: str = "auto"
-    test_size: int | None = None
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-    def __post_init__(self) -> None:
-        check_choice(self.strategy, self.k, self.by)
-        check_sizes(self.shots, self.prompt_length, self.test_size)
-        if self.by == "staged":
-            check_stages(self.k, self.prefilter)
-
-
-@dataclass
-class TransferResult:
-    prompt: SoftPrompt
-    ranking: list[Ranked]  # every candidate source, best first (empty for baselines)
-    lineage: dict
-    training: TrainResult
-    test: Evaluation
-    majority: float
-
-
-@dataclass(frozen=True)
-class Retrieval:
-    """The bank's candidate sources for a target, stacked, and their ranking (best first)."""
-
-    prompts: torch.Tensor
-    records: list[PromptRecord]
-    ranking: list[Ranked]
-    evaluations: int | None = None  # prompt × dev-example scorings spent (staged retrieval)
-
-    def top(self, k: int) -> tuple[torch.Tensor, list[Ranked]]:
-        """The k best-ranked sources: their prompts stacked (k, L, d), and their rankings."""
-        top = self.ranking[:k]
-        index = {r.id: i for i, r in enumerate(self.records)}
-        return self.prompts[[index[r.record.id] for r in top]], top
-
-
-def retrieve(spec: TransferSpec, backbone: Backbone, bank: PromptBank, data: TargetData) -> Retrieval:
-    """Rank the bank's prompts for the target by zero-shot dev accuracy or by similarity to a briefly trained
-    target prompt (its task embedding)."""
-    prompts, records = sources_for(bank, backbone, spec.prompt_length, exclude_task=data.task.name)
-    if spec.by == "zero-shot":
-        return Retrieval(prompts, records, rank_by_zero_shot(backbone, prompts, records, data.dev_items))
-    start = init_prompt(backbone, spec.prompt_length, "random", seed=spec.train.seed)
-    embedding_config = TrainConfig(**{**asdict(spec.train), "steps": spec.embedding_steps, "patience": 0})
-    embedding = train_prompt(backbone, data.train_items, data.dev_items, start, embedding_config, progress=False)
-    if spec.by == "staged":
-        staged = rank_staged(backbone, prompts, records, data.dev_items, embedding.prompt.tensor, spec.metric,
-                             k=spec.k, prefilter=spec.prefilter, seed=spec.train.seed)
-        return Retrieval(prompts, records, staged.ranking, staged.evaluations)
-    return Retrieval(prompts, records, rank_by_similarity(backbone, prompts, records, embedding.prompt.tensor,
-                                                          spec.metric))
-
-
-def transfer_start(spec: TransferSpec, backbone: Backbone, bank: PromptBank, data: TargetData,
-                   retrieval: Retrieval | None = None) -> tuple[SoftPrompt, list[Ranked], dict]:
-    """The prompt a transfer run starts from, as `spec` says: a baseline init, a pre-trained prompt, or the bank's
-    retrieved sources combined by the strategy. Returned with the ranking (empty unless retrieved) and lineage."""
-    seed = spec.train.seed
-    if spec.strategy in BASELINES:
-        return init_prompt(backbone, spec.prompt_length, spec.strategy, seed=seed, task=data.task), [], {
-            "method": spec.strategy, "sources": []}
-    if spec.strategy in PRETRAINED_INITS:
-        start = pretrained_start(bank, backbone, data.task, spec.strategy, spec.prompt_length)
-        return start, [], {"method": spec.strategy, "sources": [start.source]}
-    retrieval = retrieval or retrieve(spec, backbone, bank, data)
-    chosen, top = retrieval.top(spec.k)
-    lineage = {"method": spec.strategy, "sources": [r.record.id for r in top], "by": spec.by,
-               "metric": spec.metric if spec.by != "zero-shot" else None, "scores": [r.score for r in top],
-               "evaluations": retrieval.evaluations}
-    if spec.by == "staged":
-        lineage["prefilter"] = spec.prefilter
-    random = init_prompt(backbone, spec.prompt_length, "random", seed=seed)
-    if spec.strategy == "weighted-average":
-        tensor, lineage["weights"] = weighted_average_init(chosen, [r.score for r in top])
-    elif spec.strategy == "best-of-k":
-        tensor, best, probes = best_of_k_init(backbone, data.train_items, data.dev_items, chosen, random,
-                                              spec.train, spec.probe_steps)
-        lineage |= {"chosen": top[best].record.id, "probe_dev_accuracy": probes,
-                    "extra_steps": spec.probe_steps * len(top)}
-    else:
-        mixed = list(dict.fromkeys(r.record.task for r in top))
-        tensor = mixture_init(backbone, mixed, spec.shots or 16, random, spec.train, spec.mixture_steps)
-        lineage |= {"mixed_tasks": mixed, "extra_steps": spec.mixture_steps}
-    start = SoftPrompt(tensor, backbone.name, backbone.tokenizer_fingerprint, spec.strategy,
-                       source=",".join(lineage["sources"]))
-    return start, retrieval.ranking, lineage
-
-
-def transfer_run(spec: TransferSpec, bank: PromptBank, progress: bool = True, data: TargetData | None = None,
-                 retrieval: Retrieval | None = None) -> TransferResult:
-    """Initialise the target's prompt from the bank as `spec` says, train it on the same budget as a baseline
-    would get, evaluate it, and return it with its lineage (the caller stores it).
-
-    `data` and `retrieval`, when given, must come from the same target, seed and retrieval settings: they let
-    several strategies share one encoding of the target and one ranking.
-    """
-    get_task(spec.target)
-    backbone = load_backbone(spec.backbone, spec.dtype)
-    data = data or target_data(backbone, spec.target, spec.shots, spec.train.seed, test_size=spec.test_size)
-    start, ranking, lineage = transfer_start(spec, backbone, bank, data, retrieval)
-    training = train_prompt(backbone, data.train_items, data.dev_items, start, spec.train, progress=progress)
-    test = evaluate(backbone, training.prompt.tensor, data.test_items, spec.train.eval_batch_size)
-    training.prompt.info = run_info(data, spec.shots, spec.train, spec.dtype, training, test) | {"lineage": lineage}
-    return TransferResult(training.prompt, ranking, lineage, training, test, data.majority)
