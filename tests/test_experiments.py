@@ -150,7 +150,10 @@ def test_zero_shot_matrix_scores_every_source_on_every_task_and_continues(tiny_d
             assert 0 <= c["template"] <= 1 and 0 <= c["majority"] <= 1
         # sentiment → sentiment is the one same-kind pair (rotten_tomatoes), the diagonal is native
         assert summary["pairs_same_kind"] == 1 and summary["pairs_other_kind"] == 3
-        assert summary["mean_same_kind"] == result["columns"][1]["zero_shot"]["movie_sentences"]
+        rotten = result["columns"][1]
+        assert summary["mean_same_kind"] == rotten["zero_shot"]["movie_sentences"]
+        assert summary["over_template_same_kind"] == pytest.approx(rotten["zero_shot"]["movie_sentences"]
+                                                                   - rotten["template"])
         assert summary["native"]["movie_sentences"] == result["columns"][0]["zero_shot"]["movie_sentences"]
         csv = (tmp_path / "zs" / "zero_shot.csv").read_text().splitlines()
         assert csv[0] == "source,movie_sentences,rotten_tomatoes,presuppositions_nli" and len(csv) == 5

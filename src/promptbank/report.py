@@ -100,6 +100,12 @@ def write_report(path: Path, spec, summary: dict, cells: list[dict]) -> None:
     write_atomic(path, page)
 
 
+# A zero-shot matrix summary's same-kind / other-kind means, as (label, key) pairs: what the report and the CLI print.
+ZERO_SHOT_ROWS = (("mean zero-shot accuracy", "mean"), ("mean relative to the task's own prompt", "relative"),
+                  ("mean over the majority class", "over_majority"),
+                  ("mean over the template, no prompt", "over_template"))
+
+
 def write_zero_shot_report(out: Path, spec, sources: list[str], kinds: dict[str, str], columns: list[dict],
                            summary: dict) -> None:
     """zero_shot.png (the heatmap) and report.html for a zero-shot transfer matrix."""
@@ -118,10 +124,7 @@ def write_zero_shot_report(out: Path, spec, sources: list[str], kinds: dict[str,
              _png(plots.heatmap, matrix, rows, labels, title, "accuracy"),
              f"<p>{summary['pairs_same_kind']} same-kind and {summary['pairs_other_kind']} other-kind (source, task) "
              "pairs, a source's own task left out.</p>",
-             _table(["", "same kind", "other kind"],
-                    [["mean zero-shot accuracy", *mean_row("mean")],
-                     ["mean relative to the task's own prompt", *mean_row("relative")],
-                     ["mean over the majority class", *mean_row("over_majority")]]),
+             _table(["", "same kind", "other kind"], [[label, *mean_row(key)] for label, key in ZERO_SHOT_ROWS]),
              _table(["task", "test examples", "own prompt", "majority", "template, no prompt"],
                     [[t, str(c["test_examples"]), _number(summary["native"].get(t)), _number(c["majority"]),
                       _number(c["template"])] for t, c in zip(tasks, columns)])]

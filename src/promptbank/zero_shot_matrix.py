@@ -69,10 +69,12 @@ def column(spec: ZeroShotSpec, prompts: torch.Tensor, tasks_of_sources: list[str
 
 
 def summarize(columns: list[dict], kinds_of_sources: dict[str, str]) -> dict:
-    """Native scores, and the mean zero-shot score of same-kind and other-kind (source, task) pairs, raw and
-    relative to the task's native score (Su et al.'s relative performance) where the bank has a native prompt."""
+    """Native scores, and the mean zero-shot score of same-kind and other-kind (source, task) pairs: raw, relative
+    to the task's native score (Su et al.'s relative performance) where the bank has a native prompt, and over the
+    two floors a prompt must clear to have added anything (the majority class and the template with no prompt)."""
     native = {c["task"]: c["zero_shot"][c["task"]] for c in columns if c["task"] in c["zero_shot"]}
-    same, other, same_relative, other_relative, over_majority = [], [], [], [], {"same": [], "other": []}
+    same, other, same_relative, other_relative = [], [], [], []
+    over_majority, over_template = {"same": [], "other": []}, {"same": [], "other": []}
     for c in columns:
         for source, value in c["zero_shot"].items():
             if source == c["task"]:
@@ -80,6 +82,7 @@ def summarize(columns: list[dict], kinds_of_sources: dict[str, str]) -> dict:
             group = "same" if kinds_of_sources[source] == c["kind"] else "other"
             (same if group == "same" else other).append(value)
             over_majority[group].append(value - c["majority"])
+            over_template[group].append(value - c["template"])
             if c["task"] in native and native[c["task"]] > 0:
                 (same_relative if group == "same" else other_relative).append(value / native[c["task"]])
     mean = lambda values: sum(values) / len(values) if values else None
@@ -87,7 +90,9 @@ def summarize(columns: list[dict], kinds_of_sources: dict[str, str]) -> dict:
             "pairs_same_kind": len(same), "pairs_other_kind": len(other),
             "relative_same_kind": mean(same_relative), "relative_other_kind": mean(other_relative),
             "over_majority_same_kind": mean(over_majority["same"]),
-            "over_majority_other_kind": mean(over_majority["other"])}
+            "over_majority_other_kind": mean(over_majority["other"]),
+            "over_template_same_kind": mean(over_template["same"]),
+            "over_template_other_kind": mean(over_template["other"])}
 
 
 def run_zero_shot_matrix(spec: ZeroShotSpec, bank: PromptBank, out: Path, progress: bool = True) -> dict:

@@ -171,14 +171,14 @@ def zero_shot(
     """Zero-shot transfer matrix: every source prompt of the bank, as it is, on every task's test split."""
     use_device(device)
     from promptbank.bank import PromptBank
+    from promptbank.report import ZERO_SHOT_ROWS
     from promptbank.zero_shot_matrix import ZeroShotSpec, run_zero_shot_matrix
     spec = ZeroShotSpec(backbone=backbone, tasks=names(tasks), test_size=test_size, prompt_length=prompt_length,
                         dtype=dtype)
     with PromptBank(bank) as store:
         summary = run_zero_shot_matrix(spec, store, out)
     table = Table("", "same kind", "other kind", title=f"zero-shot transfer on {backbone} (own task left out)")
-    for label, key in (("mean accuracy", "mean"), ("relative to own prompt", "relative"),
-                       ("over majority class", "over_majority")):
+    for label, key in ZERO_SHOT_ROWS:
         table.add_row(label, _figure(summary[f"{key}_same_kind"]), _figure(summary[f"{key}_other_kind"]))
     console.print(table)
     console.print(f"report: {out / 'report.html'}")
