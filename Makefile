@@ -38,6 +38,7 @@ bench: setup
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/bank_ops.py
 	$(BIN)/python bench/zero_shot.py
+	$(BIN)/python bench/candidates.py
 	$(BIN)/python bench/similarity.py
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/train_many.py

@@ -1,4 +1,5 @@
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -33,7 +34,7 @@ def _reference_causal(backbone, prompt, text, candidate):
     embeds = torch.cat([prompt.to(backbone.device), backbone.embed(torch.tensor(ids + answer, device=backbone.device))])[None]
     logp = backbone.model(inputs_embeds=embeds).logits[0].log_softmax(-1)
     start = prompt.shape[0] + len(ids) - 1
-    return sum(logp[start + j, token].item() for j, token in enumerate(answer))
+    return sum(logp[start + j, token] for j, token in enumerate(answer))
 
 
 @pytest.mark.parametrize("model", ["causal", "gemma"])
@@ -46,7 +47,40 @@ def test_causal_scores_equal_full_sequence_likelihood(tiny_dirs, toy_choice_task
         for i, ex in enumerate(examples):
             for c, candidate in enumerate(toy_choice_task.candidates(ex)):
                 expected = _reference_causal(backbone, prompt, toy_choice_task.render(ex), candidate)
-                assert scores[i, c].item() == pytest.approx(expected, abs=1e-4)
+                assert scores[i, c].item() == pytest.approx(expected.item(), abs=1e-4)
+
+
+def test_reading_each_input_once_changes_no_score_or_gradient(tiny_dirs, toy_choice_task, tmp_path, monkeypatch):
+    """Candidates read after their example's cached input: inputs of different lengths (padding between the input
+    and the candidate tokens), and a Gemma whose window is wider than the rows (sliding-window masks read on)."""
+    from transformers import AutoTokenizer, Gemma3ForCausalLM, Gemma3TextConfig
+    tokenizer = AutoTokenizer.from_pretrained(tiny_dirs["causal"])
+    torch.manual_seed(0)
+    Gemma3ForCausalLM(Gemma3TextConfig(vocab_size=tokenizer.vocab_size, num_key_value_heads=2, head_dim=8,
+                                       pad_token_id=0, sliding_window=64,
+                                       layer_types=["sliding_attention", "full_attention"], hidden_size=32,
+                                       intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
+                      ).save_pretrained(tmp_path / "wide")
+    tokenizer.save_pretrained(tmp_path / "wide")
+    examples = [replace(ex, text=text) for ex, text in
+                zip(toy_choice_task.examples[:4], ["why?", "question 1 with a much longer input than the others?",
+                                                    "q two", "a fourth question, of middling length?"])]
+    from promptbank.scoring import causal
+    mask_of, read_on = causal._suffix_mask, []  # read_on: backbones whose candidates were read after their input
+    monkeypatch.setattr(causal, "_suffix_mask", lambda *a: read_on.append(a[0]) or mask_of(*a))
+    for directory in (tiny_dirs["causal"], tmp_path / "wide"):
+        backbone = load_backbone(str(directory), "float32")
+        prompt = init_prompt(backbone, 3, "random", seed=1).tensor.requires_grad_()
+        scores = scoring.score(backbone, prompt, scoring.encode(backbone, toy_choice_task, examples))
+        expected = []
+        for i, ex in enumerate(examples):
+            for c, candidate in enumerate(toy_choice_task.candidates(ex)):
+                expected.append(_reference_causal(backbone, prompt, toy_choice_task.render(ex), candidate))
+                assert scores[i, c].item() == pytest.approx(expected[-1].item(), abs=1e-4)
+        (grad,) = torch.autograd.grad(scores[torch.isfinite(scores)].sum(), prompt)
+        (reference,) = torch.autograd.grad(sum(expected), prompt)
+        torch.testing.assert_close(grad, reference, atol=1e-4, rtol=1e-3)
+        assert read_on[-1] is backbone  # not the one-pass fallback
 
 
 def test_single_token_candidates_share_one_row(tiny_dirs, toy_task):
