@@ -50,6 +50,8 @@ def test_few_shot_verdicts_use_intervals_steps_and_within_target_correlations():
     assert beats.holds == "no" and "below 0 in 1/1" in beats.ours
     assert faster.holds == "no" and "20.0 steps vs random 10.0, 50% of runs" in faster.ours
     assert on.holds == "no"
+    *_, on = few_shot_claims([results((0.0, 0.01), [cell(10, 5, {})], {"on": 0.04, "cosine": -0.2})])
+    assert on.holds == "partly"  # ahead of the embedding metrics, but a correlation too weak to predict anything
     table = to_markdown([beats, on])
     assert table.count("\n") == 4 and table.startswith("| claim | paper | ours | holds |")
 
