@@ -16,6 +16,14 @@ from promptbank.tasks.task import Example, Task
 SMALL = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
 
 
+def _tiny_gemma(vocab: int, sliding_window: int) -> Gemma3ForCausalLM:
+    """Gemma's shape: embeddings scaled by sqrt(d) inside the embedding module, sliding-window layers, logit
+    soft-capping."""
+    return Gemma3ForCausalLM(Gemma3TextConfig(
+        vocab_size=vocab, num_key_value_heads=2, head_dim=8, pad_token_id=0, sliding_window=sliding_window,
+        layer_types=["sliding_attention", "full_attention"], final_logit_softcapping=30.0, **SMALL))
+
+
 def _tiny_models(tokenizer) -> dict:
     vocab = tokenizer.vocab_size
     return {
@@ -23,11 +31,9 @@ def _tiny_models(tokenizer) -> dict:
                                                tie_word_embeddings=True, **SMALL)),
         "causal48": LlamaForCausalLM(LlamaConfig(vocab_size=vocab, num_key_value_heads=2, pad_token_id=0,
                                                  **{**SMALL, "hidden_size": 48})),
-        # Gemma's shape: embeddings scaled by sqrt(d) inside the embedding module, sliding-window layers (a window
-        # shorter than the test rows), logit soft-capping
-        "gemma": Gemma3ForCausalLM(Gemma3TextConfig(
-            vocab_size=vocab, num_key_value_heads=2, head_dim=8, pad_token_id=0, sliding_window=4,
-            layer_types=["sliding_attention", "full_attention"], final_logit_softcapping=30.0, **SMALL)),
+        # a window shorter than the test rows
+        "gemma": _tiny_gemma(vocab, sliding_window=4),
+        "gemma_wide": _tiny_gemma(vocab, sliding_window=64),  # a window wider than every test row
         "masked": BertForMaskedLM(BertConfig(vocab_size=vocab, **SMALL)),
         "encoder": BertModel(BertConfig(vocab_size=vocab, **SMALL)),
         "seq2seq": T5ForConditionalGeneration(T5Config(vocab_size=vocab, d_model=32, d_ff=64, d_kv=8, num_layers=2,

@@ -7,6 +7,7 @@ import torch
 from promptbank import scoring
 from promptbank.backbones import dtype_name, load_backbone
 from promptbank.prompt import init_prompt
+from promptbank.scoring import causal
 
 FAMILIES = ["causal", "masked", "encoder", "seq2seq"]
 
@@ -50,25 +51,15 @@ def test_causal_scores_equal_full_sequence_likelihood(tiny_dirs, toy_choice_task
                 assert scores[i, c].item() == pytest.approx(expected.item(), abs=1e-4)
 
 
-def test_reading_each_input_once_changes_no_score_or_gradient(tiny_dirs, toy_choice_task, tmp_path, monkeypatch):
+def test_reading_each_input_once_changes_no_score_or_gradient(tiny_dirs, toy_choice_task, monkeypatch):
     """Candidates read after their example's cached input: inputs of different lengths (padding between the input
     and the candidate tokens), and a Gemma whose window is wider than the rows (sliding-window masks read on)."""
-    from transformers import AutoTokenizer, Gemma3ForCausalLM, Gemma3TextConfig
-    tokenizer = AutoTokenizer.from_pretrained(tiny_dirs["causal"])
-    torch.manual_seed(0)
-    Gemma3ForCausalLM(Gemma3TextConfig(vocab_size=tokenizer.vocab_size, num_key_value_heads=2, head_dim=8,
-                                       pad_token_id=0, sliding_window=64,
-                                       layer_types=["sliding_attention", "full_attention"], hidden_size=32,
-                                       intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
-                      ).save_pretrained(tmp_path / "wide")
-    tokenizer.save_pretrained(tmp_path / "wide")
     examples = [replace(ex, text=text) for ex, text in
                 zip(toy_choice_task.examples[:4], ["why?", "question 1 with a much longer input than the others?",
                                                     "q two", "a fourth question, of middling length?"])]
-    from promptbank.scoring import causal
     mask_of, read_on = causal._suffix_mask, []  # read_on: backbones whose candidates were read after their input
     monkeypatch.setattr(causal, "_suffix_mask", lambda *a: read_on.append(a[0]) or mask_of(*a))
-    for directory in (tiny_dirs["causal"], tmp_path / "wide"):
+    for directory in (tiny_dirs["causal"], tiny_dirs["gemma_wide"]):
         backbone = load_backbone(str(directory), "float32")
         prompt = init_prompt(backbone, 3, "random", seed=1).tensor.requires_grad_()
         scores = scoring.score(backbone, prompt, scoring.encode(backbone, toy_choice_task, examples))
