@@ -225,3 +225,17 @@ def test_configuration_is_checked_and_nonlinearity_recorded(pair):
         ProjectorConfig(hidden=0)
     projector = new_projector(source, target, ProjectorConfig(hidden=8, nonlinearity="relu"))
     assert isinstance(projector.network[1], torch.nn.ReLU) and projector.nonlinearity == "relu"
+
+
+def test_task_tuning_measures_the_first_items_of_each_task(pair):
+    source, target = pair
+    tasks = {"yes": _constant_task("yes", 1), "no": _constant_task("no", 0)}
+    prompts = {name: _prompt(source, name, seed) for seed, name in enumerate(tasks)}
+    items = {name: scoring.encode(target, task, task.examples) for name, task in tasks.items()}
+    config = ProjectorConfig(hidden=16, steps=1, measure_size=5)
+    initial = new_projector(source, target, config)
+    first = {t: _task_loss(target, project(initial, prompts[t], target), items[t][:5]) for t in tasks}
+    everything = {t: _task_loss(target, project(initial, prompts[t], target), items[t]) for t in tasks}
+    _, metrics = train_by_task(source, target, {t: (prompts[t], items[t]) for t in tasks}, config, progress=False)
+    assert metrics["initial_loss"] == pytest.approx(sum(first.values()) / 2, rel=1e-4)
+    assert metrics["initial_loss"] != pytest.approx(sum(everything.values()) / 2, rel=1e-4)

@@ -34,6 +34,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
+from tqdm.auto import tqdm
 
 from promptbank import scoring
 from promptbank.atomic import atomic_dir
@@ -62,9 +63,12 @@ class ProjectorConfig:
     max_grad_norm: float = 1.0
     seed: int = 0
     eval_batch_size: int = 32
+    # training items per task whose loss and accuracy are measured before and after training (task method): the
+    # whole pool would cost more forward passes than the training itself
+    measure_size: int = 250
 
     def __post_init__(self) -> None:
-        for name in ("hidden", "steps", "batch_size", "eval_batch_size"):
+        for name in ("hidden", "steps", "batch_size", "eval_batch_size", "measure_size"):
             if getattr(self, name) <= 0:
                 raise BadArgumentError(f"The projector's {name.replace('_', ' ')} must be positive, not "
                                        f"{getattr(self, name)}.")
@@ -226,23 +230,27 @@ def _finish(projector: Projector, method: str, tasks: list[str], config: Project
     return projector, metrics
 
 
-def _optimise(projector: Projector, config: ProjectorConfig, loss_at_step) -> list[float]:
+def _optimise(projector: Projector, config: ProjectorConfig, loss_at_step, progress: bool) -> list[float]:
     """AdamW with clipping on the projector's parameters for config.steps steps; the loss of every step."""
     parameters = list(projector.network.parameters())
     optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
     curve = []
-    for step in range(config.steps):
-        loss = loss_at_step(step)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
-        optimizer.step()
-        curve.append(loss.item())
+    with tqdm(total=config.steps, desc="training projector", unit="step", disable=not progress) as bar:
+        for step in range(config.steps):
+            loss = loss_at_step(step)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
+            optimizer.step()
+            curve.append(loss.item())
+            bar.set_postfix(loss=f"{curve[-1]:.4f}", refresh=False)
+            bar.update()
     return curve
 
 
 def train_by_distance(source: Backbone, target: Backbone, pairs: Mapping[str, tuple[SoftPrompt, SoftPrompt]],
-                      config: ProjectorConfig = ProjectorConfig()) -> tuple[Projector, dict[str, Any]]:
+                      config: ProjectorConfig = ProjectorConfig(), progress: bool = True
+                      ) -> tuple[Projector, dict[str, Any]]:
     """A projector fitted to map each task's source prompt onto the same task's target prompt.
 
     `pairs` maps a task name to (its prompt on `source`, its prompt on `target`), all of one length. The
@@ -272,7 +280,7 @@ def train_by_distance(source: Backbone, target: Backbone, pairs: Mapping[str, tu
 
     with torch.no_grad():
         initial = distance().item()
-    curve = _optimise(projector, config, lambda step: distance())
+    curve = _optimise(projector, config, lambda step: distance(), progress)
     with torch.no_grad():
         final = distance().item()
     return _finish(projector, "distance", list(pairs), config,
@@ -290,27 +298,29 @@ def _task_loss(projector: Projector, target: Backbone, prompts: torch.Tensor, ta
 
 
 def _measure(projector: Projector, target: Backbone, prompts: torch.Tensor, task_of: torch.Tensor, items: list,
-             labels: torch.Tensor, batch_size: int) -> tuple[float, float]:
-    """Mean task loss and accuracy over all items."""
+             labels: torch.Tensor, measured: list[int], batch_size: int, progress: bool) -> tuple[float, float]:
+    """Mean task loss and accuracy over the items at the indices `measured`."""
     total, correct = 0.0, 0
+    batches = [[measured[i] for i in batch] for batch in length_batches([items[i] for i in measured], batch_size)]
     with torch.no_grad():
-        for batch in length_batches(items, batch_size):
+        for batch in tqdm(batches, desc="measuring projector", unit="batch", disable=not progress):
             loss, predicted = _task_loss(projector, target, prompts, task_of, items, labels, batch)
             total += loss.item() * len(batch)
             correct += int((predicted == labels[batch]).sum())
-    return total / len(items), correct / len(items)
+    return total / len(measured), correct / len(measured)
 
 
 def train_by_task(source: Backbone, target: Backbone, tasks: Mapping[str, tuple[SoftPrompt, list]],
-                  config: ProjectorConfig = ProjectorConfig()) -> tuple[Projector, dict[str, Any]]:
+                  config: ProjectorConfig = ProjectorConfig(), progress: bool = True
+                  ) -> tuple[Projector, dict[str, Any]]:
     """A projector trained so that each task's projected source prompt solves that task on the frozen target.
 
     `tasks` maps a task name to (its prompt on `source`, its training items from `scoring.encode(target, ...)`);
     the source prompts share one length. The items of all tasks are pooled and batched as prompt tuning
     batches them (`train.epoch_batches`, from the seed); each item is scored under its own task's projected
     prompt and the loss is the cross-entropy over its candidates. Only the projector's parameters get
-    gradients. Returns the projector and its metrics: loss and accuracy over all training items before and
-    after training, and the loss of every step.
+    gradients. Returns the projector and its metrics: loss and accuracy before and after training over the first
+    config.measure_size training items of each task, and the loss of every step.
     """
     if not tasks:
         raise BadArgumentError("Task training needs at least one task with a source prompt and training items.")
@@ -325,6 +335,10 @@ def train_by_task(source: Backbone, target: Backbone, tasks: Mapping[str, tuple[
     items = [item for _, task_items in tasks.values() for item in task_items]
     task_of = torch.tensor([t for t, (_, task_items) in enumerate(tasks.values()) for _ in task_items])
     labels = scoring.labels_of(items, device)
+    measured, offset = [], 0  # the first measure_size items of each task
+    for _, task_items in tasks.values():
+        measured += range(offset, offset + min(len(task_items), config.measure_size))
+        offset += len(task_items)
     batches_per_epoch = math.ceil(len(items) / config.batch_size)
     epochs: dict[int, list[list[int]]] = {}
 
@@ -335,10 +349,11 @@ def train_by_task(source: Backbone, target: Backbone, tasks: Mapping[str, tuple[
             epochs[epoch] = epoch_batches(items, config.batch_size, config.seed, epoch)
         return _task_loss(projector, target, prompts, task_of, items, labels, epochs[epoch][offset])[0]
 
-    initial_loss, initial_accuracy = _measure(projector, target, prompts, task_of, items, labels,
-                                              config.eval_batch_size)
-    curve = _optimise(projector, config, loss_at)
-    final_loss, final_accuracy = _measure(projector, target, prompts, task_of, items, labels, config.eval_batch_size)
+    initial_loss, initial_accuracy = _measure(projector, target, prompts, task_of, items, labels, measured,
+                                              config.eval_batch_size, progress)
+    curve = _optimise(projector, config, loss_at, progress)
+    final_loss, final_accuracy = _measure(projector, target, prompts, task_of, items, labels, measured,
+                                          config.eval_batch_size, progress)
     return _finish(projector, "task", list(tasks), config,
                    {"initial_loss": initial_loss, "final_loss": final_loss, "initial_accuracy": initial_accuracy,
                     "final_accuracy": final_accuracy, "loss_curve": curve})

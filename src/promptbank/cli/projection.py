@@ -29,6 +29,8 @@ def train(
     lr: Annotated[float, typer.Option()] = 1e-3,
     batch_size: Annotated[int, typer.Option(help="Training examples per step (task method).")] = 8,
     train_size: Annotated[int, typer.Option(help="Training examples per task (task method).")] = 2000,
+    measure_size: Annotated[int, typer.Option(help="Training examples per task whose loss and accuracy are measured "
+                                                   "before and after training (task method).")] = 250,
     prompt_length: Annotated[int, typer.Option()] = 20,
     seed: Annotated[int, typer.Option()] = 0,
     dtype: Annotated[str, typer.Option()] = "auto",
@@ -43,7 +45,8 @@ def train(
     if out.exists():
         raise BadArgumentError(f"{out} already exists; choose another --out or remove it.")
     spec = ProjectionSpec(source, target, method, names(tasks), prompt_length, train_size, dtype,
-                          ProjectorConfig(hidden=hidden, steps=steps, lr=lr, batch_size=batch_size, seed=seed))
+                          ProjectorConfig(hidden=hidden, steps=steps, lr=lr, batch_size=batch_size, seed=seed,
+                                          measure_size=measure_size))
     with PromptBank(bank) as store:
         projector, metrics = train_projector(spec, store)
     save_projector(projector, out)
