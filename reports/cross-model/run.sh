@@ -9,8 +9,9 @@
 # (one sentiment task, as Su et al. train on SST-2 and test on other sentiment tasks):
 #   task method: the source backbone's prompts of those tasks, tuned through the frozen target on their data;
 #   distance method: the pairs (source prompt, target prompt) of those tasks.
-# Every step skips what is done; rerun the same command to continue.
-#   usage: reports/cross-model/run.sh
+# Every step skips what is done; rerun the same command to continue. The two directions are independent: give one
+# to run only it (e.g. one process per core).
+#   usage: reports/cross-model/run.sh [SOURCE TARGET]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=reports/cross-model
@@ -26,7 +27,9 @@ if [ ! -d "$bank" ]; then
         rm "$here/$b.tar.gz"
     done
 fi
-for pair in "smollm2-135m gemma3-270m" "gemma3-270m smollm2-135m"; do
+pairs=("smollm2-135m gemma3-270m" "gemma3-270m smollm2-135m")
+[ $# -eq 0 ] || pairs=("$1 ${2:?usage: reports/cross-model/run.sh [SOURCE TARGET]}")
+for pair in "${pairs[@]}"; do
     set -- $pair
     projectors=()
     for method in task distance; do
