@@ -55,6 +55,14 @@ def test_projected_prompts_are_scored_and_trained_from_and_the_run_continues(set
         "distance:food_reviews", "distance:bbc_news", "task:food_reviews", "task:bbc_news", "native:food_reviews",
         "random"}
     assert "| food_reviews | distance |" in (tmp_path / "out" / "summary.md").read_text()
+    table = (tmp_path / "out" / "results.csv").read_text().splitlines()
+    assert [line.split(",")[:2] for line in table] == [["task", "projector"], ["food_reviews", "distance"],
+                                                       ["food_reviews", "task"], ["bbc_news", "distance"],
+                                                       ["bbc_news", "task"]]
+    assert dict(zip(table[0].split(","), table[1].split(",")))["gain"] == f"{food['projected']['distance']['gain']:.4f}"
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "Cross-model transfer" in page and page.count("<img") == 3  # the zero-shot heatmap, a curve per task
+    assert (tmp_path / "out" / "zero_shot.png").stat().st_size > 0
     from promptbank import cross_model
     monkeypatch.setattr(cross_model, "_cell", lambda *a: pytest.fail("a finished cell was retrained"))
     monkeypatch.setattr(cross_model, "_zero_shot_column", lambda *a: pytest.fail("a finished column was rescored"))

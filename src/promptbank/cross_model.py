@@ -139,7 +139,8 @@ def summarize(spec: CrossModelSpec, labels: list[str], columns: dict[str, dict],
 
 
 def run_cross_model(spec: CrossModelSpec, bank: PromptBank, out: Path, progress: bool = True) -> dict:
-    """Run (or continue) the experiment and write results.json, summary.md and report.html into `out`."""
+    """Run (or continue) the experiment and write results.json, results.csv, summary.md, zero_shot.png and
+    report.html into `out`."""
     from tqdm.auto import tqdm
 
     for name in spec.tasks:
@@ -188,7 +189,28 @@ def run_cross_model(spec: CrossModelSpec, bank: PromptBank, out: Path, progress:
                                                    "target": target.name, "projectors": meta, "summary": summary,
                                                    "zero_shot": columns, "cells": cells}, indent=1))
     write_atomic(out / "summary.md", summary_markdown(first.source.name, target.name, summary))
+    write_atomic(out / "results.csv", summary_csv(summary))
+    from promptbank.report import write_cross_model_report  # matplotlib loads only once results are in
+    write_cross_model_report(out, spec, first.source.name, target.name, meta, summary, columns, cells)
     return summary
+
+
+CSV_FIELDS = ("zero_shot", "other_tasks_over_majority", "test_accuracy", "random_test_accuracy", "gain",
+              "steps_to_random_best", "random_steps_to_best", "reached_random_best")
+
+
+def summary_csv(summary: dict) -> str:
+    """One row per (task, projector): the summary's figures, the task's baselines and the gain's interval."""
+    header = ["task", "projector", "native", "random_prompt", "template", "majority", *CSV_FIELDS, "gain_low",
+              "gain_high"]
+    lines = [",".join(header)]
+    for task, row in summary["tasks"].items():
+        for label, p in row["projected"].items():
+            ci = p["gain_ci"] or {}
+            values = [row["native"], row["random_prompt"], row["template"], row["majority"],
+                      *(p[f] for f in CSV_FIELDS), ci.get("low"), ci.get("high")]
+            lines.append(",".join([task, label, *("" if v is None else f"{v:.4f}" for v in values)]))
+    return "\n".join(lines) + "\n"
 
 
 def summary_markdown(source: str, target: str, summary: dict) -> str:

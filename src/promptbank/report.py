@@ -1,4 +1,5 @@
-"""report.html for a transfer experiment: one self-contained page (plots embedded as PNG data URLs)."""
+"""report.html for the experiments (transfer matrix, zero-shot matrix, cross-model transfer): one self-contained
+page each, plots embedded as PNG data URLs."""
 
 from __future__ import annotations
 
@@ -28,6 +29,15 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
+
+
+STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse;"
+         "margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}img{max-width:100%}")
+
+
+def _page(title: str, parts: list[str]) -> str:
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
 
 
 def _matrix(values: dict[str, dict[str, float | None]], sources: list[str], targets: list[str]) -> list[list[float]]:
@@ -93,11 +103,7 @@ def write_report(path: Path, spec, summary: dict, cells: list[dict]) -> None:
     for metric in spec.metrics if sources else ():
         parts.append(_png(plots.heatmap, _matrix(summary["similarity"][metric], sources, targets), sources, targets,
                           f"{metric}: source prompt vs target's trained prompt", "similarity"))
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse;"
-             "margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}img{max-width:100%}")
-    page = f"<!doctype html><html><head><meta charset='utf-8'><title>promptbank report</title><style>{style}</style>" \
-           f"</head><body>{''.join(parts)}</body></html>"
-    write_atomic(path, page)
+    write_atomic(path, _page("promptbank report", parts))
 
 
 # A zero-shot matrix summary's same-kind / other-kind means, as (label, key) pairs: what the report and the CLI print.
@@ -128,7 +134,52 @@ def write_zero_shot_report(out: Path, spec, sources: list[str], kinds: dict[str,
              _table(["task", "test examples", "own prompt", "majority", "template, no prompt"],
                     [[t, str(c["test_examples"]), _number(summary["native"].get(t)), _number(c["majority"]),
                       _number(c["template"])] for t, c in zip(tasks, columns)])]
-    style = "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}" \
-            "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}img{max-width:100%}"
-    write_atomic(out / "report.html", f"<!doctype html><html><head><meta charset='utf-8'><title>zero-shot matrix"
-                                      f"</title><style>{style}</style></head><body>{''.join(parts)}</body></html>")
+    write_atomic(out / "report.html", _page("zero-shot matrix", parts))
+
+
+def write_cross_model_report(out: Path, spec, source: str, target: str, projectors: dict[str, dict], summary: dict,
+                             columns: dict[str, dict], cells: list[dict]) -> None:
+    """zero_shot.png (every projected prompt on every held-out task), one convergence plot per task and
+    report.html for a cross-model experiment."""
+    tasks, labels = list(spec.tasks), summary["projectors"]
+    rows = [f"{label}:{t}" for label in labels for t in tasks] + [f"native:{t}" for t in tasks
+                                                                   if f"native:{t}" in columns[tasks[0]]["accuracy"]]
+    matrix = [[columns[u]["accuracy"][r] for u in tasks] for r in [*rows, "random"]]
+    matrix += [[columns[u][f] for u in tasks] for f in ("template", "majority")]
+    names = [*rows, "random prompt", "template, no prompt", "majority class"]
+    title = f"zero-shot test accuracy on {target} (rows: prompt, columns: task)"
+    plots.heatmap(matrix, names, tasks, title, "accuracy", out / "zero_shot.png")
+    parts = [f"<h1>Cross-model transfer: {html.escape(source)} → {html.escape(target)}</h1>"
+             f"<p>Prompts of held-out tasks, trained on {html.escape(source)}, mapped into {html.escape(target)} by "
+             f"each projector. Few-shot: {spec.shots} examples per class, {spec.steps} steps, lr {spec.lr}, seeds "
+             f"{', '.join(map(str, spec.seeds))}; test sets of up to {spec.test_size} examples. Raw numbers: "
+             "results.json, results.csv.</p>",
+             _table(["projector", "method", "training tasks", "metrics before → after training"],
+                    [[label, p.get("method", "–"), ", ".join(p.get("tasks", [])),
+                      ", ".join(f"{k} {v:.3f}" for k, v in p.get("metrics", {}).items() if isinstance(v, float))]
+                     for label, p in projectors.items()]),
+             "<h2>Each task's projected prompt</h2>",
+             _table(["task", "projector", "zero-shot (own task)", "native", "random prompt", "template", "majority",
+                     "other tasks over majority", "few-shot from projected", "from random", "gain [95% CI]",
+                     "steps to random's best (share reached)"],
+                    [[t, label, _number(p["zero_shot"]), _number(row["native"]), _number(row["random_prompt"]),
+                      _number(row["template"]), _number(row["majority"]), _number(p["other_tasks_over_majority"]),
+                      _number(p["test_accuracy"]), _number(p["random_test_accuracy"]),
+                      _number(p["gain"]) + (f" [{p['gain_ci']['low']:+.3f}, {p['gain_ci']['high']:+.3f}]"
+                                            if p["gain_ci"] else ""),
+                      f"{_number(p['steps_to_random_best'], 1)} vs {_number(p['random_steps_to_best'], 1)} "
+                      f"({_number(p['reached_random_best'], 2)})"]
+                     for t, row in summary["tasks"].items() for label, p in row["projected"].items()]),
+             "<p>Gains are paired with random init (same seeds, same test examples), with 95% bootstrap intervals "
+             "over seeds and test examples. Steps to random's best dev score are means over the seeds that reached "
+             "it.</p>",
+             "<h2>Zero-shot: every prompt on every held-out task</h2>",
+             _png(plots.heatmap, matrix, names, tasks, title, "accuracy"),
+             "<h2>Convergence</h2>"]
+    for t in tasks:
+        runs = [c for c in cells if c["task"] == t]
+        series = {"random": mean_curve([c["random"] for c in runs]),
+                  **{f"from {label}": mean_curve([c["projected"][label] for c in runs]) for label in labels}}
+        parts.append(_png(plots.curves, series, f"{t} on {target} (dev accuracy, mean over seeds)", "step",
+                          "dev accuracy"))
+    write_atomic(out / "report.html", _page("cross-model transfer", parts))
