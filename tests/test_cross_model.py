@@ -55,6 +55,10 @@ def test_projected_prompts_are_scored_and_trained_from_and_the_run_continues(set
         "distance:food_reviews", "distance:bbc_news", "task:food_reviews", "task:bbc_news", "native:food_reviews",
         "random"}
     assert "| food_reviews | distance |" in (tmp_path / "out" / "summary.md").read_text()
+    seen = summary["training_tasks"]["movie_sentences"]  # both projectors trained on it, and paired it (distance)
+    assert list(summary["training_tasks"]) == ["movie_sentences"] and 0 <= seen["native"] <= 1
+    assert set(seen["projected"]) == {"distance", "task"} and all(0 <= a <= 1 for a in seen["projected"].values())
+    assert "| movie_sentences | " in (tmp_path / "out" / "summary.md").read_text().split("own training tasks")[1]
     table = (tmp_path / "out" / "results.csv").read_text().splitlines()
     assert [line.split(",")[:2] for line in table] == [["task", "projector"], ["food_reviews", "distance"],
                                                        ["food_reviews", "task"], ["bbc_news", "distance"],
@@ -77,3 +81,13 @@ def test_a_task_a_projector_was_trained_on_is_refused(setup, tmp_path, cli):
     code, out, err = cli("experiment", "cross-model", "--projector", paths[0], "--tasks", "movie_sentences",
                          "--bank", bank.root, "--prompt-length", 4, "--out", tmp_path / "o2")
     assert code == 2 and "held out" in err and "Traceback" not in err
+
+
+def test_the_command_prints_both_tables(setup, tmp_path, cli):
+    bank, paths = setup
+    code, out, err = cli("experiment", "cross-model", *(a for p in paths for a in ("--projector", p)), "--tasks",
+                         "food_reviews", "--bank", bank.root, "--prompt-length", 4, "--seeds", 1, "--shots", 2,
+                         "--steps", 2, "--eval-every", 2, "--test-size", 6, "--dtype", "float32", "--out", tmp_path / "o")
+    assert code == 0, err
+    assert "projected prompts on the target backbone" in out and "own training tasks" in out
+    assert "movie_sentences" in out.split("own training tasks")[1] and (tmp_path / "o" / "report.html").exists()

@@ -9,6 +9,8 @@ method), the task's source-backbone prompt is projected, then:
 - as the initialisation of few-shot training on the target backbone, against random init on the same budget and
   seeds: the paired gain with a 95% bootstrap interval over seeds × test examples, and the steps to random
   init's best dev score.
+The prompts of the projectors' own training tasks are projected too and scored on those tasks' test splits
+beside the target's native prompt: Su et al.'s headline setting (a projector trained on SST-2, tested on SST-2).
 Zero-shot columns and few-shot cells are saved as they finish; the same command continues a stopped run.
 """
 
@@ -110,8 +112,23 @@ def _cell(spec: CrossModelSpec, target, starts: dict[str, torch.Tensor], task_na
     return {"task": task_name, "seed": seed, "random": random, "projected": runs}
 
 
-def summarize(spec: CrossModelSpec, labels: list[str], columns: dict[str, dict], cells: list[dict]) -> dict:
-    """Per task and projector: zero-shot on its own task and on the other tasks, and the few-shot init's figures."""
+def _seen_prompts(bank: PromptBank, projectors: dict[str, Projector], target, task: str,
+                  length: int) -> dict[str, torch.Tensor]:
+    """A training task's source prompt through each projector trained on it, and the target's native prompt."""
+    source = native_prompt(bank, next(iter(projectors.values())).source.name, task, length)
+    prompts = {label: project(p, source, target).tensor for label, p in projectors.items()
+               if task in p.info.get("tasks", [])}
+    try:
+        prompts["native"] = native_prompt(bank, target.name, task, length).tensor
+    except DataError:
+        pass  # no prompt of this task trained on the target backbone
+    return prompts
+
+
+def summarize(spec: CrossModelSpec, labels: list[str], columns: dict[str, dict], cells: list[dict],
+              seen: dict[str, dict]) -> dict:
+    """Per task and projector: zero-shot on its own task and on the other tasks, and the few-shot init's figures;
+    per training task of the projectors, its projected prompts against the native one."""
     mean = lambda values: sum(values) / len(values) if values else None
     tasks = {}
     for task in spec.tasks:
@@ -135,7 +152,10 @@ def summarize(spec: CrossModelSpec, labels: list[str], columns: dict[str, dict],
                 "reached_random_best": mean([s is not None for s in reached]),
                 "random_steps_to_best": mean([r["steps_to_random_best"] for r in randoms])}
         tasks[task] = row
-    return {"tasks": tasks, "projectors": labels}
+    trained = {task: {"projected": {k: v for k, v in c["accuracy"].items() if k != "native"},
+                      "native": c["accuracy"].get("native"), "template": c["template"], "majority": c["majority"],
+                      "test_examples": c["test_examples"]} for task, c in seen.items()}
+    return {"tasks": tasks, "projectors": labels, "training_tasks": trained}
 
 
 def run_cross_model(spec: CrossModelSpec, bank: PromptBank, out: Path, progress: bool = True) -> dict:
@@ -163,7 +183,7 @@ def run_cross_model(spec: CrossModelSpec, bank: PromptBank, out: Path, progress:
         except DataError:
             pass  # the bank has no prompt of this task trained on the target backbone: no native row
     prompts["random"] = init_prompt(target, spec.prompt_length, "random", seed=0).tensor
-    for folder in ("zero_shot", "cells"):
+    for folder in ("zero_shot", "cells", "training_tasks"):
         (out / folder).mkdir(parents=True, exist_ok=True)
     write_atomic(settings, json.dumps(asdict(spec), indent=1))
     columns = {}
@@ -180,14 +200,24 @@ def run_cross_model(spec: CrossModelSpec, bank: PromptBank, out: Path, progress:
             starts = {label: prompts[f"{label}:{task}"] for label in projectors}
             write_atomic(path, json.dumps(_cell(spec, target, starts, task, seed), indent=1))
         cells.append(json.loads(path.read_text()))
-    summary = summarize(spec, list(projectors), columns, cells)
+    seen = {}
+    trained_on = list(dict.fromkeys(t for p in projectors.values() for t in p.info.get("tasks", [])))
+    for task in tqdm(trained_on, desc="training-task columns", disable=not progress):
+        path = out / "training_tasks" / f"{task}.json"
+        if not path.exists():
+            column = _zero_shot_column(spec, target, _seen_prompts(bank, projectors, target, task,
+                                                                   spec.prompt_length), task)
+            write_atomic(path, json.dumps(column, indent=1))
+        seen[task] = json.loads(path.read_text())
+    summary = summarize(spec, list(projectors), columns, cells, seen)
     meta = {label: {k: p.metadata()[k] for k in ("method", "tasks", "digest", "metrics") if k in p.metadata()}
             for label, p in projectors.items()}
     for item in meta.values():
         item.get("metrics", {}).pop("loss_curve", None)
     write_atomic(out / "results.json", json.dumps({"spec": asdict(spec), "source": first.source.name,
                                                    "target": target.name, "projectors": meta, "summary": summary,
-                                                   "zero_shot": columns, "cells": cells}, indent=1))
+                                                   "zero_shot": columns, "cells": cells,
+                                                   "training_tasks": seen}, indent=1))
     write_atomic(out / "summary.md", summary_markdown(first.source.name, target.name, summary))
     write_atomic(out / "results.csv", summary_csv(summary))
     from promptbank.report import write_cross_model_report  # matplotlib loads only once results are in
@@ -229,4 +259,10 @@ def summary_markdown(source: str, target: str, summary: dict) -> str:
                          + (f"[{ci['low']:+.3f}, {ci['high']:+.3f}]" if ci else "–") + " | "
                          f"{f(p['steps_to_random_best'])} vs {f(p['random_steps_to_best'])} "
                          f"({f(p['reached_random_best'])}) |")
+    labels = summary["projectors"]
+    lines += ["", "The projectors' own training tasks, their projected prompts on the test split:", "",
+              "| task | " + " | ".join(labels) + " | native | template | majority |", "|" + "---|" * (len(labels) + 4)]
+    for task, row in summary["training_tasks"].items():
+        lines.append(f"| {task} | " + " | ".join(f(row["projected"].get(label)) for label in labels)
+                     + f" | {f(row['native'])} | {f(row['template'])} | {f(row['majority'])} |")
     return "\n".join(lines) + "\n"

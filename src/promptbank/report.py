@@ -173,6 +173,13 @@ def write_cross_model_report(out: Path, spec, source: str, target: str, projecto
              "<p>Gains are paired with random init (same seeds, same test examples), with 95% bootstrap intervals "
              "over seeds and test examples. Steps to random's best dev score are means over the seeds that reached "
              "it.</p>",
+             "<h2>The projectors' own training tasks</h2><p>Each training task's source prompt, projected, on the "
+             "task's test split beside the target's native prompt (Su et al.'s headline setting: a projector trained "
+             "on SST-2, tested on SST-2).</p>",
+             _table(["task", *labels, "native", "template", "majority"],
+                    [[t, *(_number(row["projected"].get(label)) for label in labels), _number(row["native"]),
+                      _number(row["template"]), _number(row["majority"])]
+                     for t, row in summary["training_tasks"].items()]),
              "<h2>Zero-shot: every prompt on every held-out task</h2>",
              _png(plots.heatmap, matrix, names, tasks, title, "accuracy"),
              "<h2>Convergence</h2>"]

@@ -269,4 +269,10 @@ def cross_model(
                           _figure(row["majority"]), _figure(p["test_accuracy"]), _figure(p["random_test_accuracy"]),
                           _figure(p["gain"]), f"[{ci['low']:+.3f}, {ci['high']:+.3f}]" if ci else "-")
     console.print(table)
-    console.print(f"results: {out / 'summary.md'}")
+    labels = summary["projectors"]
+    seen = Table("task", *labels, "native", "template", "majority", title="the projectors' own training tasks")
+    for task, row in summary["training_tasks"].items():
+        seen.add_row(task, *(_figure(row["projected"].get(label)) for label in labels), _figure(row["native"]),
+                     _figure(row["template"]), _figure(row["majority"]))
+    console.print(seen)
+    console.print(f"results: {out / 'summary.md'}, {out / 'report.html'}")
