@@ -239,3 +239,18 @@ def test_task_tuning_measures_the_first_items_of_each_task(pair):
     _, metrics = train_by_task(source, target, {t: (prompts[t], items[t]) for t in tasks}, config, progress=False)
     assert metrics["initial_loss"] == pytest.approx(sum(first.values()) / 2, rel=1e-4)
     assert metrics["initial_loss"] != pytest.approx(sum(everything.values()) / 2, rel=1e-4)
+
+
+def test_an_encoders_prompts_project_into_a_causal_model(tiny_dirs):
+    """A sentence encoder's prompt (MiniLM's family) is a sequence of input embeddings like any other: the
+    projector maps it token by token into a causal model and task tuning works through that model."""
+    encoder, causal = (load_backbone(str(tiny_dirs[name]), "float32") for name in ("encoder", "causal48"))
+    tasks = {"yes": _constant_task("yes", 1), "no": _constant_task("no", 0)}
+    prompts = {name: _prompt(encoder, name, seed) for seed, name in enumerate(tasks)}
+    items = {name: scoring.encode(causal, task, task.examples) for name, task in tasks.items()}
+    config = ProjectorConfig(hidden=64, steps=30, lr=1e-2, batch_size=8)
+    projector, metrics = train_by_task(encoder, causal, {t: (prompts[t], items[t]) for t in tasks}, config,
+                                       progress=False)
+    projected = project(projector, prompts["yes"], causal)
+    assert projected.tensor.shape == (4, causal.hidden_size) and projected.backbone == causal.name
+    assert metrics["final_loss"] < 0.8 * metrics["initial_loss"]
