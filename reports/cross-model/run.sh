@@ -10,7 +10,8 @@
 #   task method: the source backbone's prompts of those tasks, tuned through the frozen target on their data;
 #   distance method: the pairs (source prompt, target prompt) of those tasks.
 # Every step skips what is done; rerun the same command to continue. The two directions are independent: give one
-# to run only it (e.g. one process per core).
+# to run only it (e.g. one process per core). Any backbone with a full-data bank in banks/ can be a source, e.g.
+# minilm-l6 once `banks/build-full.sh minilm-l6 <the 9 tasks above>` has built its prompts.
 #   usage: reports/cross-model/run.sh [SOURCE TARGET]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,17 +21,17 @@ pb=.venv/bin/promptbank
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 held_out=movie_sentences,food_reviews,movie_reviews,multiemo_sentences
 train=bbc_news,wiki_hedges,wikihow_goals,sports_understanding,tweet_sentiment
-if [ ! -d "$bank" ]; then
-    for b in smollm2-135m gemma3-270m; do
-        $pb bank export --bank "banks/$b-full" --out "$here/$b.tar.gz"
-        $pb bank import "$here/$b.tar.gz" --bank "$bank"
-        rm "$here/$b.tar.gz"
-    done
-fi
 pairs=("smollm2-135m gemma3-270m" "gemma3-270m smollm2-135m")
 [ $# -eq 0 ] || pairs=("$1 ${2:?usage: reports/cross-model/run.sh [SOURCE TARGET]}")
 for pair in "${pairs[@]}"; do
     set -- $pair
+    for b in "$@"; do  # a backbone's bank comes in once (its marker), as a whole
+        [ -e "$bank/.imported-$b" ] && continue
+        $pb bank export --bank "banks/$b-full" --out "$here/$b.tar.gz"
+        $pb bank import "$here/$b.tar.gz" --bank "$bank"
+        rm "$here/$b.tar.gz"
+        touch "$bank/.imported-$b"
+    done
     projectors=()
     for method in task distance; do
         out=$here/projectors/$1-to-$2-$method
