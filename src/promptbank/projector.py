@@ -5,9 +5,9 @@ The network is Linear(d_src → hidden) → nonlinearity (tanh, as in the paper)
 to each prompt token independently, so prompts of any length project. It works in units of each backbone's
 embedding scale: a source token is divided by the source's embedding RMS before the network, and the network's
 output is multiplied by the target's. Backbones differ widely in scale (Gemma multiplies its embeddings by
-sqrt(d) inside the embedding module, so its prompts are ~25× larger than SmolLM2's), and without this a tanh
-fed Gemma prompts saturates, while an untrained projector's output would sit at the wrong scale for the
-target; with it the output starts at the target's scale and one learning rate suits every pair.
+sqrt(d) inside the embedding module, so its prompts are ~8× larger than SmolLM2's: RMS 1.03 vs 0.12), and
+without this a tanh fed Gemma prompts saturates, while an untrained projector's output would sit at the wrong
+scale for the target; with it the output starts at the target's scale and one learning rate suits every pair.
 
 Two ways to train it, both with AdamW on the projector's parameters alone, seeded and deterministic:
 - distance: from pairs (the source backbone's prompt, the target backbone's prompt) of the same tasks,
