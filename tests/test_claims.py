@@ -2,7 +2,7 @@
 
 import json
 
-from promptbank.claims import few_shot_claims, ppt_claims, to_markdown, zero_shot_claims
+from promptbank.claims import cross_model_claims, few_shot_claims, ppt_claims, to_markdown, zero_shot_claims
 
 
 def zero_shot(backbone: str, same_over: float, relative: float, other_over: float) -> dict:
@@ -101,3 +101,32 @@ def test_claims_cli_takes_the_ppt_experiment_alone_and_refuses_no_folder(cli, tm
     assert "PPT init (format-matched) raises" in out and "Same-kind" not in out
     code, out, err = cli("experiment", "claims")
     assert code == 2 and "at least one results folder" in err
+
+
+def cross_model(projected: float, native: float, distance_zero_shot: float, gain_ci: tuple[float, float]) -> dict:
+    """One direction's results.json: a task and a distance projector, one training task and one held-out task."""
+    low, high = gain_ci
+    run = {"zero_shot": distance_zero_shot, "gain": (low + high) / 2, "gain_ci": {"low": low, "high": high}}
+    return {"source": "a", "target": "b", "projectors": {"task": {"method": "task"}, "distance": {"method": "distance"}},
+            "summary": {"tasks": {"held": {"random_prompt": 0.6, "template": 0.7, "projected": {
+                "task": {**run, "zero_shot": 0.7}, "distance": run}}},
+                "training_tasks": {"seen": {"projected": {"task": projected, "distance": 0.5}, "native": native,
+                                            "majority": 0.5, "template": 0.6}}}}
+
+
+def test_cross_model_verdicts_follow_their_thresholds(cli, tmp_path):
+    carries, poorly, init = cross_model_claims([cross_model(0.85, 0.9, 0.72, (0.01, 0.05))])
+    assert carries.holds == "yes" and "94% of native, +0.350 over majority" in carries.ours
+    assert poorly.holds == "yes" and "+0.020 over the better" in poorly.ours
+    assert init.holds == "yes" and "CI above 0 in 2/2" in init.ours  # both projectors' runs have that interval
+    carries, poorly, init = cross_model_claims([cross_model(0.85, 0.9, 0.72, (0.01, 0.05)),
+                                                cross_model(0.6, 0.9, 0.8, (-0.05, -0.01))])
+    assert (carries.holds, poorly.holds, init.holds) == ("partly", "partly", "partly")
+    assert "below 0 in 2" in init.ours.split(";")[1]
+    no_seen = cross_model(0.85, 0.9, 0.72, (0.01, 0.05))
+    del no_seen["summary"]["training_tasks"]  # written before the training-task columns existed
+    assert cross_model_claims([no_seen])[0].holds == "not tested"
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "results.json").write_text(json.dumps(cross_model(0.85, 0.9, 0.72, (0.01, 0.05))))
+    code, out, err = cli("experiment", "claims", "--cross-model", tmp_path / "x")
+    assert code == 0 and "task-tuned projector" in out and "Same-kind" not in out, err

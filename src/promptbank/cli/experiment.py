@@ -204,13 +204,15 @@ def claims(
     ppt: Annotated[Optional[list[Path]], typer.Option(help="A folder the PPT experiment's `experiment matrix` wrote "
                                                            "(strategies pretrained, pretrained-unified; repeatable).")]
     = None,
+    cross_model: Annotated[Optional[list[Path]], typer.Option(help="A folder `experiment cross-model` wrote (one "
+                                                                   "per direction; repeatable).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Also write the table here as Markdown.")] = None,
 ) -> None:
     """The papers' claims beside our figures, each with its verdict (rules in promptbank.claims)."""
     from promptbank.atomic import write_atomic
-    from promptbank.claims import few_shot_claims, ppt_claims, to_markdown, zero_shot_claims
-    if not (zero_shot or matrix or ppt):
-        raise BadArgumentError("Name at least one results folder: --zero-shot, --matrix or --ppt.")
+    from promptbank.claims import cross_model_claims, few_shot_claims, ppt_claims, to_markdown, zero_shot_claims
+    if not (zero_shot or matrix or ppt or cross_model):
+        raise BadArgumentError("Name at least one results folder: --zero-shot, --matrix, --ppt or --cross-model.")
     found = []
     if zero_shot or matrix:
         matrices = {}
@@ -220,6 +222,8 @@ def claims(
         found += zero_shot_claims(matrices) + few_shot_claims([_results(f, "results.json") for f in matrix or []])
     if ppt:
         found += ppt_claims([_results(folder, "results.json") for folder in ppt])
+    if cross_model:
+        found += cross_model_claims([_results(folder, "results.json") for folder in cross_model])
     table = Table("claim", "paper", "ours", "holds", title="the papers' claims and our figures")
     for c in found:
         table.add_row(c.claim, c.paper, c.ours, c.holds)
