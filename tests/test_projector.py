@@ -143,14 +143,20 @@ def _constant_task(name: str, label: int) -> Task:
                 examples)
 
 
+def _yes_and_no(source, target) -> tuple[dict, dict]:
+    """Two constant tasks with opposite answers: their source prompts and their items encoded for the target."""
+    tasks = {"yes": _constant_task("yes", 1), "no": _constant_task("no", 0)}
+    prompts = {name: _prompt(source, name, seed) for seed, name in enumerate(tasks)}
+    return prompts, {name: scoring.encode(target, task, task.examples) for name, task in tasks.items()}
+
+
 def test_task_tuning_lowers_the_target_models_loss(pair):
     """Two tasks with opposite answers: one projector must map each task's source prompt to a target prompt
     steering the frozen target its own way."""
     source, target = pair
     weights_before = {k: v.clone() for k, v in target.model.state_dict().items()}
-    tasks = {"yes": _constant_task("yes", 1), "no": _constant_task("no", 0)}
-    prompts = {name: _prompt(source, name, seed) for seed, name in enumerate(tasks)}
-    items = {name: scoring.encode(target, task, task.examples) for name, task in tasks.items()}
+    prompts, items = _yes_and_no(source, target)
+    tasks = list(prompts)
     config = ProjectorConfig(hidden=64, steps=30, lr=1e-2, batch_size=8)
     initial = new_projector(source, target, config)
     before = {t: _task_loss(target, project(initial, prompts[t], target), items[t]) for t in tasks}
@@ -229,9 +235,8 @@ def test_configuration_is_checked_and_nonlinearity_recorded(pair):
 
 def test_task_tuning_measures_the_first_items_of_each_task(pair):
     source, target = pair
-    tasks = {"yes": _constant_task("yes", 1), "no": _constant_task("no", 0)}
-    prompts = {name: _prompt(source, name, seed) for seed, name in enumerate(tasks)}
-    items = {name: scoring.encode(target, task, task.examples) for name, task in tasks.items()}
+    prompts, items = _yes_and_no(source, target)
+    tasks = list(prompts)
     config = ProjectorConfig(hidden=16, steps=1, measure_size=5)
     initial = new_projector(source, target, config)
     first = {t: _task_loss(target, project(initial, prompts[t], target), items[t][:5]) for t in tasks}
@@ -245,9 +250,8 @@ def test_an_encoders_prompts_project_into_a_causal_model(tiny_dirs):
     """A sentence encoder's prompt (MiniLM's family) is a sequence of input embeddings like any other: the
     projector maps it token by token into a causal model and task tuning works through that model."""
     encoder, causal = (load_backbone(str(tiny_dirs[name]), "float32") for name in ("encoder", "causal48"))
-    tasks = {"yes": _constant_task("yes", 1), "no": _constant_task("no", 0)}
-    prompts = {name: _prompt(encoder, name, seed) for seed, name in enumerate(tasks)}
-    items = {name: scoring.encode(causal, task, task.examples) for name, task in tasks.items()}
+    prompts, items = _yes_and_no(encoder, causal)
+    tasks = list(prompts)
     config = ProjectorConfig(hidden=64, steps=30, lr=1e-2, batch_size=8)
     projector, metrics = train_by_task(encoder, causal, {t: (prompts[t], items[t]) for t in tasks}, config,
                                        progress=False)

@@ -12,13 +12,17 @@ from promptbank import plots
 from promptbank.atomic import write_atomic
 
 
+def _img(path: Path) -> str:
+    """A saved PNG as an <img> with a data URL."""
+    return f'<img src="data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}">'
+
+
 def _png(draw, *args) -> str:
     """Draw a plot into a temporary PNG and return it as an <img> with a data URL."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "plot.png"
         draw(*args, path)
-        data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img src="data:image/png;base64,{data}">'
+        return _img(path)
 
 
 def _number(value: float | None, digits: int = 3) -> str:
@@ -127,7 +131,7 @@ def write_zero_shot_report(out: Path, spec, sources: list[str], kinds: dict[str,
     parts = [f"<h1>Zero-shot transfer matrix</h1><p>backbone <b>{html.escape(spec.backbone)}</b>: every source "
              f"prompt of the bank, unchanged, on each task's test split (up to {spec.test_size} examples), with the "
              f"task's own template and answers. Raw numbers: zero_shot.json, zero_shot.csv.</p>",
-             _png(plots.heatmap, matrix, rows, labels, title, "accuracy"),
+             _img(out / "zero_shot.png"),
              f"<p>{summary['pairs_same_kind']} same-kind and {summary['pairs_other_kind']} other-kind (source, task) "
              "pairs, a source's own task left out.</p>",
              _table(["", "same kind", "other kind"], [[label, *mean_row(key)] for label, key in ZERO_SHOT_ROWS]),
@@ -181,7 +185,7 @@ def write_cross_model_report(out: Path, spec, source: str, target: str, projecto
                       _number(row["template"]), _number(row["majority"])]
                      for t, row in summary["training_tasks"].items()]),
              "<h2>Zero-shot: every prompt on every held-out task</h2>",
-             _png(plots.heatmap, matrix, names, tasks, title, "accuracy"),
+             _img(out / "zero_shot.png"),
              "<h2>Convergence</h2>"]
     for t in tasks:
         runs = [c for c in cells if c["task"] == t]
