@@ -111,12 +111,14 @@ def cross_model(projected: float, native: float, distance_zero_shot: float, gain
             "summary": {"tasks": {"held": {"random_prompt": 0.6, "template": 0.7, "projected": {
                 "task": {**run, "zero_shot": 0.7}, "distance": run}}},
                 "training_tasks": {"seen": {"projected": {"task": projected, "distance": 0.5}, "native": native,
-                                            "majority": 0.5, "template": 0.6}}}}
+                                            "majority": 0.5, "template": 0.6}},
+                "cosine_between_tasks": {"source": 0.7, "task": 0.999, "distance": 0.8}}}
 
 
 def test_cross_model_verdicts_follow_their_thresholds(cli, tmp_path):
     carries, poorly, init = cross_model_claims([cross_model(0.85, 0.9, 0.72, (0.01, 0.05))])
     assert carries.holds == "yes" and "94% of native, +0.350 over majority" in carries.ours
+    assert "held-out tasks: cosine 0.999 (their sources 0.700)" in carries.ours
     assert poorly.holds == "yes" and "+0.020 over the better" in poorly.ours
     assert init.holds == "yes" and "CI above 0 in 2/2" in init.ours  # both projectors' runs have that interval
     carries, poorly, init = cross_model_claims([cross_model(0.85, 0.9, 0.72, (0.01, 0.05)),

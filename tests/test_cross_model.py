@@ -4,10 +4,11 @@ scored zero-shot and trained from, resumable, and refusing a task a projector wa
 import json
 
 import pytest
+import torch
 
 from promptbank.backbones import load_backbone
 from promptbank.bank import PromptBank
-from promptbank.cross_model import CrossModelSpec, run_cross_model
+from promptbank.cross_model import CrossModelSpec, cosine_between_tasks, run_cross_model
 from promptbank.errors import BadArgumentError
 from promptbank.projection import ProjectionSpec, train_projector
 from promptbank.projector import ProjectorConfig, save_projector
@@ -55,6 +56,7 @@ def test_projected_prompts_are_scored_and_trained_from_and_the_run_continues(set
         "distance:food_reviews", "distance:bbc_news", "task:food_reviews", "task:bbc_news", "native:food_reviews",
         "random"}
     assert "| food_reviews | distance |" in (tmp_path / "out" / "summary.md").read_text()
+    assert set(summary["cosine_between_tasks"]) == {"source", "distance", "task"}  # one native prompt: no pair
     seen = summary["training_tasks"]["movie_sentences"]  # both projectors trained on it, and paired it (distance)
     assert list(summary["training_tasks"]) == ["movie_sentences"] and 0 <= seen["native"] <= 1
     assert set(seen["projected"]) == {"distance", "task"} and all(0 <= a <= 1 for a in seen["projected"].values())
@@ -86,8 +88,19 @@ def test_a_task_a_projector_was_trained_on_is_refused(setup, tmp_path, cli):
 def test_the_command_prints_both_tables(setup, tmp_path, cli):
     bank, paths = setup
     code, out, err = cli("experiment", "cross-model", *(a for p in paths for a in ("--projector", p)), "--tasks",
-                         "food_reviews", "--bank", bank.root, "--prompt-length", 4, "--seeds", 1, "--shots", 2,
+                         "food_reviews,bbc_news", "--bank", bank.root, "--prompt-length", 4, "--seeds", 1, "--shots", 2,
                          "--steps", 2, "--eval-every", 2, "--test-size", 6, "--dtype", "float32", "--out", tmp_path / "o")
     assert code == 0, err
     assert "projected prompts on the target backbone" in out and "own training tasks" in out
     assert "movie_sentences" in out.split("own training tasks")[1] and (tmp_path / "o" / "report.html").exists()
+    assert "prompts (near 1: one prompt for every task): source " in out
+
+
+def test_the_spread_of_prompts_tells_one_prompt_for_every_task_from_a_map_of_tasks():
+    spec = CrossModelSpec(("p",), ("x", "y", "z"))
+    a, b = torch.zeros(2, 3), torch.zeros(2, 3)
+    a[:, 0], b[:, 1] = 1.0, 1.0
+    spread = cosine_between_tasks({"source:x": a, "source:y": b, "source:z": a + b,
+                                   "task:x": a, "task:y": a, "task:z": 2 * a, "native:x": a}, spec, ["task"])
+    assert spread["task"] == pytest.approx(1.0) and spread["source"] == pytest.approx((0 + 2 * 2 ** -0.5) / 3)
+    assert "native" not in spread  # a single native prompt has no pair

@@ -206,8 +206,12 @@ def cross_model_claims(results: list[dict]) -> list[Claim]:
             return None
         ratio = sum(p / n for p, n, _ in rows) / len(rows)
         over = sum(p - m for p, _, m in rows) / len(rows)
-        return (f"projected {ratio:.0%} of native, {over:+.3f} over majority ({len(rows)} training tasks)",
-                ratio >= 0.9 and over >= 0.05)
+        spread = r["summary"].get("cosine_between_tasks", {})
+        alike = "; ".join(f"its outputs for two held-out tasks: cosine {spread[label]:.3f} (their sources "
+                          f"{spread['source']:.3f})" for label in _labels(r, "task") if label in spread
+                          and "source" in spread)
+        return (f"projected {ratio:.0%} of native, {over:+.3f} over majority ({len(rows)} training tasks)"
+                + (f"; {alike}" if alike else ""), ratio >= 0.9 and over >= 0.05)
 
     def distance(r: dict):
         rows = [p["projected"][label]["zero_shot"] - max(p["random_prompt"], p["template"])

@@ -33,6 +33,7 @@ from promptbank.metrics import majority_accuracy
 from promptbank.projection import native_prompt
 from promptbank.projector import Projector, load_projector, project
 from promptbank.prompt import SoftPrompt, init_prompt
+from promptbank.similarity import cosine
 from promptbank.tasks import get_task, split
 from promptbank.train import TrainConfig, train_prompt
 from promptbank.tuning import target_data
@@ -125,6 +126,20 @@ def _seen_prompts(bank: PromptBank, projectors: dict[str, Projector], target, ta
     return prompts
 
 
+def cosine_between_tasks(prompts: dict[str, torch.Tensor], spec: CrossModelSpec,
+                         labels: list[str]) -> dict[str, float]:
+    """Mean cosine between the prompts of two different held-out tasks: of the source prompts, of each projector's
+    outputs and of the target's native prompts. A projector whose outputs are all alike (near 1) has learned one
+    prompt for the target, not a map of tasks, whatever its scores."""
+    spread = {}
+    for label in ["source", *labels, "native"]:
+        stack = [prompts[f"{label}:{t}"] for t in spec.tasks if f"{label}:{t}" in prompts]
+        if len(stack) > 1:
+            matrix = cosine(torch.stack(stack), torch.stack(stack))
+            spread[label] = ((matrix.sum() - matrix.diagonal().sum()) / (len(stack) * (len(stack) - 1))).item()
+    return spread
+
+
 def summarize(spec: CrossModelSpec, labels: list[str], columns: dict[str, dict], cells: list[dict],
               seen: dict[str, dict]) -> dict:
     """Per task and projector: zero-shot on its own task and on the other tasks, and the few-shot init's figures;
@@ -210,6 +225,8 @@ def run_cross_model(spec: CrossModelSpec, bank: PromptBank, out: Path, progress:
             write_atomic(path, json.dumps(column, indent=1))
         seen[task] = json.loads(path.read_text())
     summary = summarize(spec, list(projectors), columns, cells, seen)
+    summary["cosine_between_tasks"] = cosine_between_tasks(
+        prompts | {f"source:{t}": p.tensor for t, p in source_prompts.items()}, spec, list(projectors))
     meta = {label: {k: p.metadata()[k] for k in ("method", "tasks", "digest", "metrics") if k in p.metadata()}
             for label, p in projectors.items()}
     for item in meta.values():
@@ -260,6 +277,9 @@ def summary_markdown(source: str, target: str, summary: dict) -> str:
                          f"{f(p['steps_to_random_best'])} vs {f(p['random_steps_to_best'])} "
                          f"({f(p['reached_random_best'])}) |")
     labels = summary["projectors"]
+    if spread := summary.get("cosine_between_tasks"):
+        lines += ["", "Mean cosine between two held-out tasks' prompts (near 1: one prompt for every task): "
+                  + ", ".join(f"{label} {value:.3f}" for label, value in spread.items()) + "."]
     lines += ["", "The projectors' own training tasks, their projected prompts on the test split:", "",
               "| task | " + " | ".join(labels) + " | native | template | majority |", "|" + "---|" * (len(labels) + 4)]
     for task, row in summary["training_tasks"].items():

@@ -279,4 +279,7 @@ def cross_model(
         seen.add_row(task, *(_figure(row["projected"].get(label)) for label in labels), _figure(row["native"]),
                      _figure(row["template"]), _figure(row["majority"]))
     console.print(seen)
+    if spread := summary["cosine_between_tasks"]:
+        console.print("mean cosine between two held-out tasks' prompts (near 1: one prompt for every task): "
+                      + ", ".join(f"{k} {v:.3f}" for k, v in spread.items()))
     console.print(f"results: {out / 'summary.md'}, {out / 'report.html'}")
