@@ -67,6 +67,7 @@ def test_projected_prompts_are_scored_and_trained_from_and_the_run_continues(set
                                                        ["bbc_news", "task"]]
     assert dict(zip(table[0].split(","), table[1].split(",")))["gain"] == f"{food['projected']['distance']['gain']:.4f}"
     page = (tmp_path / "out" / "report.html").read_text()
+    assert "Mean cosine between the prompts of two different held-out tasks" in page
     assert "Cross-model transfer" in page and page.count("<img") == 3  # the zero-shot heatmap, a curve per task
     assert (tmp_path / "out" / "zero_shot.png").stat().st_size > 0
     from promptbank import cross_model

@@ -177,6 +177,9 @@ def write_cross_model_report(out: Path, spec, source: str, target: str, projecto
              "<p>Gains are paired with random init (same seeds, same test examples), with 95% bootstrap intervals "
              "over seeds and test examples. Steps to random's best dev score are means over the seeds that reached "
              "it.</p>",
+             *([f"<p>Mean cosine between the prompts of two different held-out tasks (near 1: one prompt for every "
+                f"task, whatever the scores): {html.escape(', '.join(f'{k} {v:.3f}' for k, v in spread.items()))}.</p>"]
+               if (spread := summary.get("cosine_between_tasks")) else []),
              "<h2>The projectors' own training tasks</h2><p>Each training task's source prompt, projected, on the "
              "task's test split beside the target's native prompt (Su et al.'s headline setting: a projector trained "
              "on SST-2, tested on SST-2).</p>",
