@@ -24,3 +24,14 @@ stage2="--backbone smollm2-135m --tasks $tasks --seeds 2 --steps 30 --eval-every
 .venv/bin/promptbank experiment sweep $stage2 --lrs 0.003 --warmups 0,0.06,0.2 --prompt-lengths 20 --inits transfer
 wait
 .venv/bin/promptbank experiment sweep $stage2 --lrs 0.01 --warmups 0.06 --prompt-lengths 10,50 --inits random
+
+# Stage 2, Gemma: the same grid on its own full-data bank, once `banks/build-full.sh gemma3-270m` has finished it
+# (the folder records the bank, so it must not change under the sweep).
+built=$(ls banks/gemma3-270m-full/.build/*-s0.json 2>/dev/null | wc -l)  # one outcome per task, 18 in all
+[ "$built" -ge 18 ] || {
+    echo "Gemma's stage 2 waits for its full-data bank: run banks/build-full.sh gemma3-270m first." >&2; exit 0; }
+stage2=${stage2//smollm2-135m/gemma3-270m}
+.venv/bin/promptbank experiment sweep $stage2 --lrs 0.01 --warmups 0,0.06,0.2 --prompt-lengths 20 --inits random,transfer &
+.venv/bin/promptbank experiment sweep $stage2 --lrs 0.003 --warmups 0,0.06,0.2 --prompt-lengths 20 --inits transfer
+wait
+.venv/bin/promptbank experiment sweep $stage2 --lrs 0.01 --warmups 0.06 --prompt-lengths 10,50 --inits random
