@@ -133,11 +133,18 @@ def cosine_between_tasks(prompts: dict[str, torch.Tensor], spec: CrossModelSpec,
     prompt for the target, not a map of tasks, whatever its scores."""
     spread = {}
     for label in ["source", *labels, "native"]:
-        stack = [prompts[f"{label}:{t}"] for t in spec.tasks if f"{label}:{t}" in prompts]
-        if len(stack) > 1:
-            matrix = cosine(torch.stack(stack), torch.stack(stack))
-            spread[label] = ((matrix.sum() - matrix.diagonal().sum()) / (len(stack) * (len(stack) - 1))).item()
+        found = [prompts[f"{label}:{t}"] for t in spec.tasks if f"{label}:{t}" in prompts]
+        if len(found) > 1:
+            stack = torch.stack(found)
+            matrix = cosine(stack, stack)
+            spread[label] = ((matrix.sum() - matrix.diagonal().sum()) / (len(found) * (len(found) - 1))).item()
     return spread
+
+
+def spread_sentence(spread: dict[str, float]) -> str:
+    """`cosine_between_tasks` in words, for summary.md and the terminal."""
+    return ("Mean cosine between two held-out tasks' prompts (near 1: one prompt for every task): "
+            + ", ".join(f"{label} {value:.3f}" for label, value in spread.items()) + ".")
 
 
 def summarize(spec: CrossModelSpec, labels: list[str], columns: dict[str, dict], cells: list[dict],
@@ -278,8 +285,7 @@ def summary_markdown(source: str, target: str, summary: dict) -> str:
                          f"({f(p['reached_random_best'])}) |")
     labels = summary["projectors"]
     if spread := summary.get("cosine_between_tasks"):
-        lines += ["", "Mean cosine between two held-out tasks' prompts (near 1: one prompt for every task): "
-                  + ", ".join(f"{label} {value:.3f}" for label, value in spread.items()) + "."]
+        lines += ["", spread_sentence(spread)]
     lines += ["", "The projectors' own training tasks, their projected prompts on the test split:", "",
               "| task | " + " | ".join(labels) + " | native | template | majority |", "|" + "---|" * (len(labels) + 4)]
     for task, row in summary["training_tasks"].items():

@@ -252,7 +252,7 @@ def cross_model(
     """Projected prompts of held-out tasks on the target backbone: zero-shot (own and other tasks) and as inits."""
     use_device(device)
     from promptbank.bank import PromptBank
-    from promptbank.cross_model import CrossModelSpec, run_cross_model
+    from promptbank.cross_model import CrossModelSpec, run_cross_model, spread_sentence
     from promptbank.projector import load_projector
     from promptbank.recipe import recipe_for
     if seeds <= 0 or not projector:
@@ -280,6 +280,5 @@ def cross_model(
                      _figure(row["template"]), _figure(row["majority"]))
     console.print(seen)
     if spread := summary["cosine_between_tasks"]:
-        console.print("mean cosine between two held-out tasks' prompts (near 1: one prompt for every task): "
-                      + ", ".join(f"{k} {v:.3f}" for k, v in spread.items()))
+        console.print(spread_sentence(spread))
     console.print(f"results: {out / 'summary.md'}, {out / 'report.html'}")
