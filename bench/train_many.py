@@ -68,17 +68,21 @@ def main() -> None:
             seconds[way] = time.perf_counter() - start
             gap = max([gap] + [(a.prompt.tensor - b.prompt.tensor).abs().max().item()
                                for a, b in zip(together, separate)])
-    assert gap < 1e-3, f"train_many and train_prompt disagree by {gap}"
+    # in float32 the two ways must agree; bfloat16 rounds differently for different pass shapes (on a GPU the
+    # matrix kernels change with them), and ten Adam steps carry that rounding into the prompts
+    exact = backbone.dtype == torch.float32
+    assert gap < 1e-3 or not exact, f"train_many and train_prompt disagree by {gap}"
     prompt_steps = args.prompts * args.steps
     table = Table("way", "seconds", "prompt-steps/s", "speed-up",
                   title=f"training {args.prompts} prompts × {args.steps} steps, {args.task} {args.shots}-shot, "
-                        f"{args.backbone} ({str(backbone.dtype).removeprefix('torch.')}), "
+                        f"{args.backbone} ({str(backbone.dtype).removeprefix('torch.')}, {backbone.device}), "
                         f"{torch.get_num_threads()} threads")
     for way, took in seconds.items():
         table.add_row(way, f"{took:.1f}", f"{prompt_steps / took:.2f}", f"{looped / took:.2f}")
     console = Console(width=140)
     console.print(table)
-    console.print(f"largest difference between train_many's and train_prompt's prompts: {gap:.1e}")
+    console.print(f"largest difference between train_many's and train_prompt's prompts: {gap:.1e}"
+                  + ("" if exact else " (bfloat16 rounding; --dtype float32 checks that they agree)"))
 
 
 if __name__ == "__main__":

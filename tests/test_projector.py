@@ -43,7 +43,7 @@ def _mse(projector, pairs, target) -> float:
 def _task_loss(target, prompt: SoftPrompt, items) -> float:
     with torch.no_grad():
         scores = scoring.score(target, prompt.tensor, items)
-    return torch.nn.functional.cross_entropy(scores, scoring.labels_of(items)).item()
+    return torch.nn.functional.cross_entropy(scores, scoring.labels_of(items).to(scores.device)).item()
 
 
 def test_projection_shapes_and_metadata(pair, tmp_path):

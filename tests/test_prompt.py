@@ -82,7 +82,7 @@ def test_every_init_starts_at_the_scale_of_scaled_embeddings(tiny_dirs, toy_task
     """Gemma multiplies its embedding rows by sqrt(d) inside the module: inits must match what the model reads."""
     backbone = load_backbone(str(tiny_dirs["gemma"]), "float32")
     table = backbone.model.get_input_embeddings().weight.cpu()
-    read = backbone.embed(torch.arange(table.shape[0])).detach()
+    read = backbone.embed(torch.arange(table.shape[0], device=backbone.device)).detach().cpu()
     assert read.std() > 4 * table.std()  # the scaling is real in this model
     prompt = init_prompt(backbone, 200, method, seed=0, task=toy_task)
     assert prompt.tensor.std().item() == pytest.approx(read.std().item(), rel=0.35)

@@ -110,4 +110,4 @@ def test_an_empty_prompt_scores_the_template_alone(tiny_dirs, toy_task, family):
         text, candidate = toy_task.render(toy_task.examples[0]), toy_task.candidates(toy_task.examples[0])[1]
         with torch.no_grad():
             expected = _reference_causal(backbone, torch.zeros(0, backbone.hidden_size), text, candidate)
-        assert scores[0, 1].item() == pytest.approx(expected, abs=1e-4)
+        assert scores[0, 1].item() == pytest.approx(expected.item(), abs=1e-4)
