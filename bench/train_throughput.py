@@ -56,8 +56,8 @@ def run_promptbank(task_name: str, model: str, steps: int, dtype: str, device: s
     task, examples = _examples(task_name)
     backbone = load_backbone(model, dtype, device)
     items = scoring.encode(backbone, task, examples)
-    labels = scoring.labels_of(items).to(device)
-    weights = torch.nn.Parameter(init_prompt(backbone, LENGTH, "random").tensor)
+    labels = scoring.labels_of(items, backbone.device)
+    weights = torch.nn.Parameter(init_prompt(backbone, LENGTH, "random").tensor.to(backbone.device))  # as train.py
     optimizer = torch.optim.AdamW([weights], lr=0.3)
     batches = [b for epoch in range(10) for b in epoch_batches(items, BATCH, 0, epoch)]
     seen, started = 0, 0.0
