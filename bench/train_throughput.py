@@ -145,7 +145,11 @@ def main() -> None:
         print(json.dumps(result))
         return
     from promptbank.backbones import resolve_device
-    args.device = resolve_device(args.device)
+    from promptbank.errors import BadArgumentError
+    try:
+        args.device = resolve_device(args.device)
+    except BadArgumentError as error:
+        parser.error(str(error))
     from rich.console import Console
     from rich.table import Table
     results = {}
