@@ -113,7 +113,9 @@ def write_report(path: Path, spec, summary: dict, cells: list[dict]) -> None:
 # A zero-shot matrix summary's same-kind / other-kind means, as (label, key) pairs: what the report and the CLI print.
 ZERO_SHOT_ROWS = (("mean zero-shot accuracy", "mean"), ("mean relative to the task's own prompt", "relative"),
                   ("mean over the majority class", "over_majority"),
-                  ("mean over the template, no prompt", "over_template"))
+                  ("mean over the template, no prompt", "over_template"),
+                  ("learnable tasks: mean over the majority class", "learnable_over_majority"),
+                  ("learnable tasks: mean over the template", "learnable_over_template"))
 
 
 def write_zero_shot_report(out: Path, spec, sources: list[str], kinds: dict[str, str], columns: list[dict],
@@ -133,7 +135,10 @@ def write_zero_shot_report(out: Path, spec, sources: list[str], kinds: dict[str,
              f"task's own template and answers. Raw numbers: zero_shot.json, zero_shot.csv.</p>",
              _img(out / "zero_shot.png"),
              f"<p>{summary['pairs_same_kind']} same-kind and {summary['pairs_other_kind']} other-kind (source, task) "
-             "pairs, a source's own task left out.</p>",
+             "pairs, a source's own task left out. Learnable tasks are those some prompt beats the majority class "
+             f"on by {summary['learnable_margin']} ({len(summary['learnable_tasks'])} here: {html.escape(', '.join(summary['learnable_tasks']))}"
+             f"; {summary['learnable_pairs_same_kind']} same-kind and {summary['learnable_pairs_other_kind']} "
+             "other-kind pairs).</p>",
              _table(["", "same kind", "other kind"], [[label, *mean_row(key)] for label, key in ZERO_SHOT_ROWS]),
              _table(["task", "test examples", "own prompt", "majority", "template, no prompt"],
                     [[t, str(c["test_examples"]), _number(summary["native"].get(t)), _number(c["majority"]),

@@ -23,6 +23,8 @@ from promptbank.evaluate import accuracy_of_many, template_accuracy
 from promptbank.metrics import majority_accuracy
 from promptbank.tasks import get_task, split
 
+LEARNABLE_MARGIN = 0.05  # a task is learnable when some prompt beats its majority class by this much
+
 
 @dataclass(frozen=True)
 class ZeroShotSpec:
@@ -71,10 +73,15 @@ def column(spec: ZeroShotSpec, prompts: torch.Tensor, tasks_of_sources: list[str
 def summarize(columns: list[dict], kinds_of_sources: dict[str, str]) -> dict:
     """Native scores, and the mean zero-shot score of same-kind and other-kind (source, task) pairs: raw, relative
     to the task's native score (Su et al.'s relative performance) where the bank has a native prompt, and over the
-    two floors a prompt must clear to have added anything (the majority class and the template with no prompt)."""
+    two floors a prompt must clear to have added anything (the majority class and the template with no prompt).
+    The floors are also given over the learnable tasks only (those where some prompt, the task's own included,
+    scores `LEARNABLE_MARGIN` over the majority class): tasks that no prompt learns sit at chance in every row and
+    would make any kind of transfer look like it "falls to chance"."""
     native = {c["task"]: c["zero_shot"][c["task"]] for c in columns if c["task"] in c["zero_shot"]}
     same, other, same_relative, other_relative = [], [], [], []
     over_majority, over_template = {"same": [], "other": []}, {"same": [], "other": []}
+    learnable_majority, learnable_template = {"same": [], "other": []}, {"same": [], "other": []}
+    learnable = [c["task"] for c in columns if max(c["zero_shot"].values()) >= c["majority"] + LEARNABLE_MARGIN]
     for c in columns:
         for source, value in c["zero_shot"].items():
             if source == c["task"]:
@@ -83,6 +90,9 @@ def summarize(columns: list[dict], kinds_of_sources: dict[str, str]) -> dict:
             (same if group == "same" else other).append(value)
             over_majority[group].append(value - c["majority"])
             over_template[group].append(value - c["template"])
+            if c["task"] in learnable:
+                learnable_majority[group].append(value - c["majority"])
+                learnable_template[group].append(value - c["template"])
             if c["task"] in native and native[c["task"]] > 0:
                 (same_relative if group == "same" else other_relative).append(value / native[c["task"]])
     mean = lambda values: sum(values) / len(values) if values else None
@@ -92,7 +102,14 @@ def summarize(columns: list[dict], kinds_of_sources: dict[str, str]) -> dict:
             "over_majority_same_kind": mean(over_majority["same"]),
             "over_majority_other_kind": mean(over_majority["other"]),
             "over_template_same_kind": mean(over_template["same"]),
-            "over_template_other_kind": mean(over_template["other"])}
+            "over_template_other_kind": mean(over_template["other"]),
+            "learnable_margin": LEARNABLE_MARGIN, "learnable_tasks": learnable,
+            "learnable_pairs_same_kind": len(learnable_majority["same"]),
+            "learnable_pairs_other_kind": len(learnable_majority["other"]),
+            "learnable_over_majority_same_kind": mean(learnable_majority["same"]),
+            "learnable_over_majority_other_kind": mean(learnable_majority["other"]),
+            "learnable_over_template_same_kind": mean(learnable_template["same"]),
+            "learnable_over_template_other_kind": mean(learnable_template["other"])}
 
 
 def run_zero_shot_matrix(spec: ZeroShotSpec, bank: PromptBank, out: Path, progress: bool = True) -> dict:
