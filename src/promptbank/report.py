@@ -136,8 +136,9 @@ def write_zero_shot_report(out: Path, spec, sources: list[str], kinds: dict[str,
              _img(out / "zero_shot.png"),
              f"<p>{summary['pairs_same_kind']} same-kind and {summary['pairs_other_kind']} other-kind (source, task) "
              "pairs, a source's own task left out. Learnable tasks are those some prompt beats the majority class "
-             f"on by {summary['learnable_margin']} ({len(summary['learnable_tasks'])} here: {html.escape(', '.join(summary['learnable_tasks']))}"
-             f"; {summary['learnable_pairs_same_kind']} same-kind and {summary['learnable_pairs_other_kind']} "
+             f"on by {summary['learnable_margin']} ({len(summary['learnable_tasks'])} here: "
+             f"{html.escape(', '.join(summary['learnable_tasks']))}; {summary['learnable_pairs_same_kind']} same-kind "
+             f"and {summary['learnable_pairs_other_kind']} "
              "other-kind pairs).</p>",
              _table(["", "same kind", "other kind"], [[label, *mean_row(key)] for label, key in ZERO_SHOT_ROWS]),
              _table(["task", "test examples", "own prompt", "majority", "template, no prompt"],
