@@ -138,8 +138,7 @@ def write_zero_shot_report(out: Path, spec, sources: list[str], kinds: dict[str,
              "pairs, a source's own task left out. Learnable tasks are those some prompt beats the majority class "
              f"on by {summary['learnable_margin']} ({len(summary['learnable_tasks'])} here: "
              f"{html.escape(', '.join(summary['learnable_tasks']))}; {summary['learnable_pairs_same_kind']} same-kind "
-             f"and {summary['learnable_pairs_other_kind']} "
-             "other-kind pairs).</p>",
+             f"and {summary['learnable_pairs_other_kind']} other-kind pairs).</p>",
              _table(["", "same kind", "other kind"], [[label, *mean_row(key)] for label, key in ZERO_SHOT_ROWS]),
              _table(["task", "test examples", "own prompt", "majority", "template, no prompt"],
                     [[t, str(c["test_examples"]), _number(summary["native"].get(t)), _number(c["majority"]),

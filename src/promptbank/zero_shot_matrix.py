@@ -78,38 +78,21 @@ def summarize(columns: list[dict], kinds_of_sources: dict[str, str]) -> dict:
     scores `LEARNABLE_MARGIN` over the majority class): tasks that no prompt learns sit at chance in every row and
     would make any kind of transfer look like it "falls to chance"."""
     native = {c["task"]: c["zero_shot"][c["task"]] for c in columns if c["task"] in c["zero_shot"]}
-    same, other, same_relative, other_relative = [], [], [], []
-    over_majority, over_template = {"same": [], "other": []}, {"same": [], "other": []}
-    learnable_majority, learnable_template = {"same": [], "other": []}, {"same": [], "other": []}
     learnable = [c["task"] for c in columns if max(c["zero_shot"].values()) >= c["majority"] + LEARNABLE_MARGIN]
-    for c in columns:
-        for source, value in c["zero_shot"].items():
-            if source == c["task"]:
-                continue
-            group = "same" if kinds_of_sources[source] == c["kind"] else "other"
-            (same if group == "same" else other).append(value)
-            over_majority[group].append(value - c["majority"])
-            over_template[group].append(value - c["template"])
-            if c["task"] in learnable:
-                learnable_majority[group].append(value - c["majority"])
-                learnable_template[group].append(value - c["template"])
-            if c["task"] in native and native[c["task"]] > 0:
-                (same_relative if group == "same" else other_relative).append(value / native[c["task"]])
+    pairs = [("same" if kinds_of_sources[source] == c["kind"] else "other", c, value)
+             for c in columns for source, value in c["zero_shot"].items() if source != c["task"]]
     mean = lambda values: sum(values) / len(values) if values else None
-    return {"native": native, "mean_same_kind": mean(same), "mean_other_kind": mean(other),
-            "pairs_same_kind": len(same), "pairs_other_kind": len(other),
-            "relative_same_kind": mean(same_relative), "relative_other_kind": mean(other_relative),
-            "over_majority_same_kind": mean(over_majority["same"]),
-            "over_majority_other_kind": mean(over_majority["other"]),
-            "over_template_same_kind": mean(over_template["same"]),
-            "over_template_other_kind": mean(over_template["other"]),
-            "learnable_margin": LEARNABLE_MARGIN, "learnable_tasks": learnable,
-            "learnable_pairs_same_kind": len(learnable_majority["same"]),
-            "learnable_pairs_other_kind": len(learnable_majority["other"]),
-            "learnable_over_majority_same_kind": mean(learnable_majority["same"]),
-            "learnable_over_majority_other_kind": mean(learnable_majority["other"]),
-            "learnable_over_template_same_kind": mean(learnable_template["same"]),
-            "learnable_over_template_other_kind": mean(learnable_template["other"])}
+    summary = {"native": native, "learnable_margin": LEARNABLE_MARGIN, "learnable_tasks": learnable}
+    for group in ("same", "other"):
+        mine = [(c, value) for g, c, value in pairs if g == group]
+        summary |= {f"mean_{group}_kind": mean([v for _, v in mine]),
+                    f"relative_{group}_kind": mean([v / native[c["task"]] for c, v in mine
+                                                    if native.get(c["task"], 0) > 0])}
+        for prefix, chosen in (("", mine), ("learnable_", [(c, v) for c, v in mine if c["task"] in learnable])):
+            summary |= {f"{prefix}pairs_{group}_kind": len(chosen),
+                        f"{prefix}over_majority_{group}_kind": mean([v - c["majority"] for c, v in chosen]),
+                        f"{prefix}over_template_{group}_kind": mean([v - c["template"] for c, v in chosen])}
+    return summary
 
 
 def run_zero_shot_matrix(spec: ZeroShotSpec, bank: PromptBank, out: Path, progress: bool = True) -> dict:
