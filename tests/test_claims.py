@@ -2,8 +2,6 @@
 
 import json
 
-import pytest
-
 from promptbank.claims import cross_model_claims, few_shot_claims, ppt_claims, to_markdown, zero_shot_claims
 
 
@@ -41,21 +39,6 @@ def test_zero_shot_verdicts_follow_their_thresholds():
     # at chance over all pairs, but well above it on the tasks some prompt learns: not "falls to chance"
     _, chance = zero_shot_claims({"a": zero_shot("a", 0.03, 0.99, 0.02, other_over_learnable=0.09)})
     assert chance.holds == "partly" and "+0.090 on the 2 learnable tasks (8 pairs)" in chance.ours
-
-
-def test_zero_shot_summary_splits_out_the_tasks_some_prompt_learns():
-    from promptbank.zero_shot_matrix import summarize
-    kinds = {"pos": "sentiment", "topic": "topic"}
-    columns = [  # learnt by its own prompt (0.9 ≥ 0.5 + 0.05); the topic source 0.2 over majority, 0.1 under template
-        {"task": "pos", "kind": "sentiment", "majority": 0.5, "template": 0.8, "zero_shot": {"pos": 0.9, "topic": 0.7}},
-        # no prompt reaches 0.05 over majority: left out of the learnable figures
-        {"task": "nli", "kind": "nli", "majority": 0.5, "template": 0.5, "zero_shot": {"pos": 0.52, "topic": 0.5}}]
-    s = summarize(columns, kinds)
-    assert s["learnable_tasks"] == ["pos"] and s["learnable_pairs_other_kind"] == 1
-    assert s["learnable_over_majority_other_kind"] == pytest.approx(0.2)
-    assert s["learnable_over_template_other_kind"] == pytest.approx(-0.1)
-    assert s["over_majority_other_kind"] == pytest.approx((0.2 + 0.02 + 0.0) / 3)
-    assert s["learnable_over_majority_same_kind"] is None  # no same-kind pair on a learnable task
 
 
 def test_few_shot_verdicts_use_intervals_steps_and_within_target_correlations():

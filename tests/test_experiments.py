@@ -133,6 +133,21 @@ def test_experiment_cli_prints_the_comparison(cli, tiny_dirs, bank, tmp_path):
     assert recorded["sources"] == sorted(set(SOURCES) - {"movie_sentences"})  # the bank's sources but the target
 
 
+def test_zero_shot_summary_splits_out_the_tasks_some_prompt_learns():
+    from promptbank.zero_shot_matrix import summarize
+    kinds = {"pos": "sentiment", "topic": "topic"}
+    columns = [  # learnt by its own prompt (0.9 ≥ 0.5 + 0.05); the topic source 0.2 over majority, 0.1 under template
+        {"task": "pos", "kind": "sentiment", "majority": 0.5, "template": 0.8, "zero_shot": {"pos": 0.9, "topic": 0.7}},
+        # no prompt reaches 0.05 over majority: left out of the learnable figures
+        {"task": "nli", "kind": "nli", "majority": 0.5, "template": 0.5, "zero_shot": {"pos": 0.52, "topic": 0.5}}]
+    s = summarize(columns, kinds)
+    assert s["learnable_tasks"] == ["pos"] and s["learnable_pairs_other_kind"] == 1
+    assert s["learnable_over_majority_other_kind"] == pytest.approx(0.2)
+    assert s["learnable_over_template_other_kind"] == pytest.approx(-0.1)
+    assert s["over_majority_other_kind"] == pytest.approx((0.2 + 0.02 + 0.0) / 3)
+    assert s["learnable_over_majority_same_kind"] is None  # no same-kind pair on a learnable task
+
+
 def test_zero_shot_matrix_scores_every_source_on_every_task_and_continues(tiny_dirs, tmp_path, monkeypatch):
     from promptbank import zero_shot_matrix
     from promptbank.zero_shot_matrix import ZeroShotSpec, run_zero_shot_matrix
