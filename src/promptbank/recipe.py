@@ -1,4 +1,5 @@
-"""Training recipes per backbone: the learning rate and warmup chosen by the sweep on dev data (reports/recipe/).
+"""Training recipes per backbone: the learning rate chosen by the sweep on dev data (reports/recipe/), the warmup
+and prompt length kept by its second stage.
 
 Scale alone does not set it: Gemma reads embeddings of std 1.0 (scaled by sqrt(d) inside the model) where
 SmolLM2 reads 0.12, yet on 16-shot tasks both do best at about the same rate, and Gemma collapses at 0.3-1.0.
@@ -20,8 +21,8 @@ class Recipe:
 
 
 RECIPES: dict[str, Recipe] = {
-    "smollm2-135m": Recipe(lr=0.01, warmup=0.06, chosen_by="reports/recipe/smollm2-135m-lr"),
-    "gemma3-270m": Recipe(lr=0.01, warmup=0.06, chosen_by="reports/recipe/gemma3-270m-lr"),
+    "smollm2-135m": Recipe(lr=0.01, warmup=0.06, chosen_by="reports/recipe/smollm2-135m-lr, smollm2-135m-stage2"),
+    "gemma3-270m": Recipe(lr=0.01, warmup=0.06, chosen_by="reports/recipe/gemma3-270m-lr, gemma3-270m-stage2"),
 }
 
 
