@@ -1,5 +1,5 @@
 """Training recipes per backbone: the learning rate chosen by the sweep on dev data (reports/recipe/), the warmup
-and prompt length kept by its second stage.
+kept by its second stage (which also kept the default prompt length, 20 tokens).
 
 Scale alone does not set it: Gemma reads embeddings of std 1.0 (scaled by sqrt(d) inside the model) where
 SmolLM2 reads 0.12, yet on 16-shot tasks both do best at about the same rate, and Gemma collapses at 0.3-1.0.
