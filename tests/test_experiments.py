@@ -75,7 +75,9 @@ def test_matrix_writes_report_json_csv_and_continues(tiny_dirs, bank, tmp_path):
     lines = (tmp_path / "exp" / "matrix.csv").read_text().strip().splitlines()
     assert len(lines) == 1 + len(SOURCES) * 2 * 2 and lines[0].startswith("source,target,seed,zero_shot")
     page = (tmp_path / "exp" / "report.html").read_text()
-    assert page.count("data:image/png;base64,") >= 2 + 2 + len(spec.metrics) and "Spearman" in page
+    # the convergence panels (one per target), the zero-shot and gain heatmaps, one heatmap per metric
+    assert page.count("data:image/png;base64,") == 1 + 2 + len(spec.metrics) and "Spearman" in page
+    assert (tmp_path / "exp" / "convergence.png").read_bytes()[:4] == b"\x89PNG"
     before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "exp" / "cells").iterdir()}
     run_matrix(spec, bank, tmp_path / "exp", progress=False)  # every cell is done: nothing is trained again
     assert before == {p.name: p.stat().st_mtime_ns for p in (tmp_path / "exp" / "cells").iterdir()}

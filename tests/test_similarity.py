@@ -169,8 +169,10 @@ def test_plots_write_pngs_atomically(tmp_path):
     heatmap([[1.0, 0.5], [0.5, float("nan")]], ["a", "b"], ["x", "y"], "t", "v", tmp_path / "h.png")
     heatmap(randn(20, 30).tolist(), [f"r{i}" for i in range(20)], [f"c{i}" for i in range(30)], "big", "v",
             tmp_path / "big.png")  # too many cells to annotate
-    curves({"random": ([0, 5], [0.5, 0.6]), "transfer": ([0, 5], [0.6, 0.7])}, "c", "step", "acc", tmp_path / "c.png")
-    for name in ("h.png", "big.png", "c.png"):
+    series = {"random": ([0, 5], [0.5, 0.6]), "transfer": ([0, 5], [0.6, 0.7])}
+    curves({"task a": series}, "c", "step", "acc", tmp_path / "c.png")
+    curves({f"task {i}": series for i in range(3)}, "c", "step", "acc", tmp_path / "c3.png")  # 2 × 2, one blank
+    for name in ("h.png", "big.png", "c.png", "c3.png"):
         data = (tmp_path / name).read_bytes()
         assert data[:8] == PNG_SIGNATURE and len(data) > 1000
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.png", "c.png", "h.png"]  # no temp files left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.png", "c.png", "c3.png", "h.png"]  # no temp files left

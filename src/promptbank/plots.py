@@ -50,13 +50,21 @@ def heatmap(matrix: Sequence[Sequence[float]], row_labels: Sequence[str], col_la
     _save(figure, path)
 
 
-def curves(series: dict[str, tuple[Sequence[float], Sequence[float]]], title: str, x_label: str, y_label: str,
-           path: Path) -> None:
-    """One line per named (x, y) series, e.g. dev accuracy by training step for each init."""
-    figure, axes = plt.subplots(figsize=(6.5, 4))
-    for name, (x, y) in series.items():
-        axes.plot(x, y, marker="o", markersize=3, label=name)
-    axes.set(title=title, xlabel=x_label, ylabel=y_label)
-    axes.grid(alpha=0.3)
-    axes.legend()
+def curves(panels: dict[str, dict[str, tuple[Sequence[float], Sequence[float]]]], title: str, x_label: str,
+           y_label: str, path: Path) -> None:
+    """One panel per entry of `panels` (two to a row), one line per named (x, y) series in it:
+    e.g. dev accuracy by training step for each init, a panel per target task."""
+    columns = min(2, len(panels))
+    rows = math.ceil(len(panels) / columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(6.5 * columns, 4 * rows), squeeze=False,
+                                layout="constrained")
+    for axes, (panel, series) in zip(grid.flat, panels.items()):
+        for name, (x, y) in series.items():
+            axes.plot(x, y, marker="o", markersize=3, label=name)
+        axes.set(title=panel, xlabel=x_label, ylabel=y_label)
+        axes.grid(alpha=0.3)
+        axes.legend()
+    for axes in list(grid.flat)[len(panels):]:
+        axes.set_visible(False)
+    figure.suptitle(title)
     _save(figure, path)

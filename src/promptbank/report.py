@@ -1,5 +1,5 @@
 """report.html for the experiments (transfer matrix, zero-shot matrix, cross-model transfer): one self-contained
-page each, plots embedded as PNG data URLs."""
+page each, plots embedded as PNG data URLs; the convergence curves are also kept beside it as convergence.png."""
 
 from __future__ import annotations
 
@@ -82,11 +82,11 @@ def write_report(path: Path, spec, summary: dict, cells: list[dict]) -> None:
                  "over seeds and test examples. The best single source (dev) is the source whose trained prompt "
                  "scored best on the few-shot dev set; the oracle one, chosen on test, is an upper bound no user "
                  "could pick.</p>")
-    for t in targets:
-        series = {name: mean_curve([c["random"] if name == "random" else c["strategies"][name]
-                                    for c in cells if c["target"] == t]) for name in ("random", *spec.strategies)}
-        parts.append(_png(plots.curves, series, f"convergence on {t} (dev accuracy, mean over seeds)", "step",
-                          "dev accuracy"))
+    plots.curves({t: {name: mean_curve([c["random"] if name == "random" else c["strategies"][name]
+                                        for c in cells if c["target"] == t]) for name in ("random", *spec.strategies)}
+                  for t in targets}, "convergence (dev accuracy, mean over seeds)", "step", "dev accuracy",
+                 path.parent / "convergence.png")
+    parts.append(_img(path.parent / "convergence.png"))
     if sources:  # an experiment of baseline and pre-trained inits alone has none
         parts.append("<h2>Zero-shot transfer: source prompts used as they are on the target's test set</h2>")
         parts.append(_png(plots.heatmap, _matrix(summary["zero_shot"], sources, targets), sources, targets,
@@ -195,10 +195,13 @@ def write_cross_model_report(out: Path, spec, source: str, target: str, projecto
              "<h2>Zero-shot: every prompt on every held-out task</h2>",
              _img(out / "zero_shot.png"),
              "<h2>Convergence</h2>"]
+    panels = {}
     for t in tasks:
         runs = [c for c in cells if c["task"] == t]
-        series = {"random": mean_curve([c["random"] for c in runs]),
-                  **{f"from {label}": mean_curve([c["projected"][label] for c in runs]) for label in labels}}
-        parts.append(_png(plots.curves, series, f"{t} on {target} (dev accuracy, mean over seeds)", "step",
-                          "dev accuracy"))
+        panels[f"{t} on {target}"] = {"random": mean_curve([c["random"] for c in runs]),
+                                      **{f"from {label}": mean_curve([c["projected"][label] for c in runs])
+                                         for label in labels}}
+    plots.curves(panels, "convergence (dev accuracy, mean over seeds)", "step", "dev accuracy",
+                 out / "convergence.png")
+    parts.append(_img(out / "convergence.png"))
     write_atomic(out / "report.html", _page("cross-model transfer", parts))

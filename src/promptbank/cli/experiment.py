@@ -20,7 +20,8 @@ app.add_typer(experiment_app, name="experiment")
 @experiment_app.command("matrix")
 def matrix(
     targets: Annotated[str, typer.Option(help="Comma-separated target tasks.")],
-    out: Annotated[Path, typer.Option(help="Folder for report.html, results.json, matrix.csv (reruns continue).")],
+    out: Annotated[Path, typer.Option(help="Folder for report.html, convergence.png, results.json, matrix.csv "
+                                           "(reruns continue).")],
     sources: Annotated[Optional[str], typer.Option(help="Comma-separated source tasks (their prompts come from the "
                                                         "bank; default: every source task in it but the targets; "
                                                         "'' for none, with baseline and pretrained inits alone).")]
