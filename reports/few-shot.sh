@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What the transfer and PPT experiments share, so their random-init runs are the same experiment: `experiment
+# What the transfer and PPT experiments share, so their random-init runs have the same settings: `experiment
 # matrix` on BACKBONE's full-data bank (banks/BACKBONE-full), 4 held-out targets of 4 kinds, 5 seeds, the same
 # 30-step budget, the whole test split (up to 1,000 examples), one run per shot count, side by side with one
 # thread each, into reports/NAME/BACKBONE-SHOTS-shot. The remaining arguments (the inits) go to every run.
