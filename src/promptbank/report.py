@@ -60,11 +60,12 @@ def write_report(path: Path, spec, summary: dict, cells: list[dict]) -> None:
     sources, targets = list(spec.sources), summary["targets"]
     parts = [f"<h1>promptbank transfer experiment</h1><p>backbone <b>{html.escape(spec.backbone)}</b>, "
              f"{spec.shots} examples per class, {spec.steps} training steps per run, prompt length {spec.prompt_length}, "
-             f"seeds {', '.join(map(str, spec.seeds))}, test sets of up to {spec.test_size} examples; strategies "
-             f"retrieve the top {spec.k} sources by {spec.by}. Raw numbers: results.json, matrix.csv.</p>"
+             f"seeds {', '.join(map(str, spec.seeds))}, test sets of up to {spec.test_size} examples"
+             + (f"; strategies retrieve the top {spec.k} sources by {spec.by}" if sources else "")
+             + ". Raw numbers: results.json, matrix.csv.</p>"
              f"<p><b>{len(cells)} of {summary['cells_planned']} (target, seed) cells finished</b>: "
              f"{html.escape(', '.join(summary['cells_done']))}.</p>"]
-    parts.append("<h2>Random init vs transfer init on the same budget</h2>")
+    parts.append("<h2>Every init against random init on the same budget</h2>")
     rows = []
     for t in targets:
         for name, r in summary["strategies"][t].items():
