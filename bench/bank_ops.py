@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from promptbank.bank import PromptBank
-from promptbank.prompt import SoftPrompt, load_prompt, save_prompt
+from promptbank.tuning.prompt import SoftPrompt, load_prompt, save_prompt
 
 TASKS = ["movie_sentences", "rotten_tomatoes", "tweet_sentiment", "bbc_news", "vitaminc", "fever", "winowhy"]
 

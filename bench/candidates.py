@@ -18,10 +18,10 @@ from rich.table import Table
 
 from promptbank import scoring
 from promptbank.backbones import load_backbone
-from promptbank.prompt import init_prompt
 from promptbank.scoring import causal
 from promptbank.scoring.rows import score_rows
 from promptbank.tasks import get_task, split
+from promptbank.tuning.init import init_prompt
 
 
 def per_candidate(backbone, prompts, prompt_of, items):

@@ -33,12 +33,13 @@ from rich.table import Table
 
 from promptbank.backbones import load_backbone
 from promptbank.bank import PromptBank, PromptRecord
-from promptbank.prompt import init_prompt
-from promptbank.similarity import similarity_matrix
-from promptbank.staged_retrieval import FINAL, PREFILTER, START, rank_staged
-from promptbank.train import TrainConfig, train_prompt
-from promptbank.transfer import rank_by_zero_shot, sources_for
-from promptbank.tuning import target_data
+from promptbank.transfer.retrieval import rank_by_zero_shot, sources_for
+from promptbank.transfer.similarity import similarity_matrix
+from promptbank.transfer.staged import FINAL, PREFILTER, START, rank_staged
+from promptbank.tuning.config import TrainConfig
+from promptbank.tuning.init import init_prompt
+from promptbank.tuning.loop import train_prompt
+from promptbank.tuning.run import target_data
 
 LENGTH = 20
 

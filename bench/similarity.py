@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from promptbank.backbones import bf16_supported
-from promptbank.similarity import EMBEDDING_METRICS, similarity_matrix
+from promptbank.transfer.similarity import EMBEDDING_METRICS, similarity_matrix
 
 TARGET_S = 10.0
 

@@ -21,15 +21,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from proxy import write_proxy
 from rich.console import Console
 from rich.table import Table
 
 from promptbank.backbones import load_backbone
-from promptbank.prompt import init_prompt
-from promptbank.train import TrainConfig, train_prompt
-from promptbank.train_many import Job, train_many
-from promptbank.tuning import target_data
-from proxy import write_proxy
+from promptbank.tuning.config import TrainConfig
+from promptbank.tuning.init import init_prompt
+from promptbank.tuning.loop import Job, train_many, train_prompt
+from promptbank.tuning.run import target_data
 
 
 def main() -> None:

@@ -48,10 +48,11 @@ def _examples(task_name: str):
 
 def run_promptbank(task_name: str, model: str, steps: int, dtype: str, device: str) -> dict:
     import torch
+
     from promptbank import scoring
     from promptbank.backbones import load_backbone
-    from promptbank.prompt import init_prompt
-    from promptbank.train import epoch_batches
+    from promptbank.tuning.init import init_prompt
+    from promptbank.tuning.loop import epoch_batches
 
     task, examples = _examples(task_name)
     backbone = load_backbone(model, dtype, device)

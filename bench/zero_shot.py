@@ -16,9 +16,9 @@ from rich.table import Table
 
 from promptbank import scoring
 from promptbank.backbones import load_backbone
-from promptbank.evaluate import accuracy_of_many, evaluate
-from promptbank.prompt import init_prompt
+from promptbank.scoring.evaluate import accuracy_of_many, evaluate
 from promptbank.tasks import get_task, split
+from promptbank.tuning.init import init_prompt
 
 
 def main() -> None:

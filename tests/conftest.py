@@ -5,8 +5,18 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import (AutoTokenizer, BertConfig, BertForMaskedLM, BertModel, Gemma3ForCausalLM, Gemma3TextConfig,
-                          LlamaConfig, LlamaForCausalLM, T5Config, T5ForConditionalGeneration)
+from transformers import (
+    AutoTokenizer,
+    BertConfig,
+    BertForMaskedLM,
+    BertModel,
+    Gemma3ForCausalLM,
+    Gemma3TextConfig,
+    LlamaConfig,
+    LlamaForCausalLM,
+    T5Config,
+    T5ForConditionalGeneration,
+)
 
 from promptbank.backbones import _package_dir
 from promptbank.cli import main

@@ -12,7 +12,7 @@ import torch
 from promptbank.bank import PromptBank, catalog
 from promptbank.bank.archive import export_archive, import_archive
 from promptbank.errors import BadArgumentError, DataError, IncompatiblePromptError
-from promptbank.prompt import SoftPrompt
+from promptbank.tuning.prompt import SoftPrompt
 
 
 def make_prompt(seed: int, task: str = "t", length: int = 5, backbone: str = "bb", accuracy: float = 0.5) -> SoftPrompt:
@@ -127,7 +127,7 @@ ADDER = """
 import sys, time, torch
 from pathlib import Path
 from promptbank.bank import PromptBank
-from promptbank.prompt import SoftPrompt
+from promptbank.tuning.prompt import SoftPrompt
 root, name, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 go = root.parent / "go"
 print("ready", flush=True)

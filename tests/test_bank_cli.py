@@ -3,7 +3,6 @@
 import tarfile
 
 import pytest
-
 from test_cli import assert_user_error, write_spec
 
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from promptbank.bootstrap import paired_gain
+from promptbank.experiments.stats import paired_gain
 
 
 def test_a_clear_gain_excludes_zero_and_no_gain_includes_it():

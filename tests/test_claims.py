@@ -2,7 +2,7 @@
 
 import json
 
-from promptbank.claims import cross_model_claims, few_shot_claims, ppt_claims, to_markdown, zero_shot_claims
+from promptbank.experiments.claims import cross_model_claims, few_shot_claims, ppt_claims, to_markdown, zero_shot_claims
 
 
 def zero_shot(backbone: str, same_over: float, relative: float, other_over: float,

@@ -7,8 +7,8 @@ import torch
 
 from promptbank.backbones import load_backbone
 from promptbank.bank import PromptBank
-from promptbank.prompt import load_prompt
-from promptbank.train import TrainConfig
+from promptbank.tuning.config import DEFAULT_RECIPE
+from promptbank.tuning.prompt import load_prompt
 
 WORDS = ["good", "fine", "great", "bad", "awful", "poor"]
 
@@ -54,7 +54,7 @@ def test_train_then_eval_on_a_user_task(cli, tiny_dirs, tmp_path):
     assert prompt.length == 5 and prompt.init == "labels" and prompt.info["task"] == "my_reviews"
     assert [p["step"] for p in prompt.info["curve"]] == [0, 3, 6]
     assert prompt.info["train_examples"] == 16 and 0 <= prompt.info["metrics"]["test"]["accuracy"] <= 1
-    assert prompt.info["training"]["lr"] == TrainConfig.lr  # --lr left out keeps the library default
+    assert prompt.info["training"]["lr"] == DEFAULT_RECIPE.lr  # --lr left out keeps the library default
     assert prompt.info["training"]["dtype"] in ("float32", "bfloat16")  # what --dtype auto meant on this host
     assert not (tmp_path / "prompt.partial").exists()
     code, stdout, err = cli("eval", "--prompt", out, "--task", spec, "--split", "validation")

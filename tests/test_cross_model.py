@@ -8,11 +8,11 @@ import torch
 
 from promptbank.backbones import load_backbone
 from promptbank.bank import PromptBank
-from promptbank.cross_model import CrossModelSpec, cosine_between_tasks, run_cross_model
 from promptbank.errors import BadArgumentError
-from promptbank.projection import ProjectionSpec, train_projector
-from promptbank.projector import ProjectorConfig, save_projector
-from promptbank.prompt import init_prompt
+from promptbank.experiments.cross_model import CrossModelSpec, cosine_between_tasks, run_cross_model
+from promptbank.projection.bank import ProjectionSpec, train_projector
+from promptbank.projection.model import ProjectorConfig, save_projector
+from promptbank.tuning.init import init_prompt
 
 TASKS = ("movie_sentences", "food_reviews", "bbc_news")
 
@@ -71,7 +71,7 @@ def test_projected_prompts_are_scored_and_trained_from_and_the_run_continues(set
     assert "Cross-model transfer" in page and page.count("<img") == 2  # the zero-shot heatmap, the curves
     assert (tmp_path / "out" / "convergence.png").stat().st_size > 0
     assert (tmp_path / "out" / "zero_shot.png").stat().st_size > 0
-    from promptbank import cross_model
+    from promptbank.experiments import cross_model
     monkeypatch.setattr(cross_model, "_cell", lambda *a: pytest.fail("a finished cell was retrained"))
     monkeypatch.setattr(cross_model, "_zero_shot_column", lambda *a: pytest.fail("a finished column was rescored"))
     assert run_cross_model(spec, bank, tmp_path / "out", progress=False) == summary

@@ -10,13 +10,13 @@ from dataclasses import replace
 
 import pytest
 
-from promptbank import source_bank
 from promptbank.bank import PromptBank
+from promptbank.bank import build as source_bank
+from promptbank.bank.build import SourceOutcome, build_bank
 from promptbank.errors import BadArgumentError
 from promptbank.executor import Executor, run_units
-from promptbank.experiments import MatrixSpec, run_matrix
-from promptbank.source_bank import SourceOutcome, build_bank
-from promptbank.train import TrainConfig
+from promptbank.experiments.matrix import MatrixSpec, run_matrix
+from promptbank.tuning.config import TrainConfig
 
 TASKS = ["movie_sentences", "food_reviews"]
 CONFIG = TrainConfig(steps=2, eval_every=2, patience=0)  # what the `bank build` line below gives

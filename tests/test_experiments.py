@@ -7,13 +7,15 @@ import torch
 
 from promptbank.backbones import load_backbone
 from promptbank.bank import PromptBank
-from promptbank.evaluate import accuracy_of_many, evaluate
+from promptbank.bank.build import build_bank
 from promptbank.errors import BadArgumentError, DataError
-from promptbank.experiments import MatrixSpec, run_cell, run_matrix, source_prompts, spearman, steps_to_reach
-from promptbank.tuning import target_data
-from promptbank.source_bank import build_bank
-from promptbank.prompt import SoftPrompt, init_prompt
-from promptbank.train import TrainConfig, train_prompt
+from promptbank.experiments.matrix import MatrixSpec, run_cell, run_matrix, source_prompts, spearman, steps_to_reach
+from promptbank.scoring.evaluate import accuracy_of_many, evaluate
+from promptbank.tuning.config import TrainConfig
+from promptbank.tuning.init import init_prompt
+from promptbank.tuning.loop import train_prompt
+from promptbank.tuning.prompt import SoftPrompt
+from promptbank.tuning.run import target_data
 
 SOURCES = ("movie_sentences", "food_reviews", "presuppositions_nli")
 
@@ -136,7 +138,7 @@ def test_experiment_cli_prints_the_comparison(cli, tiny_dirs, bank, tmp_path):
 
 
 def test_zero_shot_summary_splits_out_the_tasks_some_prompt_learns():
-    from promptbank.zero_shot_matrix import summarize
+    from promptbank.experiments.zero_shot import summarize
     kinds = {"pos": "sentiment", "topic": "topic"}
     columns = [  # learnt by its own prompt (0.9 ≥ 0.5 + 0.05); the topic source 0.2 over majority, 0.1 under template
         {"task": "pos", "kind": "sentiment", "majority": 0.5, "template": 0.8, "zero_shot": {"pos": 0.9, "topic": 0.7}},
@@ -151,8 +153,8 @@ def test_zero_shot_summary_splits_out_the_tasks_some_prompt_learns():
 
 
 def test_zero_shot_matrix_scores_every_source_on_every_task_and_continues(tiny_dirs, tmp_path, monkeypatch):
-    from promptbank import zero_shot_matrix
-    from promptbank.zero_shot_matrix import ZeroShotSpec, run_zero_shot_matrix
+    from promptbank.experiments import zero_shot as zero_shot_matrix
+    from promptbank.experiments.zero_shot import ZeroShotSpec, run_zero_shot_matrix
     with PromptBank(tmp_path / "b", create=True) as bank:
         build_bank(["movie_sentences", "presuppositions_nli"], bank, str(tiny_dirs["causal"]), shots=2, prompt_length=4,
                    config=TrainConfig(steps=2, eval_every=2, patience=0, batch_size=4), dtype="float32", test_size=8,

@@ -9,9 +9,9 @@ from transformers import AutoModelForCausalLM
 
 from promptbank import scoring
 from promptbank.backbones import Backbone, load_backbone
+from promptbank.bank.peft import export_peft, read_peft
 from promptbank.errors import DataError, IncompatiblePromptError
-from promptbank.peft_format import export_peft, read_peft
-from promptbank.prompt import init_prompt
+from promptbank.tuning.init import init_prompt
 
 
 def peft_scores(peft_model, items) -> torch.Tensor:

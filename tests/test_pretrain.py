@@ -4,15 +4,16 @@ skipped when done, and picked by format for a downstream task."""
 import pytest
 import torch
 
-from promptbank import train
 from promptbank.bank import PromptBank
 from promptbank.errors import BadArgumentError, DataError
-from promptbank.pretraining import formats, labeller, prompts
+from promptbank.pretraining import formats, labeller
+from promptbank.pretraining import run as pretraining_run
 from promptbank.pretraining.corpus import Corpus, Document
-from promptbank.pretraining.prompts import FORMAT_TAG, PretrainSpec, pretrain, pretrained_for
-from promptbank.prompt import SoftPrompt, load_prompt
+from promptbank.pretraining.run import FORMAT_TAG, PretrainSpec, pretrain, pretrained_for
 from promptbank.tasks import get_task
-from promptbank.train import TrainConfig
+from promptbank.tuning import loop as train
+from promptbank.tuning.config import TrainConfig
+from promptbank.tuning.prompt import SoftPrompt, load_prompt
 
 MOODS = ("awful dreadful", "sad poor", "plain usual", "nice pleasant", "wonderful superb")
 
@@ -21,7 +22,7 @@ MOODS = ("awful dreadful", "sad poor", "plain usual", "nice pleasant", "wonderfu
 def small_corpus(monkeypatch) -> Corpus:
     corpus = Corpus(tuple(Document("news", f"doc{d}", tuple(f"Story {d} part {i} felt {MOODS[(d + i) % 5]} today."
                                                              for i in range(4 + d % 5))) for d in range(16)))
-    monkeypatch.setattr(prompts, "load_corpus", lambda documents, seed: corpus)
+    monkeypatch.setattr(pretraining_run, "load_corpus", lambda documents, seed: corpus)
     texts = [f"{word} {word}" for words in MOODS for word in words.split()]
     targets = [t for t in (0.0, 0.25, 0.5, 0.75, 1.0) for _ in range(2)]
     monkeypatch.setattr(formats, "review_labeller", lambda: labeller.train(texts, targets))
@@ -43,11 +44,11 @@ def test_pretrain_stores_each_format_with_lineage_and_skips_what_is_done(tiny_di
             assert record.lineage["corpus"] == small_corpus.fingerprint and record.lineage["method"] == "ppt"
             assert record.task == f"ppt-{fmt}" and [p["step"] for p in bank.get(record.id).curve] == [0, 2, 4]
         assert record.task_format == "multiple_choice" and not list((tmp_path / "work").iterdir())
-        monkeypatch.setattr(prompts, "train_prompt", lambda *a, **k: pytest.fail("a finished format was retrained"))
+        monkeypatch.setattr(pretraining_run, "train_prompt", lambda *a, **k: pytest.fail("a finished format was retrained"))
         again = pretrain(spec, bank, tmp_path / "work", progress=False)
         assert [r.id for r in again] == [r.id for r in records] and len(bank) == 2
         monkeypatch.undo()
-        monkeypatch.setattr(prompts, "load_corpus", lambda documents, seed: small_corpus)
+        monkeypatch.setattr(pretraining_run, "load_corpus", lambda documents, seed: small_corpus)
         other = pretrain(PretrainSpec(**{**spec.__dict__, "seed": 1}), bank, tmp_path / "work", progress=False)
         assert len(bank) == 4 and {r.id for r in other}.isdisjoint(r.id for r in records)  # other settings: new
 
@@ -56,19 +57,19 @@ def test_a_killed_pretraining_continues_to_the_same_prompt(tiny_dirs, small_corp
     spec = spec_for(tiny_dirs, ("nsp3",))
     with PromptBank(tmp_path / "whole", create=True) as bank:
         whole = bank.load(pretrain(spec, bank, tmp_path / "w1", progress=False)[0].id)
-    save = train._save_checkpoint
+    save = train.save_checkpoint
 
     def killed_after_step_2(directory, tensors, state):
         save(directory, tensors, state)
         if state["step"] == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(train, "_save_checkpoint", killed_after_step_2)
+    monkeypatch.setattr(train, "save_checkpoint", killed_after_step_2)
     with PromptBank(tmp_path / "bank", create=True) as bank:
         with pytest.raises(KeyboardInterrupt):
             pretrain(spec, bank, tmp_path / "w2", progress=False)
         assert len(bank) == 0 and any((tmp_path / "w2").iterdir())  # nothing half-stored; the checkpoint is kept
-        monkeypatch.setattr(train, "_save_checkpoint", save)
+        monkeypatch.setattr(train, "save_checkpoint", save)
         resumed = bank.load(pretrain(spec, bank, tmp_path / "w2", progress=False)[0].id)
     assert torch.equal(resumed.tensor, whole.tensor)
 
@@ -122,9 +123,9 @@ def test_train_cli_starts_from_the_pretrained_prompt_and_pretrain_cli_reports(cl
 
 def test_a_transfer_run_starts_from_a_pretrained_prompt_which_is_never_retrieved_as_a_source(tiny_dirs, tmp_path):
     from promptbank.backbones import load_backbone
-    from promptbank.prompt import init_prompt
-    from promptbank.transfer_tuning import TransferSpec, transfer_run
-    from promptbank.transfer import sources_for
+    from promptbank.transfer.retrieval import sources_for
+    from promptbank.transfer.run import TransferSpec, transfer_run
+    from promptbank.tuning.init import init_prompt
     backbone = load_backbone(str(tiny_dirs["causal"]), "float32")
     with PromptBank(tmp_path / "bank", create=True) as bank:
         unified = bank.add(init_prompt(backbone, 4, "vocab", seed=3), kind="pretrained", tags=[FORMAT_TAG + "unified"])

@@ -7,8 +7,16 @@ import pytest
 from promptbank.errors import BadArgumentError, DataError
 from promptbank.pretraining import formats, labeller
 from promptbank.pretraining.corpus import Corpus, Document
-from promptbank.pretraining.formats import (NSP_ANSWERS, OPTIONS, SENTIMENT_VERBALIZER, format_for,
-                                            next_sentence_selection, nsp3, sentence_sentiment5, unified)
+from promptbank.pretraining.formats import (
+    NSP_ANSWERS,
+    OPTIONS,
+    SENTIMENT_VERBALIZER,
+    format_for,
+    next_sentence_selection,
+    nsp3,
+    sentence_sentiment5,
+    unified,
+)
 from promptbank.tasks.task import Example, Task, split
 
 MOODS = ("awful dreadful", "sad poor", "plain usual", "nice pleasant", "wonderful superb")

@@ -6,9 +6,9 @@ import torch
 
 from promptbank.backbones import load_backbone
 from promptbank.bank import PromptBank
-from promptbank.projector import load_projector, project
-from promptbank.prompt import init_prompt
-from promptbank.transfer import sources_for
+from promptbank.projection.model import load_projector, project
+from promptbank.transfer.retrieval import sources_for
+from promptbank.tuning.init import init_prompt
 
 TASKS = ("movie_sentences", "bbc_news")
 

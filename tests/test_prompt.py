@@ -3,7 +3,8 @@ import torch
 
 from promptbank.backbones import load_backbone
 from promptbank.errors import BadArgumentError, DataError, IncompatiblePromptError
-from promptbank.prompt import VOCAB_SAMPLE_SIZE, check_compatible, init_prompt, load_prompt, save_prompt
+from promptbank.tuning.init import VOCAB_SAMPLE_SIZE, init_prompt
+from promptbank.tuning.prompt import check_compatible, load_prompt, save_prompt
 
 
 @pytest.fixture

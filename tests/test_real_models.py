@@ -2,8 +2,8 @@
 
 import pytest
 
-from promptbank.tuning import RunSpec, run_training
-from promptbank.train import TrainConfig
+from promptbank.tuning.config import TrainConfig
+from promptbank.tuning.run import RunSpec, run_training
 
 pytestmark = pytest.mark.slow
 
@@ -26,8 +26,8 @@ def test_minilm_encoder_prompt_beats_majority_on_rotten_tomatoes(tmp_path):
 
 def test_gemma3_prompt_beats_majority_on_movie_sentences(tmp_path):
     from promptbank.backbones import load_backbone
-    from promptbank.prompt import ordinary_tokens
-    from promptbank.recipe import recipe_for
+    from promptbank.tuning.config import recipe_for
+    from promptbank.tuning.init import ordinary_tokens
     backbone = load_backbone("gemma3-270m")
     pool = backbone.tokenizer.convert_ids_to_tokens(ordinary_tokens(backbone).tolist())
     assert not [t for t in pool if t.startswith("<unused") or t.startswith("<start_of_image")]

@@ -1,8 +1,8 @@
 """Per-backbone training recipes: what a command uses when --lr and warmup are left out."""
 
 from promptbank.cli.app import train_config
-from promptbank.recipe import RECIPES, recipe_for
-from promptbank.train import TrainConfig
+from promptbank.tuning.config import DEFAULT_RECIPE, RECIPES, TrainConfig, recipe_for
+from promptbank.tuning.run import RunSpec
 
 
 def test_bundled_backbones_train_with_their_recipe_unless_told_otherwise():
@@ -13,8 +13,13 @@ def test_bundled_backbones_train_with_their_recipe_unless_told_otherwise():
 
 
 def test_other_models_get_the_library_defaults():
-    assert recipe_for("/some/local/model") == recipe_for("another") and recipe_for("x").lr == TrainConfig.lr
-    assert train_config("/some/local/model").lr == TrainConfig.lr
+    assert recipe_for("/some/local/model") == recipe_for("another") and recipe_for("x") == DEFAULT_RECIPE
+    assert train_config("/some/local/model").lr == DEFAULT_RECIPE.lr
+
+
+def test_a_library_call_trains_with_the_recipe_as_the_cli_does():
+    assert RunSpec(task="rotten_tomatoes", backbone="gemma3-270m").train.lr == RECIPES["gemma3-270m"].lr
+    assert TrainConfig().for_backbone("gemma3-270m") == train_config("gemma3-270m")
 
 
 def test_backbones_command_lists_each_recipe(cli):

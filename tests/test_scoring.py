@@ -6,8 +6,8 @@ import torch
 
 from promptbank import scoring
 from promptbank.backbones import dtype_name, load_backbone
-from promptbank.prompt import init_prompt
 from promptbank.scoring import causal
+from promptbank.tuning.init import init_prompt
 
 FAMILIES = ["causal", "masked", "encoder", "seq2seq"]
 

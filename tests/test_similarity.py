@@ -6,9 +6,9 @@ import torch.nn.functional as F
 
 from promptbank.backbones import Backbone, load_backbone
 from promptbank.errors import BadArgumentError
-from promptbank.plots import curves, heatmap
-from promptbank.prompt import init_prompt
-from promptbank.similarity import EMBEDDING_METRICS, METRICS, activation_states, similarity_matrix
+from promptbank.experiments.plots import curves, heatmap
+from promptbank.transfer.similarity import EMBEDDING_METRICS, METRICS, activation_states, similarity_matrix
+from promptbank.tuning.init import init_prompt
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -5,11 +5,11 @@ import json
 import pytest
 import torch
 
-from promptbank import source_bank
 from promptbank.bank import PromptBank
-from promptbank.tuning import RunSpec
-from promptbank.source_bank import build_bank, verdict
-from promptbank.train import TrainConfig
+from promptbank.bank import build as source_bank
+from promptbank.bank.build import build_bank, verdict
+from promptbank.tuning.config import TrainConfig
+from promptbank.tuning.run import RunSpec
 
 TINY = TrainConfig(steps=2, eval_every=2, patience=0, batch_size=4)
 

@@ -9,15 +9,16 @@ import math
 import pytest
 import torch
 
-from promptbank import scoring, staged_retrieval
+from promptbank import scoring
+from promptbank.transfer import staged as staged_retrieval
 from promptbank.backbones import load_backbone
 from promptbank.bank import PromptRecord
 from promptbank.errors import BadArgumentError
-from promptbank.evaluate import accuracy_of_many
-from promptbank.prompt import init_prompt
-from promptbank.similarity import similarity_matrix
-from promptbank.staged_retrieval import rank_staged
-from promptbank.transfer import rank_by_zero_shot
+from promptbank.scoring.evaluate import accuracy_of_many
+from promptbank.transfer.retrieval import rank_by_zero_shot
+from promptbank.transfer.similarity import similarity_matrix
+from promptbank.transfer.staged import rank_staged
+from promptbank.tuning.init import init_prompt
 
 N, DEV, WINNERS = 300, 128, (17, 123, 250)  # the planted winners answer 95% of the dev set, the others 20-60%
 

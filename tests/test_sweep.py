@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from promptbank import sweep as sweep_module
 from promptbank.errors import BadArgumentError
-from promptbank.sweep import SweepSpec, run_sweep
+from promptbank.experiments import sweep as sweep_module
+from promptbank.experiments.sweep import SweepSpec, run_sweep
 
 
 def spec_for(model, **changes):

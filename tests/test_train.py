@@ -10,8 +10,10 @@ import torch
 from promptbank import scoring
 from promptbank.backbones import load_backbone
 from promptbank.errors import BadArgumentError
-from promptbank.prompt import init_prompt, load_prompt
-from promptbank.train import TrainConfig, epoch_batches, train_prompt
+from promptbank.tuning.config import TrainConfig
+from promptbank.tuning.init import init_prompt
+from promptbank.tuning.loop import epoch_batches, train_prompt
+from promptbank.tuning.prompt import load_prompt
 
 
 def _setup(tiny_dirs, task, family="causal"):
@@ -86,9 +88,11 @@ import sys
 from pathlib import Path
 from promptbank import scoring
 from promptbank.backbones import load_backbone
-from promptbank.prompt import init_prompt, save_prompt
+from promptbank.tuning.prompt import save_prompt
+from promptbank.tuning.init import init_prompt
 from promptbank.tasks.task import Example, Task
-from promptbank.train import TrainConfig, train_prompt
+from promptbank.tuning.config import TrainConfig
+from promptbank.tuning.loop import train_prompt
 words = ["good", "fine", "great", "bad", "awful", "poor"]
 examples = tuple(Example(f"the film number {i} was {words[i % 6]}", int(i % 6 < 3)) for i in range(48))
 task = Task("toy", "single", "sentiment", "Review: {text}\\nSentiment:", ("n", "p"), ("bad", "good"), examples)
@@ -119,7 +123,7 @@ def test_killed_run_resumes_to_the_same_result(tiny_dirs, tmp_path):
 
 
 def test_progress_bar_shows_no_best_until_a_trained_prompt_is_evaluated(tiny_dirs, toy_task, monkeypatch):
-    import promptbank.train as train_module
+    import promptbank.tuning.loop as train_module
     shown = []
 
     class Bar:  # records what the bar is told, whatever tqdm would have redrawn
@@ -135,7 +139,7 @@ def test_progress_bar_shows_no_best_until_a_trained_prompt_is_evaluated(tiny_dir
 
 
 def test_evaluation_prints_short(tiny_dirs, toy_task):
-    from promptbank.evaluate import evaluate
+    from promptbank.scoring.evaluate import evaluate
     backbone, _, dev = _setup(tiny_dirs, toy_task)
     result = evaluate(backbone, init_prompt(backbone, 4).tensor, dev)
     assert repr(result) == f"Evaluation(accuracy={result.accuracy:.4f}, macro_f1={result.macro_f1:.4f}, n=20)"

@@ -7,10 +7,10 @@ import torch
 from promptbank import scoring
 from promptbank.backbones import load_backbone
 from promptbank.errors import BadArgumentError, DataError, IncompatiblePromptError
-from promptbank.evaluate import length_batches
-from promptbank.prompt import init_prompt
-from promptbank.train import TrainConfig, train_prompt
-from promptbank.train_many import Job, train_many
+from promptbank.scoring.evaluate import length_batches
+from promptbank.tuning.config import TrainConfig
+from promptbank.tuning.init import init_prompt
+from promptbank.tuning.loop import Job, train_many, train_prompt
 
 
 def _jobs(backbone, toy_task, toy_choice_task) -> list[Job]:
@@ -116,7 +116,7 @@ def test_bad_jobs_are_refused_in_one_sentence(tiny_dirs, toy_task):
     other = load_backbone(str(tiny_dirs["causal48"]), "float32")
     items = scoring.encode(backbone, toy_task, toy_task.examples)
     good = Job(items[:40], items[40:], init_prompt(backbone, 4))
-    with pytest.raises(BadArgumentError, match="^train_many needs at least one job; the job list is empty.$"):
+    with pytest.raises(BadArgumentError, match="^Training needs at least one job; the job list is empty.$"):
         train_many(backbone, [], progress=False)
     with pytest.raises(DataError, match="^Job 1 needs at least one training and one dev example.$"):
         train_many(backbone, [good, replace(good, dev_items=[])], progress=False)

@@ -8,15 +8,16 @@ import torch
 from promptbank import scoring
 from promptbank.backbones import load_backbone
 from promptbank.bank import PromptBank
+from promptbank.bank.build import build_bank
 from promptbank.errors import BadArgumentError, DataError
-from promptbank.evaluate import accuracy_of_many, evaluate
-from promptbank.prompt import init_prompt
-from promptbank.source_bank import build_bank
+from promptbank.scoring.evaluate import accuracy_of_many, evaluate
 from promptbank.tasks import get_task, split
-from promptbank.train import TrainConfig
-from promptbank.transfer import rank_by_zero_shot, weighted_average_init
-from promptbank.transfer_tuning import TransferSpec, retrieve, transfer_run
-from promptbank.tuning import target_data
+from promptbank.transfer.inits import weighted_average_init
+from promptbank.transfer.retrieval import rank_by_zero_shot
+from promptbank.transfer.run import TransferSpec, retrieve, transfer_run
+from promptbank.tuning.config import TrainConfig
+from promptbank.tuning.init import init_prompt
+from promptbank.tuning.run import target_data
 
 TINY = TrainConfig(steps=4, eval_every=2, patience=0, batch_size=4)
 

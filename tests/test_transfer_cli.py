@@ -3,7 +3,6 @@
 import re
 
 import pytest
-
 from test_cli import assert_user_error
 
 from promptbank.bank import PromptBank
@@ -67,8 +66,8 @@ def test_transfer_and_similarity_mistakes(cli, tiny_dirs, built, tmp_path):
 
 def test_staged_retrieval_from_the_cli(cli, tiny_dirs, tmp_path):
     from promptbank.bank import PromptBank
-    from promptbank.source_bank import build_bank
-    from promptbank.train import TrainConfig
+    from promptbank.bank.build import build_bank
+    from promptbank.tuning.config import TrainConfig
     with PromptBank(tmp_path / "b", create=True) as bank:
         build_bank(["movie_sentences", "food_reviews", "bbc_news"], bank, str(tiny_dirs["causal"]), shots=2,
                    prompt_length=4, config=TrainConfig(steps=2, eval_every=2, patience=0, batch_size=4),

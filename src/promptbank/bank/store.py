@@ -21,7 +21,7 @@ import torch
 from promptbank.bank import blobs, catalog
 from promptbank.bank.catalog import KINDS, PromptRecord
 from promptbank.errors import BadArgumentError, DataError, IncompatiblePromptError
-from promptbank.prompt import SoftPrompt
+from promptbank.tuning.prompt import SoftPrompt
 
 CATALOG_FILE, BLOB_DIR = "catalog.sqlite", "blobs"
 LENGTH_POLICIES = ("reject", "pad", "truncate")

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from promptbank.errors import BadArgumentError
 from promptbank.executor import Executor
-from promptbank.train import TrainConfig
+from promptbank.tuning.config import TrainConfig
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
                   help="Soft prompt tuning and prompt transfer on frozen language models.")
@@ -55,7 +55,7 @@ def use_executor(kind: str, address: str | None, cpus: float | None, gpus: float
 def train_config(backbone: str, **fields) -> TrainConfig:
     """A TrainConfig from command-line values; an option left out (None) keeps the backbone's recipe (its learning
     rate and warmup) or else the library default."""
-    from promptbank.recipe import recipe_for
+    from promptbank.tuning.config import recipe_for
     recipe = recipe_for(backbone)
     given = {name: value for name, value in fields.items() if value is not None}
     return TrainConfig(**{"lr": recipe.lr, "warmup": recipe.warmup, **given})

@@ -10,10 +10,21 @@ import typer
 from rich.table import Table
 
 from promptbank.bank import PromptBank, PromptRecord
-from promptbank.cli.app import (AddressOption, BankOption, CpusOption, DeviceOption, ExecutorOption, GpusOption,
-                                LR_HELP, app, console, train_config, use_device, use_executor)
+from promptbank.cli.app import (
+    LR_HELP,
+    AddressOption,
+    BankOption,
+    CpusOption,
+    DeviceOption,
+    ExecutorOption,
+    GpusOption,
+    app,
+    console,
+    train_config,
+    use_device,
+    use_executor,
+)
 from promptbank.errors import BadArgumentError
-
 
 bank_app = typer.Typer(no_args_is_help=True, help="The prompt bank: list, show, tag, verify, export and import prompts.")
 
@@ -39,7 +50,7 @@ def add(prompt: Annotated[Path, typer.Option(help="A saved prompt directory (fro
         kind: Annotated[str, typer.Option(help="task, pretrained, projected or mixture.")] = "task",
         tag: Annotated[Optional[list[str]], typer.Option(help="A tag (repeatable).")] = None) -> None:
     """Add a saved prompt to the bank."""
-    from promptbank.prompt import load_prompt
+    from promptbank.tuning.prompt import load_prompt
     loaded = load_prompt(prompt)
     with PromptBank(bank, create=True) as store:
         record = store.add(loaded, name=name, kind=kind, tags=tag or ())
@@ -155,7 +166,7 @@ def export_peft(record_id: Annotated[str, typer.Argument()],
     """Export a prompt as a PEFT prompt-tuning directory."""
     use_device(device)
     from promptbank.backbones import load_backbone
-    from promptbank.peft_format import export_peft as write
+    from promptbank.bank.peft import export_peft as write
     if out.exists():
         raise BadArgumentError(f"{out} already exists; choose another --out or remove it.")
     with PromptBank(bank) as store:
@@ -171,7 +182,7 @@ def import_peft(directory: Annotated[Path, typer.Argument(help="A PEFT prompt-tu
     """Import a PEFT prompt-tuning adapter into the bank."""
     use_device(device)
     from promptbank.backbones import load_backbone
-    from promptbank.peft_format import read_peft
+    from promptbank.bank.peft import read_peft
     prompt = read_peft(directory, load_backbone(backbone))
     with PromptBank(bank, create=True) as store:
         record = store.add(prompt, name=name, lineage={"method": "peft-import", "sources": [], "path": str(directory)})
@@ -202,7 +213,7 @@ def build(tasks: Annotated[str, typer.Option(help="Comma-separated source task n
     """Train source prompts on several tasks into the bank (a stopped build continues where it was)."""
     runner = use_executor(executor, address, cpus_per_unit, gpus_per_unit, device)
     use_device(device)
-    from promptbank.source_bank import BAR_MARGIN, build_bank
+    from promptbank.bank.build import BAR_MARGIN, build_bank
     from promptbank.tasks import get_task
     try:
         seed_list = tuple(int(s) for s in seeds.split(","))

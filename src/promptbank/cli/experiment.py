@@ -8,10 +8,20 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from promptbank.cli.app import (AddressOption, CpusOption, DeviceOption, ExecutorOption, GpusOption, LR_HELP, app,
-                                console, names, use_device, use_executor)
+from promptbank.cli.app import (
+    LR_HELP,
+    AddressOption,
+    CpusOption,
+    DeviceOption,
+    ExecutorOption,
+    GpusOption,
+    app,
+    console,
+    names,
+    use_device,
+    use_executor,
+)
 from promptbank.errors import BadArgumentError
-
 
 experiment_app = typer.Typer(no_args_is_help=True, help="Transfer experiments with reports.")
 app.add_typer(experiment_app, name="experiment")
@@ -53,8 +63,8 @@ def matrix(
     runner = use_executor(executor, address, cpus_per_unit, gpus_per_unit, device)
     use_device(device)
     from promptbank.bank import PromptBank
-    from promptbank.experiments import MatrixSpec, run_matrix
-    from promptbank.recipe import recipe_for
+    from promptbank.experiments.matrix import MatrixSpec, run_matrix
+    from promptbank.tuning.config import recipe_for
     if seeds <= 0:
         raise BadArgumentError(f"--seeds must be positive, not {seeds}.")
     if sources is None:
@@ -138,7 +148,7 @@ def sweep(
 ) -> None:
     """Few-shot training recipe sweep (lr × warmup × prompt length × init) scored on dev data only."""
     use_device(device)
-    from promptbank.sweep import SweepSpec, run_sweep
+    from promptbank.experiments.sweep import SweepSpec, run_sweep
     if seeds <= 0:
         raise BadArgumentError(f"--seeds must be positive, not {seeds}.")
     spec = SweepSpec(backbone=backbone, tasks=names(tasks), lrs=_numbers(lrs, float, "--lrs"),
@@ -172,8 +182,8 @@ def zero_shot(
     """Zero-shot transfer matrix: every source prompt of the bank, as it is, on every task's test split."""
     use_device(device)
     from promptbank.bank import PromptBank
-    from promptbank.report import ZERO_SHOT_ROWS
-    from promptbank.zero_shot_matrix import ZeroShotSpec, run_zero_shot_matrix
+    from promptbank.experiments.report import ZERO_SHOT_ROWS
+    from promptbank.experiments.zero_shot import ZeroShotSpec, run_zero_shot_matrix
     spec = ZeroShotSpec(backbone=backbone, tasks=names(tasks), test_size=test_size, prompt_length=prompt_length,
                         dtype=dtype)
     with PromptBank(bank) as store:
@@ -209,9 +219,15 @@ def claims(
                                                                    "per direction; repeatable).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Also write the table here as Markdown.")] = None,
 ) -> None:
-    """The papers' claims beside our figures, each with its verdict (rules in promptbank.claims)."""
+    """The papers' claims beside our figures, each with its verdict (rules in promptbank.experiments.claims)."""
     from promptbank.atomic import write_atomic
-    from promptbank.claims import cross_model_claims, few_shot_claims, ppt_claims, to_markdown, zero_shot_claims
+    from promptbank.experiments.claims import (
+        cross_model_claims,
+        few_shot_claims,
+        ppt_claims,
+        to_markdown,
+        zero_shot_claims,
+    )
     if not (zero_shot or matrix or ppt or cross_model):
         raise BadArgumentError("Name at least one results folder: --zero-shot, --matrix, --ppt or --cross-model.")
     found = []
@@ -253,9 +269,9 @@ def cross_model(
     """Projected prompts of held-out tasks on the target backbone: zero-shot (own and other tasks) and as inits."""
     use_device(device)
     from promptbank.bank import PromptBank
-    from promptbank.cross_model import CrossModelSpec, run_cross_model, spread_sentence
-    from promptbank.projector import load_projector
-    from promptbank.recipe import recipe_for
+    from promptbank.experiments.cross_model import CrossModelSpec, run_cross_model, spread_sentence
+    from promptbank.projection.model import load_projector
+    from promptbank.tuning.config import recipe_for
     if seeds <= 0 or not projector:
         raise BadArgumentError("Give at least one --projector and a positive --seeds.")
     if lr is None:  # the target backbone's recipe

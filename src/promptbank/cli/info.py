@@ -11,7 +11,7 @@ from promptbank.cli.app import app, console
 def backbones() -> None:
     """List the bundled backbones (any local Hugging Face model directory or id also works)."""
     from promptbank.backbones import BUILTIN, DEFAULT_BACKBONE
-    from promptbank.recipe import recipe_for
+    from promptbank.tuning.config import recipe_for
     table = Table("name", "model", "licence", "lr", "warmup")
     for name, bundled in BUILTIN.items():
         recipe = recipe_for(name)

@@ -8,8 +8,20 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from promptbank.cli.app import (AddressOption, CpusOption, DeviceOption, ExecutorOption, GpusOption, LR_HELP, app,
-                                console, names, train_config, use_device, use_executor)
+from promptbank.cli.app import (
+    LR_HELP,
+    AddressOption,
+    CpusOption,
+    DeviceOption,
+    ExecutorOption,
+    GpusOption,
+    app,
+    console,
+    names,
+    train_config,
+    use_device,
+    use_executor,
+)
 
 
 @app.command()
@@ -43,7 +55,8 @@ def pretrain(
     runner = use_executor(executor, address, cpus_per_unit, gpus_per_unit, device)
     use_device(device)
     from promptbank.bank import PromptBank
-    from promptbank.pretraining.prompts import PretrainSpec, pretrain as run
+    from promptbank.pretraining.run import PretrainSpec
+    from promptbank.pretraining.run import pretrain as run
     spec = PretrainSpec(backbone=backbone, formats=names(formats), examples=examples, dev_size=dev_size, documents=documents,
                         prompt_length=prompt_length, seed=seed, dtype=dtype,
                         train=train_config(backbone, steps=steps, lr=lr, eval_every=eval_every, patience=0, seed=seed))

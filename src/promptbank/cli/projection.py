@@ -40,8 +40,8 @@ def train(
     use_device(device)
     from promptbank.bank import PromptBank
     from promptbank.errors import BadArgumentError
-    from promptbank.projection import ProjectionSpec, train_projector
-    from promptbank.projector import ProjectorConfig, save_projector
+    from promptbank.projection.bank import ProjectionSpec, train_projector
+    from promptbank.projection.model import ProjectorConfig, save_projector
     if out.exists():
         raise BadArgumentError(f"{out} already exists; choose another --out or remove it.")
     spec = ProjectionSpec(source, target, method, names(tasks), prompt_length, train_size, dtype,
@@ -72,7 +72,7 @@ def apply(
     """Project bank prompts of the projector's source backbone into its target, stored as kind projected."""
     use_device(device)
     from promptbank.bank import PromptBank
-    from promptbank.projection import project_bank
+    from promptbank.projection.bank import project_bank
     with PromptBank(bank) as source_bank, PromptBank(into or source_bank.root, create=True) as target_bank:
         records = project_bank(projector, source_bank, target_bank, names(tasks) if tasks else None,
                                names(ids) if ids else None, dtype)
@@ -86,7 +86,7 @@ def apply(
 @project_app.command("list")
 def list_(folder: Annotated[Path, typer.Argument(help="Folder holding saved projectors.")]) -> None:
     """The projectors saved in a folder, with their backbones, method, tasks and final metric."""
-    from promptbank.projector import list_projectors
+    from promptbank.projection.model import list_projectors
     table = Table("projector", "from", "to", "method", "tasks", "final", "created", title=f"projectors in {folder}")
     for path, meta in list_projectors(folder):
         metrics = meta.get("metrics", {})

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from promptbank.cli.app import DeviceOption, LR_HELP, app, console, train_config, use_device
+from promptbank.cli.app import LR_HELP, DeviceOption, app, console, train_config, use_device
 
 
 @app.command()
@@ -39,7 +39,7 @@ def train(
 ) -> None:
     """Train a soft prompt on a task with the backbone frozen, evaluate it on test and save it."""
     use_device(device)
-    from promptbank.tuning import RunSpec, run_training
+    from promptbank.tuning.run import RunSpec, run_training
     config = train_config(backbone, steps=steps, batch_size=batch_size, lr=lr, eval_every=eval_every,
                           patience=patience, seed=seed)
     spec = RunSpec(task=task, backbone=backbone, shots=shots, prompt_length=prompt_length, init=init,
@@ -76,7 +76,7 @@ def eval_(
 ) -> None:
     """Evaluate a saved prompt on a task split."""
     use_device(device)
-    from promptbank.tuning import evaluate_saved
+    from promptbank.tuning.run import evaluate_saved
     result = evaluate_saved(prompt, task, backbone, split, limit, dtype)
     table = Table("prompt", "task", "split", "examples", "accuracy", "macro-F1", title="promptbank eval")
     table.add_row(str(prompt), task, split, str(result.n), f"{result.accuracy:.3f}", f"{result.macro_f1:.3f}")

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from promptbank.cli.app import DeviceOption, LR_HELP, app, console, train_config, use_device
+from promptbank.cli.app import LR_HELP, DeviceOption, app, console, train_config, use_device
 from promptbank.errors import BadArgumentError
 
 
@@ -40,7 +40,7 @@ def transfer(
     """Initialise a target task's prompt from the bank's source prompts, train it, and store it with its lineage."""
     use_device(device)
     from promptbank.bank import PromptBank
-    from promptbank.transfer_tuning import TransferSpec, transfer_run
+    from promptbank.transfer.run import TransferSpec, transfer_run
     config = train_config(backbone, steps=steps, eval_every=eval_every, lr=lr, patience=0, seed=seed)
     spec = TransferSpec(target=target, strategy=strategy, k=k, by=by, metric=metric, backbone=backbone, shots=shots,
                         prompt_length=prompt_length, prefilter=prefilter, dtype=dtype, test_size=test_size,
@@ -81,8 +81,8 @@ def similarity(
     use_device(device)
     from promptbank.backbones import load_backbone
     from promptbank.bank import PromptBank
-    from promptbank.plots import heatmap
-    from promptbank.similarity import similarity_matrix
+    from promptbank.experiments.plots import heatmap
+    from promptbank.transfer.similarity import similarity_matrix
     with PromptBank(bank) as store:
         prompts, records = store.stack(backbone, length_policy=length_policy)
     if not records:

@@ -17,9 +17,11 @@ from pathlib import Path
 from promptbank.atomic import write_atomic
 from promptbank.backbones import Backbone, dtype_name, load_backbone
 from promptbank.errors import BadArgumentError, DataError
-from promptbank.prompt import SoftPrompt, init_prompt
 from promptbank.tasks import get_task
-from promptbank.train import TrainConfig, train_prompt
+from promptbank.tuning.config import TrainConfig
+from promptbank.tuning.init import init_prompt
+from promptbank.tuning.loop import train_prompt
+from promptbank.tuning.prompt import SoftPrompt
 
 SWEEP_INITS = ("random", "vocab", "labels", "transfer")
 KNOCK_OUT = 0.05  # a run whose dev accuracy falls this far below its start was knocked out of a good init
@@ -66,8 +68,8 @@ def _start(spec: SweepSpec, backbone: Backbone, data, length: int, init: str, se
     if init != "transfer":
         return init_prompt(backbone, length, init, seed=seed, task=data.task)
     from promptbank.bank import PromptBank
-    from promptbank.transfer import weighted_average_init
-    from promptbank.transfer_tuning import TransferSpec, retrieve
+    from promptbank.transfer.inits import weighted_average_init
+    from promptbank.transfer.run import TransferSpec, retrieve
     transfer = TransferSpec(data.task.name, "weighted-average", 3, "zero-shot", backbone=backbone.name,
                             shots=spec.shots, prompt_length=length, dtype=spec.dtype)
     with PromptBank(Path(spec.bank)) as bank:
@@ -83,7 +85,7 @@ def run_cell(spec: SweepSpec, backbone: Backbone, task: str, lr: float, warmup: 
     uses the few-shot dev examples, as a user with K shots would)."""
     from promptbank import scoring
     from promptbank.tasks import split
-    from promptbank.tuning import target_data
+    from promptbank.tuning.run import target_data
     data = target_data(backbone, task, spec.shots, seed, test_size=1)
     dev = split(data.task).validation[:spec.dev_size]
     dev_items = scoring.encode(backbone, data.task, dev)

@@ -26,9 +26,9 @@ import torch
 from promptbank.backbones import Backbone
 from promptbank.bank import PromptRecord
 from promptbank.errors import BadArgumentError
-from promptbank.evaluate import accuracy_of_many
-from promptbank.similarity import METRICS, similarity_matrix
-from promptbank.transfer import Ranked
+from promptbank.scoring.evaluate import accuracy_of_many
+from promptbank.transfer.retrieval import Ranked
+from promptbank.transfer.similarity import METRICS, similarity_matrix
 
 PREFILTER = 256  # prompts the similarity prefilter keeps
 START = 8  # dev examples of the first round: 256 × 8 + 128 × 8 + 64 × 16 pairs on a 32-example dev set

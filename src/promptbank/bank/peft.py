@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 from promptbank.atomic import atomic_dir
 from promptbank.backbones import Backbone
 from promptbank.errors import DataError, IncompatiblePromptError
-from promptbank.prompt import SoftPrompt, check_compatible
+from promptbank.tuning.prompt import SoftPrompt, check_compatible
 
 CONFIG, WEIGHTS, PROVENANCE, KEY = "adapter_config.json", "adapter_model.safetensors", "promptbank.json", \
     "prompt_embeddings"

@@ -3,21 +3,21 @@ from them (or a baseline init), train it on the same budget a baseline gets, and
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-
-import torch
+from dataclasses import dataclass, field
 
 from promptbank.backbones import DEFAULT_BACKBONE, Backbone, load_backbone
-from promptbank.bank import PromptBank, PromptRecord
-from promptbank.evaluate import Evaluation, evaluate
-from promptbank.pretraining.prompts import PRETRAINED_INITS
-from promptbank.prompt import SoftPrompt, init_prompt
-from promptbank.staged_retrieval import PREFILTER, check_stages, rank_staged
+from promptbank.bank import PromptBank
+from promptbank.pretraining.run import PRETRAINED_INITS
+from promptbank.scoring.evaluate import Evaluation, evaluate
 from promptbank.tasks import get_task
-from promptbank.train import TrainConfig, TrainResult, train_prompt
-from promptbank.transfer import (BASELINES, Ranked, best_of_k_init, check_choice, mixture_init, rank_by_similarity,
-                                 rank_by_zero_shot, sources_for, weighted_average_init)
-from promptbank.tuning import TargetData, check_sizes, pretrained_start, run_info, target_data
+from promptbank.transfer.inits import BASELINES, best_of_k_init, check_choice, mixture_init, weighted_average_init
+from promptbank.transfer.retrieval import Ranked, Retrieval, retrieve
+from promptbank.transfer.staged import PREFILTER, check_stages
+from promptbank.tuning.config import TrainConfig
+from promptbank.tuning.init import init_prompt
+from promptbank.tuning.loop import TrainResult, train_prompt
+from promptbank.tuning.prompt import SoftPrompt
+from promptbank.tuning.run import TargetData, check_sizes, pretrained_start, run_info, target_data
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ class TransferSpec:
         check_sizes(self.shots, self.prompt_length, self.test_size)
         if self.by == "staged":
             check_stages(self.k, self.prefilter)
+        object.__setattr__(self, "train", self.train.for_backbone(self.backbone))  # the recipe, as the CLI gets it
 
 
 @dataclass
@@ -53,39 +54,6 @@ class TransferResult:
     training: TrainResult
     test: Evaluation
     majority: float
-
-
-@dataclass(frozen=True)
-class Retrieval:
-    """The bank's candidate sources for a target, stacked, and their ranking (best first)."""
-
-    prompts: torch.Tensor
-    records: list[PromptRecord]
-    ranking: list[Ranked]
-    evaluations: int | None = None  # prompt × dev-example scorings spent (staged retrieval)
-
-    def top(self, k: int) -> tuple[torch.Tensor, list[Ranked]]:
-        """The k best-ranked sources: their prompts stacked (k, L, d), and their rankings."""
-        top = self.ranking[:k]
-        index = {r.id: i for i, r in enumerate(self.records)}
-        return self.prompts[[index[r.record.id] for r in top]], top
-
-
-def retrieve(spec: TransferSpec, backbone: Backbone, bank: PromptBank, data: TargetData) -> Retrieval:
-    """Rank the bank's prompts for the target by zero-shot dev accuracy or by similarity to a briefly trained
-    target prompt (its task embedding)."""
-    prompts, records = sources_for(bank, backbone, spec.prompt_length, exclude_task=data.task.name)
-    if spec.by == "zero-shot":
-        return Retrieval(prompts, records, rank_by_zero_shot(backbone, prompts, records, data.dev_items))
-    start = init_prompt(backbone, spec.prompt_length, "random", seed=spec.train.seed)
-    embedding_config = TrainConfig(**{**asdict(spec.train), "steps": spec.embedding_steps, "patience": 0})
-    embedding = train_prompt(backbone, data.train_items, data.dev_items, start, embedding_config, progress=False)
-    if spec.by == "staged":
-        staged = rank_staged(backbone, prompts, records, data.dev_items, embedding.prompt.tensor, spec.metric,
-                             k=spec.k, prefilter=spec.prefilter, seed=spec.train.seed)
-        return Retrieval(prompts, records, staged.ranking, staged.evaluations)
-    return Retrieval(prompts, records, rank_by_similarity(backbone, prompts, records, embedding.prompt.tensor,
-                                                          spec.metric))
 
 
 def transfer_start(spec: TransferSpec, backbone: Backbone, bank: PromptBank, data: TargetData,

@@ -40,9 +40,10 @@ from promptbank import scoring
 from promptbank.atomic import atomic_dir
 from promptbank.backbones import Backbone
 from promptbank.errors import BadArgumentError, DataError
-from promptbank.evaluate import length_batches
-from promptbank.prompt import SoftPrompt, ordinary_tokens
-from promptbank.train import epoch_batches
+from promptbank.scoring.evaluate import length_batches
+from promptbank.tuning.init import ordinary_tokens
+from promptbank.tuning.loop import epoch_batches
+from promptbank.tuning.prompt import SoftPrompt
 
 TENSOR_FILE, META_FILE = "projector.safetensors", "projector.json"
 METHODS = ("distance", "task")

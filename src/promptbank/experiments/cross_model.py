@@ -27,16 +27,18 @@ from promptbank.atomic import write_atomic
 from promptbank.backbones import dtype_name, load_backbone
 from promptbank.bank import PromptBank
 from promptbank.errors import BadArgumentError, DataError
-from promptbank.evaluate import accuracy_of_many, evaluate, template_accuracy
-from promptbank.experiments import gain_interval, run_json, steps_to_reach
-from promptbank.metrics import majority_accuracy
-from promptbank.projection import native_prompt
-from promptbank.projector import Projector, load_projector, project
-from promptbank.prompt import SoftPrompt, init_prompt
-from promptbank.similarity import cosine
+from promptbank.experiments.matrix import gain_interval, run_json, steps_to_reach
+from promptbank.projection.bank import native_prompt
+from promptbank.projection.model import Projector, load_projector, project
+from promptbank.scoring.evaluate import accuracy_of_many, evaluate, template_accuracy
+from promptbank.scoring.metrics import majority_accuracy
 from promptbank.tasks import get_task, split
-from promptbank.train import TrainConfig, train_prompt
-from promptbank.tuning import target_data
+from promptbank.transfer.similarity import cosine
+from promptbank.tuning.config import TrainConfig
+from promptbank.tuning.init import init_prompt
+from promptbank.tuning.loop import train_prompt
+from promptbank.tuning.prompt import SoftPrompt
+from promptbank.tuning.run import target_data
 
 
 @dataclass(frozen=True)
@@ -244,7 +246,7 @@ def run_cross_model(spec: CrossModelSpec, bank: PromptBank, out: Path, progress:
                                                    "training_tasks": seen}, indent=1))
     write_atomic(out / "summary.md", summary_markdown(first.source.name, target.name, summary))
     write_atomic(out / "results.csv", summary_csv(summary))
-    from promptbank.report import write_cross_model_report  # matplotlib loads only once results are in
+    from promptbank.experiments.report import write_cross_model_report  # matplotlib loads only once results are in
     write_cross_model_report(out, spec, first.source.name, target.name, meta, summary, columns, cells)
     return summary
 

@@ -8,8 +8,8 @@ import html
 import tempfile
 from pathlib import Path
 
-from promptbank import plots
 from promptbank.atomic import write_atomic
+from promptbank.experiments import plots
 
 
 def _img(path: Path) -> str:

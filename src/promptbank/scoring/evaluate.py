@@ -7,7 +7,7 @@ import torch
 
 from promptbank import scoring
 from promptbank.backbones import Backbone
-from promptbank.metrics import accuracy, macro_f1
+from promptbank.scoring.metrics import accuracy, macro_f1
 
 
 @dataclass(frozen=True)

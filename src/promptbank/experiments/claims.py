@@ -34,8 +34,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from promptbank.experiments import gain_interval
-from promptbank.similarity import EMBEDDING_METRICS, MODEL_METRICS
+from promptbank.experiments.matrix import gain_interval
+from promptbank.transfer.similarity import EMBEDDING_METRICS, MODEL_METRICS
 
 MODERATE_RHO = 0.3  # the least mean within-target Spearman ρ that counts as ON predicting the gain
 TRANSFER_INITS = ("weighted-average", "best-of-k", "mixture", "best single source (dev)")

@@ -9,15 +9,17 @@ from pathlib import Path
 from promptbank import scoring
 from promptbank.backbones import DEFAULT_BACKBONE, Backbone, dtype_name, load_backbone
 from promptbank.bank import PromptBank
+from promptbank.bank.peft import CONFIG as ADAPTER_CONFIG
+from promptbank.bank.peft import read_peft
 from promptbank.errors import BadArgumentError, DataError
-from promptbank.evaluate import Evaluation, evaluate
-from promptbank.metrics import majority_accuracy
-from promptbank.peft_format import CONFIG as ADAPTER_CONFIG
-from promptbank.peft_format import read_peft
-from promptbank.pretraining.prompts import PRETRAINED_INITS, pretrained_for
-from promptbank.prompt import SoftPrompt, check_compatible, init_prompt, load_prompt, save_prompt
-from promptbank.tasks import Example, Task, fingerprint, few_shot, get_task, split
-from promptbank.train import TrainConfig, TrainResult, train_prompt
+from promptbank.pretraining.run import PRETRAINED_INITS, pretrained_for
+from promptbank.scoring.evaluate import Evaluation, evaluate
+from promptbank.scoring.metrics import majority_accuracy
+from promptbank.tasks import Example, Task, few_shot, fingerprint, get_task, split
+from promptbank.tuning.config import TrainConfig
+from promptbank.tuning.init import init_prompt
+from promptbank.tuning.loop import TrainResult, train_prompt
+from promptbank.tuning.prompt import SoftPrompt, check_compatible, load_prompt, save_prompt
 
 
 def check_sizes(shots: int | None, prompt_length: int, test_size: int | None, dev_size: int = 1) -> None:
@@ -50,6 +52,7 @@ class RunSpec:
         check_sizes(self.shots, self.prompt_length, self.test_size, self.dev_size)
         if self.train_size is not None and self.train_size <= 0:
             raise BadArgumentError(f"--train-size must be positive, not {self.train_size}.")
+        object.__setattr__(self, "train", self.train.for_backbone(self.backbone))  # the recipe, as the CLI gets it
 
 
 @dataclass

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -26,19 +26,20 @@ from safetensors.torch import load_file, save
 from promptbank.atomic import write_atomic
 from promptbank.backbones import DEFAULT_BACKBONE, Backbone, dtype_name, load_backbone
 from promptbank.bank import PromptBank, PromptRecord
-from promptbank.bootstrap import paired_gain
 from promptbank.errors import BadArgumentError, DataError
-from promptbank.evaluate import Evaluation, accuracy_of_many, evaluate
 from promptbank.executor import Executor, run_units
-from promptbank.prompt import SoftPrompt, init_prompt
-from promptbank.pretraining.prompts import PRETRAINED_INITS
-from promptbank.similarity import METRICS, similarity_matrix
+from promptbank.experiments.stats import paired_gain
+from promptbank.pretraining.run import PRETRAINED_INITS
+from promptbank.scoring.evaluate import Evaluation, accuracy_of_many, evaluate
 from promptbank.tasks import get_task
-from promptbank.train import TrainConfig, TrainResult
-from promptbank.train_many import Job, train_many
-from promptbank.transfer import BASELINES, check_choice
-from promptbank.transfer_tuning import TransferSpec, retrieve, transfer_start
-from promptbank.tuning import TargetData, check_sizes, target_data
+from promptbank.transfer.inits import BASELINES, check_choice
+from promptbank.transfer.run import TransferSpec, retrieve, transfer_start
+from promptbank.transfer.similarity import METRICS, similarity_matrix
+from promptbank.tuning.config import TrainConfig
+from promptbank.tuning.init import init_prompt
+from promptbank.tuning.loop import Job, TrainResult, train_many
+from promptbank.tuning.prompt import SoftPrompt
+from promptbank.tuning.run import TargetData, check_sizes, target_data
 
 
 @dataclass(frozen=True)
@@ -347,7 +348,7 @@ def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = T
     write_atomic(out / "results.json", json.dumps({"spec": asdict(spec), "sources": [asdict(r) for r in records],
                                                    "summary": summary, "cells": cells}, indent=1))
     write_csv(out / "matrix.csv", spec, cells)
-    from promptbank.report import write_report  # matplotlib loads only once results are in
+    from promptbank.experiments.report import write_report  # matplotlib loads only once results are in
     write_report(out / "report.html", spec, summary, cells)
     return cells, summary
 

@@ -17,13 +17,13 @@ from pathlib import Path
 from promptbank.atomic import write_atomic
 from promptbank.backbones import DEFAULT_BACKBONE, Backbone, load_backbone
 from promptbank.bank import PromptBank
-from promptbank.evaluate import template_accuracy
 from promptbank.executor import Executor, run_units
-from promptbank.prompt import SoftPrompt
+from promptbank.scoring.evaluate import template_accuracy
 from promptbank.tasks import fingerprint, get_task
-from promptbank.train import TrainConfig
-from promptbank.train_many import Job, train_many
-from promptbank.tuning import RunResult, RunSpec, finish_run, prepare_run, train_task
+from promptbank.tuning.config import TrainConfig
+from promptbank.tuning.loop import Job, train_many
+from promptbank.tuning.prompt import SoftPrompt
+from promptbank.tuning.run import RunResult, RunSpec, finish_run, prepare_run, train_task
 
 BAR_MARGIN = 0.05  # a source must beat its task's majority class by this much on the test split
 BUILD_DIR = ".build"  # outcomes and checkpoints of a build, inside the bank's folder
@@ -136,7 +136,7 @@ def build_bank(tasks: list[str], bank: PromptBank, backbone: str = DEFAULT_BACKB
             outcomes[f"{name}-s{seed}"] = SourceOutcome(**json.loads(done.read_text()))
             continue
         spec = RunSpec(name, backbone, shots, prompt_length, dtype=dtype, dev_size=dev_size, test_size=test_size,
-                       train_size=train_size, train=TrainConfig(**{**asdict(config), "seed": seed}))
+                       train_size=train_size, train=replace(config, seed=seed))
         units.append(SourceUnit(spec, margin, work / f"{name}-s{seed}.partial", progress and executor.kind == "local"))
 
     def store(unit: SourceUnit, trained: TrainedSource) -> None:

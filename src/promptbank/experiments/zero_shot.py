@@ -19,8 +19,8 @@ from promptbank.atomic import write_atomic
 from promptbank.backbones import dtype_name, load_backbone
 from promptbank.bank import PromptBank
 from promptbank.errors import BadArgumentError, DataError
-from promptbank.evaluate import accuracy_of_many, template_accuracy
-from promptbank.metrics import majority_accuracy
+from promptbank.scoring.evaluate import accuracy_of_many, template_accuracy
+from promptbank.scoring.metrics import majority_accuracy
 from promptbank.tasks import get_task, split
 
 LEARNABLE_MARGIN = 0.05  # a task is learnable when some prompt beats its majority class by this much
@@ -127,6 +127,6 @@ def run_zero_shot_matrix(spec: ZeroShotSpec, bank: PromptBank, out: Path, progre
     lines += [",".join([s, *(f"{c['zero_shot'][s]:.4f}" for c in columns)]) for s in sources]
     lines += [",".join([floor, *(f"{c[floor]:.4f}" for c in columns)]) for floor in ("majority", "template")]
     write_atomic(out / "zero_shot.csv", "\n".join(lines) + "\n")
-    from promptbank.report import write_zero_shot_report  # matplotlib loads only once results are in
+    from promptbank.experiments.report import write_zero_shot_report  # matplotlib loads only once results are in
     write_zero_shot_report(out, spec, sources, kinds, columns, summary)
     return summary

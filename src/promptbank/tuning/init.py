@@ -1,61 +1,19 @@
-"""SoftPrompt: an L×d tensor plus the metadata that says which backbone it belongs to and where it came from."""
+"""Where a new prompt starts: the init methods (Lester et al.'s random, vocab and text inits, plus label words and
+a saved prompt), each at the scale of the embeddings the backbone actually reads, and seeded."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
-from promptbank.atomic import atomic_dir
 from promptbank.backbones import Backbone
-from promptbank.errors import BadArgumentError, DataError, IncompatiblePromptError
+from promptbank.errors import BadArgumentError
 from promptbank.tasks.task import Task
+from promptbank.tuning.prompt import SoftPrompt, check_compatible, load_prompt
 
 INIT_METHODS = ("random", "vocab", "text", "labels", "prompt")
 VOCAB_SAMPLE_SIZE = 5000  # Lester et al. sample init tokens from the 5,000 most frequent tokens
-TENSOR_FILE, META_FILE = "prompt.safetensors", "prompt.json"
-
-
-@dataclass
-class SoftPrompt:
-    """The trainable prompt (float32, shape (length, hidden_size)) and its provenance."""
-
-    tensor: torch.Tensor
-    backbone: str
-    tokenizer_fingerprint: str
-    init: str
-    source: str = ""  # the init text, the label words, or the prompt it was initialised from
-    info: dict[str, Any] = field(default_factory=dict)  # task, training config, metrics, curve, ...
-
-    @property
-    def length(self) -> int:
-        return self.tensor.shape[0]
-
-    @property
-    def hidden_size(self) -> int:
-        return self.tensor.shape[1]
-
-    def metadata(self) -> dict[str, Any]:
-        return {"backbone": self.backbone, "hidden_size": self.hidden_size, "length": self.length,
-                "tokenizer_fingerprint": self.tokenizer_fingerprint, "init": self.init, "source": self.source,
-                **self.info}
-
-
-def check_compatible(prompt: SoftPrompt, backbone: Backbone) -> None:
-    """A prompt is only meaningful for a backbone with its hidden size and its tokenizer."""
-    if prompt.hidden_size != backbone.hidden_size:
-        raise IncompatiblePromptError(
-            f"This prompt was trained on backbone {prompt.backbone!r} (hidden size {prompt.hidden_size}) and "
-            f"cannot be used with {backbone.name!r} (hidden size {backbone.hidden_size}).")
-    if prompt.tokenizer_fingerprint != backbone.tokenizer_fingerprint:
-        raise IncompatiblePromptError(
-            f"This prompt was trained on backbone {prompt.backbone!r}, whose tokenizer differs from "
-            f"{backbone.name!r}'s.")
 
 
 def _cycle_to(rows: torch.Tensor, length: int) -> torch.Tensor:
@@ -138,29 +96,3 @@ def init_prompt(backbone: Backbone, length: int, method: str = "random", *, seed
             raise BadArgumentError(f"The prompt {origin} has length {loaded.length}, not --prompt-length {length}.")
         return SoftPrompt(loaded.tensor.clone(), **common, source=origin)
     raise BadArgumentError(f"Unknown init method {method!r}; use one of {', '.join(INIT_METHODS)}.")
-
-
-def save_prompt(prompt: SoftPrompt, directory: Path) -> None:
-    """Write prompt.safetensors + prompt.json into `directory`, atomically: it appears whole or not at all."""
-    with atomic_dir(directory) as partial:
-        save_file({"prompt": prompt.tensor.detach().float().contiguous().cpu()}, partial / TENSOR_FILE)
-        (partial / META_FILE).write_text(json.dumps(prompt.metadata(), indent=1))
-
-
-def load_prompt(directory: Path) -> SoftPrompt:
-    """Read a prompt saved by `save_prompt` (safetensors + JSON only; nothing is unpickled)."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise DataError(f"{directory} is not a saved prompt directory (one holding {TENSOR_FILE} and {META_FILE}).")
-    try:
-        meta = json.loads((directory / META_FILE).read_text())
-        tensor = load_file(directory / TENSOR_FILE)["prompt"]
-    except FileNotFoundError:
-        raise DataError(f"{directory} is not a saved prompt (it needs {TENSOR_FILE} and {META_FILE}).") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, SafetensorError, KeyError):
-        raise DataError(f"The prompt in {directory} is damaged and cannot be read.") from None
-    if tensor.dim() != 2 or tensor.shape[1] != meta.get("hidden_size"):
-        raise DataError(f"The prompt in {directory} is damaged: its tensor does not match its metadata.")
-    core = {"backbone", "tokenizer_fingerprint", "init", "source", "hidden_size", "length"}
-    return SoftPrompt(tensor.float(), meta["backbone"], meta["tokenizer_fingerprint"], meta["init"],
-                      meta.get("source", ""), {k: v for k, v in meta.items() if k not in core})

@@ -22,9 +22,11 @@ from promptbank.errors import BadArgumentError, DataError
 from promptbank.executor import Executor, run_units
 from promptbank.pretraining.corpus import Corpus, load_corpus
 from promptbank.pretraining.formats import PRETRAINING_TASKS, format_for
-from promptbank.prompt import SoftPrompt, init_prompt
 from promptbank.tasks import Task
-from promptbank.train import TrainConfig, train_prompt
+from promptbank.tuning.config import Schedule, TrainConfig
+from promptbank.tuning.init import init_prompt
+from promptbank.tuning.loop import train_prompt
+from promptbank.tuning.prompt import SoftPrompt
 
 FORMAT_TAG = "ppt-format:"  # + the format name: how a bank finds the prompt of a format
 PRETRAINED_INITS = ("pretrained", "pretrained-unified")  # the format matching the task, or the unified one
@@ -52,10 +54,15 @@ class PretrainSpec:
         if self.documents is not None and self.documents <= 0:
             raise BadArgumentError(f"--documents must be positive, not {self.documents}.")
         object.__setattr__(self, "dtype", dtype_name(self.dtype))
+        object.__setattr__(self, "train", self.train.for_backbone(self.backbone))  # the recipe, as the CLI gets it
 
     def settings(self, fmt: str) -> dict:
-        """What makes two pre-trained prompts of a format the same: everything but the other formats."""
-        return {k: v for k, v in asdict(self).items() if k != "formats"} | {"format": fmt}
+        """What makes two pre-trained prompts of a format the same: everything but the other formats. A linear
+        schedule is left out, as prompts stored before the schedule could be chosen record it (they used it)."""
+        settings = {k: v for k, v in asdict(self).items() if k != "formats"} | {"format": fmt}
+        if self.train.schedule == Schedule.LINEAR:
+            del settings["train"]["schedule"]
+        return settings
 
 
 def _task_for(spec: PretrainSpec, fmt: str, corpus) -> tuple[Task, Task]:

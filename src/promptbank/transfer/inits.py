@@ -1,0 +1,74 @@
+"""Transfer initialisation: the target's starting prompt built from the top k retrieved sources.
+
+- best-of-k: a short probe run from each of the k sources; the best on dev is kept and continued;
+- weighted-average: Σ w_i P_i with w = softmax(score_i / temperature) over the k scores;
+- mixture: one prompt trained on the mixed few-shot data of the k source tasks, then used as the init.
+Baselines: random, vocab, labels (see `promptbank.tuning.init.init_prompt`), and the bank's pre-trained prompts
+(`pretrained`, `pretrained-unified`: see `promptbank.pretraining.run`), which are never retrieved as sources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+
+from promptbank import scoring
+from promptbank.backbones import Backbone
+from promptbank.errors import BadArgumentError
+from promptbank.pretraining.run import PRETRAINED_INITS
+from promptbank.tasks import few_shot, get_task, split
+from promptbank.transfer.retrieval import RETRIEVALS
+from promptbank.tuning.config import TrainConfig
+from promptbank.tuning.loop import train_prompt
+from promptbank.tuning.prompt import SoftPrompt
+
+STRATEGIES = ("best-of-k", "weighted-average", "mixture")
+BASELINES = ("random", "vocab", "labels")
+WEIGHT_TEMPERATURE = 0.1  # softmax temperature over the top-k scores (similarities or zero-shot accuracies)
+
+
+def weighted_average_init(prompts: torch.Tensor, scores: list[float],
+                          temperature: float = WEIGHT_TEMPERATURE) -> tuple[torch.Tensor, list[float]]:
+    """Σ w_i P_i with w = softmax(score / temperature): closer sources weigh more, none is dropped."""
+    weights = torch.softmax(torch.tensor(scores) / temperature, dim=0)
+    return torch.einsum("k,kld->ld", weights, prompts), weights.tolist()
+
+
+def best_of_k_init(backbone: Backbone, train_items: list, dev_items: list, candidates: torch.Tensor,
+                   template: SoftPrompt, config: TrainConfig, probe_steps: int) -> tuple[torch.Tensor, int, list[float]]:
+    """Train briefly from each candidate; return the best probe's prompt, its index, and every probe's dev score."""
+    probe = replace(config, steps=probe_steps, eval_every=probe_steps, patience=0)
+    results = [train_prompt(backbone, train_items, dev_items, _like(template, tensor), probe, progress=False)
+               for tensor in candidates]
+    best = max(range(len(results)), key=lambda i: (results[i].best_dev, -i))
+    return results[best].prompt.tensor, best, [r.best_dev for r in results]
+
+
+def mixture_init(backbone: Backbone, source_tasks: list[str], shots: int, template: SoftPrompt, config: TrainConfig,
+                 steps: int) -> torch.Tensor:
+    """One prompt trained on the mixed few-shot data of the source tasks (each keeps its own template and
+    answers; the scoring path handles the mix), to start the target from."""
+    train_items, dev_items = [], []
+    for name in source_tasks:
+        task = get_task(name)
+        parts = split(task)
+        train_items += scoring.encode(backbone, task, few_shot(parts.train, shots, config.seed))
+        dev_items += scoring.encode(backbone, task, few_shot(parts.validation, shots, config.seed))
+    mixed = replace(config, steps=steps, patience=0)
+    return train_prompt(backbone, train_items, dev_items, template, mixed, progress=False).prompt.tensor
+
+
+def _like(template: SoftPrompt, tensor: torch.Tensor) -> SoftPrompt:
+    return SoftPrompt(tensor.clone(), template.backbone, template.tokenizer_fingerprint, template.init)
+
+
+def check_choice(strategy: str, k: int, by: str) -> None:
+    """A strategy, a k and a retrieval that exist, checked before any model is loaded."""
+    if by not in RETRIEVALS:
+        raise BadArgumentError(f"--by must be one of {', '.join(RETRIEVALS)}, not {by!r}.")
+    if strategy not in STRATEGIES + BASELINES + PRETRAINED_INITS:
+        raise BadArgumentError(f"Unknown strategy {strategy!r}; use one of "
+                               f"{', '.join(STRATEGIES + BASELINES + PRETRAINED_INITS)}.")
+    if k <= 0:
+        raise BadArgumentError(f"--k must be a positive number of source prompts, not {k}.")

@@ -1,0 +1,87 @@
+"""How a prompt is trained, as plain data (no torch here, so the CLI can build it without loading a model).
+
+`TrainConfig` is the one settings block every spec embeds and every checkpoint saves (nanoGPT's config block).
+The learning rate and warmup left as None mean the backbone's recipe, chosen by the sweep on dev data
+(reports/recipe/): `for_backbone` fills them in, and every run does so before training, so a library call and
+the CLI train alike. Scale alone does not set the rate: Gemma reads embeddings of std 1.0 (scaled by sqrt(d)
+inside the model) where SmolLM2 reads 0.12, yet on 16-shot tasks both do best at about the same rate, and Gemma
+collapses at 0.3-1.0. A backbone the sweep has not covered gets DEFAULT_RECIPE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from promptbank.errors import BadArgumentError
+
+
+class Schedule(StrEnum):
+    """The learning rate over the run: linear warmup then linear decay to zero, or held constant."""
+
+    LINEAR = "linear"
+    CONSTANT = "constant"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    lr: float
+    warmup: float
+    chosen_by: str  # the sweep that chose it
+
+
+DEFAULT_RECIPE = Recipe(lr=0.01, warmup=0.06, chosen_by="TrainConfig defaults")
+RECIPES: dict[str, Recipe] = {
+    "smollm2-135m": Recipe(lr=0.01, warmup=0.06, chosen_by="reports/recipe/smollm2-135m-lr, smollm2-135m-stage2"),
+    "gemma3-270m": Recipe(lr=0.01, warmup=0.06, chosen_by="reports/recipe/gemma3-270m-lr, gemma3-270m-stage2"),
+}
+
+
+def recipe_for(backbone: str) -> Recipe:
+    return RECIPES.get(backbone, DEFAULT_RECIPE)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The optimiser, schedule, evaluation and stopping settings of one training run."""
+
+    steps: int = 200
+    batch_size: int = 8
+    lr: float | None = None  # None: the backbone's recipe
+    weight_decay: float = 1e-5
+    warmup: float | None = None  # fraction of the steps spent warming up; None: the backbone's recipe
+    max_grad_norm: float = 1.0
+    eval_every: int = 20
+    patience: int = 5  # evaluations without dev improvement before stopping; 0 never stops early
+    seed: int = 0
+    eval_batch_size: int = 32
+    schedule: Schedule = Schedule.LINEAR
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "eval_every", "eval_batch_size"):
+            if getattr(self, name) <= 0:
+                raise BadArgumentError(f"--{name.replace('_', '-')} must be positive, not {getattr(self, name)}.")
+        if self.lr is not None and not self.lr > 0:
+            raise BadArgumentError(f"The learning rate must be positive, not {self.lr}.")
+        if self.warmup is not None and not 0 <= self.warmup < 1:
+            raise BadArgumentError(f"The warmup is a fraction of the steps in [0, 1), not {self.warmup}.")
+        if self.patience < 0 or self.weight_decay < 0 or not self.max_grad_norm > 0:
+            raise BadArgumentError("Patience and weight decay must be ≥ 0 and the gradient clip positive.")
+        if self.schedule not in tuple(Schedule):
+            raise BadArgumentError(f"Unknown schedule {self.schedule!r}; use one of {', '.join(Schedule)}.")
+        object.__setattr__(self, "schedule", Schedule(self.schedule))
+
+    def for_backbone(self, backbone: str) -> TrainConfig:
+        """This config with the learning rate and warmup left open taken from `backbone`'s recipe."""
+        recipe = recipe_for(backbone)
+        return replace(self, lr=recipe.lr if self.lr is None else self.lr,
+                       warmup=recipe.warmup if self.warmup is None else self.warmup)
+
+    def lr_factor(self, step: int) -> float:
+        """The multiple of the learning rate at `step` (a resolved config: warmup set)."""
+        if self.schedule is Schedule.CONSTANT:
+            return 1.0
+        warmup = max(1, int((self.warmup or 0.0) * self.steps))
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (self.steps - step) / max(1, self.steps - warmup))
