@@ -24,7 +24,7 @@ def write_spec(folder, rows=None, data_bytes=None, verbalizer=None):
     spec = folder / "task.json"
     spec.write_text(json.dumps({"name": "my_reviews", "data": "reviews.csv", "format": "single", "text": "review",
                                 "label": "stars", "verbalizer": verbalizer or {"neg": "bad", "pos": "good"},
-                                "template": "Review: {text}\nSentiment:", "kind": "sentiment"}))
+                                "template": "Review: {text}\nSentiment:", "category": "sentiment"}))
     return spec
 
 

@@ -47,7 +47,7 @@ def _where(corpus: Corpus) -> dict[str, tuple[int, int]]:
 def test_nsp3_labels_are_right(small):
     task = nsp3(small, 90, seed=3)
     where = _where(small)
-    assert (task.format, task.kind, task.verbalizer) == ("pair", "pretrained", ("yes", "maybe", "no"))
+    assert (task.format, task.category, task.verbalizer) == ("pair", "pretrained", ("yes", "maybe", "no"))
     assert Counter(ex.label for ex in task.examples) == {0: 30, 1: 30, 2: 30}
     for ex in task.examples:
         (da, ia), (db, ib) = where[ex.text], where[ex.text_b]
@@ -65,7 +65,7 @@ def test_nsp3_labels_are_right(small):
 def test_next_sentence_selection_has_six_distinct_options_one_right(small):
     task = next_sentence_selection(small, 48, seed=1)
     where = _where(small)
-    assert (task.format, task.kind, task.verbalizer) == ("multiple_choice", "pretrained", ())
+    assert (task.format, task.category, task.verbalizer) == ("multiple_choice", "pretrained", ())
     assert Counter(ex.label for ex in task.examples) == {k: 8 for k in range(OPTIONS)}
     for ex in task.examples:
         d, i = where[ex.text]
@@ -80,7 +80,7 @@ def test_next_sentence_selection_has_six_distinct_options_one_right(small):
 
 def test_sentiment_levels_are_balanced_and_follow_the_scores(small, toy_labeller):
     task = sentence_sentiment5(small, 50, seed=0, labeller=toy_labeller)
-    assert (task.format, task.kind, task.verbalizer) == ("single", "pretrained", SENTIMENT_VERBALIZER)
+    assert (task.format, task.category, task.verbalizer) == ("single", "pretrained", SENTIMENT_VERBALIZER)
     assert Counter(ex.label for ex in task.examples) == {k: 10 for k in range(5)}
     scores = dict(zip((ex.text for ex in task.examples), toy_labeller.scores([ex.text for ex in task.examples])))
     by_level = [[scores[ex.text] for ex in task.examples if ex.label == level] for level in range(5)]
@@ -96,7 +96,7 @@ def test_sentiment_levels_are_quantiles_even_with_ties():
 
 def test_unified_mixes_the_three_as_multiple_choice(small, toy_labeller):
     task = unified(small, 31, seed=2, labeller=toy_labeller)
-    assert (task.format, task.kind, len(task.examples)) == ("multiple_choice", "pretrained", 31)
+    assert (task.format, task.category, len(task.examples)) == ("multiple_choice", "pretrained", 31)
     kinds = Counter("nsp" if ex.choices == NSP_ANSWERS else "sentiment" if ex.choices == SENTIMENT_VERBALIZER
                     else "selection" for ex in task.examples)
     assert kinds == {"nsp": 11, "selection": 10, "sentiment": 10}

@@ -31,7 +31,7 @@ def test_there_are_twenty_two_builtin_tasks():
 
 
 def test_builtin_task_is_well_formed(task):
-    assert len(task.labels) >= 2 and task.kind in {"sentiment", "topic", "nli", "qa", "intent", "dialogue", "hedge"}
+    assert len(task.labels) >= 2 and task.category in {"sentiment", "topic", "nli", "qa", "intent", "dialogue", "hedge"}
     assert task.template.count("{text}") == 1 and not task.template.endswith(" ")
     if task.format == "multiple_choice":
         assert task.verbalizer == () and all(ex.choices and 0 <= ex.label < len(ex.choices) for ex in task.examples)

@@ -22,7 +22,7 @@ from promptbank.tuning.prompt import SoftPrompt, check_compatible
 
 CONFIG, WEIGHTS, PROVENANCE, KEY = "adapter_config.json", "adapter_model.safetensors", "promptbank.json", \
     "prompt_embeddings"
-KEPT = ("task", "task_format", "task_kind", "labels", "metrics", "data_fingerprint", "training", "curve", "shots")
+KEPT = ("task", "task_format", "task_category", "task_kind", "labels", "metrics", "data_fingerprint", "training", "curve", "shots")
 # PEFT's task type per backbone family: the PeftModel subclass that prepends the prompt for that kind of model
 TASK_TYPES = {"causal": "CAUSAL_LM", "seq2seq": "SEQ_2_SEQ_LM", "masked": "FEATURE_EXTRACTION",
               "encoder": "FEATURE_EXTRACTION"}

@@ -24,14 +24,14 @@ def backbones() -> None:
 def tasks() -> None:
     """List the built-in tasks with their format, classes and split sizes."""
     from promptbank.tasks import get_task, split, task_names
-    table = Table("task", "kind", "format", "classes", "train", "validation", "test")
+    table = Table("task", "category", "format", "classes", "train", "validation", "test")
     for column in table.columns[:3]:
         column.no_wrap = True
     for name in task_names():
         task = get_task(name)
         parts = split(task)
         classes = " / ".join(task.verbalizer) if task.verbalizer else f"{len(task.labels)} choices per example"
-        table.add_row(name, task.kind, task.format, classes, *(str(len(s)) for s in
+        table.add_row(name, task.category, task.format, classes, *(str(len(s)) for s in
                                                                 (parts.train, parts.validation, parts.test)))
     console.print(table)
 

@@ -256,7 +256,7 @@ def summarize(spec: MatrixSpec, cells: list[dict]) -> dict:
             if gains[oracle][t] is not None:
                 strategies[t]["best single source (oracle, test)"] = means(
                     [c["per_source"][oracle] for c in with_sources], paired) | {"sources_seed0": [oracle]}
-    kinds = {name: get_task(name).kind for name in dict.fromkeys((*spec.sources, *targets))}  # fixed order
+    kinds = {name: get_task(name).category for name in dict.fromkeys((*spec.sources, *targets))}  # fixed order
     same = [gains[s][t] for s, t in pairs if kinds[s] == kinds[t]]
     other = [gains[s][t] for s, t in pairs if kinds[s] != kinds[t]]
     return {"targets": targets, "zero_shot": zero_shot, "gain": gains, "similarity": similarity,

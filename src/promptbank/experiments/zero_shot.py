@@ -64,7 +64,7 @@ def column(spec: ZeroShotSpec, prompts: torch.Tensor, tasks_of_sources: list[str
     test = parts.test[:spec.test_size]
     items = scoring.encode(backbone, task, test)
     accuracy = accuracy_of_many(backbone, prompts, items).tolist()
-    return {"task": task_name, "kind": task.kind, "test_examples": len(test),
+    return {"task": task_name, "kind": task.category, "test_examples": len(test),
             "majority": majority_accuracy([ex.label for ex in parts.train], [ex.label for ex in test]),
             "template": template_accuracy(backbone, items),
             "zero_shot": dict(zip(tasks_of_sources, accuracy))}
@@ -118,7 +118,7 @@ def run_zero_shot_matrix(spec: ZeroShotSpec, bank: PromptBank, out: Path, progre
             continue
         columns.append(column(spec, prompts, sources, task))
         write_atomic(path, json.dumps(columns[-1], indent=1))
-    kinds = {r.task: get_task(r.task).kind for r in records}
+    kinds = {r.task: get_task(r.task).category for r in records}
     summary = summarize(columns, kinds)
     write_atomic(out / "zero_shot.json", json.dumps({"spec": asdict(spec), "sources": [
         {"task": r.task, "id": r.id, "kind": kinds[r.task]} for r in records], "summary": summary,

@@ -108,7 +108,7 @@ def pretrain_format(unit: FormatUnit, corpus: Corpus | None = None) -> SoftPromp
     result = train_prompt(backbone, train_items, dev_items, start, spec.train, checkpoint_dir=unit.checkpoint_dir,
                           progress=unit.progress)
     prompt = result.prompt
-    prompt.info = {"task": f"ppt-{fmt}", "task_format": train_task.format, "task_kind": "pretrained",
+    prompt.info = {"task": f"ppt-{fmt}", "task_format": train_task.format, "task_category": "pretrained",
                    "labels": list(train_task.labels), "train_examples": spec.examples,
                    "training": asdict(spec.train) | {"dtype": spec.dtype, "steps_done": result.steps_done,
                                                      "best_step": result.best_step},

@@ -50,7 +50,7 @@ METHODS = ("distance", "task")
 NONLINEARITIES = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "gelu": torch.nn.GELU}
 FINGERPRINT_ROWS = 256  # embedding rows hashed into a weights fingerprint, evenly spaced over the vocabulary
 # what a projected prompt keeps of its source's metadata: facts about the task, not about the source's training
-KEPT = ("task", "task_format", "task_kind", "labels", "shots", "data_fingerprint")
+KEPT = ("task", "task_format", "task_category", "task_kind", "labels", "shots", "data_fingerprint")
 
 
 @dataclass(frozen=True)

@@ -19,5 +19,5 @@ def get_task(name_or_path: str) -> Task:
 
 
 def task_names() -> tuple[str, ...]:
-    """The built-in task names, grouped by kind."""
+    """The built-in task names, grouped by category."""
     return tuple(BUILTIN)

@@ -62,7 +62,7 @@ def _input(ex: Example) -> tuple:
     return ex.text, ex.text_b, ex.choices
 
 
-def _classes(name: str, fmt: Format, kind: str, template: str, classes: dict[str, str],
+def _classes(name: str, fmt: Format, category: str, template: str, classes: dict[str, str],
              rows: Iterable[tuple[str, str | None, str]], description: str) -> Task:
     """A task whose answers are fixed classes; `classes` maps each source label to its verbalizer word.
 
@@ -70,7 +70,7 @@ def _classes(name: str, fmt: Format, kind: str, template: str, classes: dict[str
     """
     index = {label: i for i, label in enumerate(classes)}
     examples = (Example(text, index[label], text_b) for text, text_b, label in rows if label in index)
-    return Task(name, fmt, kind, template, tuple(classes), tuple(classes.values()), _dedupe(examples), description)
+    return Task(name, fmt, category, template, tuple(classes), tuple(classes.values()), _dedupe(examples), description)
 
 
 # ---- bigbench ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
     {"name": "my_reviews", "data": "reviews.csv", "format": "single", "text": "review", "text_b": null,
      "label": "stars", "verbalizer": {"1": "bad", "5": "good"}, "template": "Review: {text}\\nSentiment:",
-     "kind": "sentiment"}
+     "category": "sentiment"}
 
 `data` is relative to the spec's folder. For "multiple_choice", `choices` names a column holding a list of
 answer texts and `label` holds the right one's index or text; there is no verbalizer. Every mistake in the
@@ -21,7 +21,7 @@ from promptbank.paths import cache_dir
 from promptbank.tasks.task import FORMATS, Example, Task
 
 REQUIRED = ("name", "data", "format", "text", "label", "template")
-OPTIONAL = ("text_b", "verbalizer", "choices", "kind", "description")
+OPTIONAL = ("text_b", "verbalizer", "choices", "category", "kind", "description")  # kind: category's old name
 READERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 
 
@@ -43,7 +43,7 @@ def load_spec(path: str | Path) -> Task:
     else:
         labels, verbalizer = _verbalizer(spec["verbalizer"], path)
         examples = [_class_example(row, spec, labels, data, i) for i, row in enumerate(rows)]
-    return Task(spec["name"], fmt, spec.get("kind") or "custom", spec["template"], labels, verbalizer,
+    return Task(spec["name"], fmt, spec.get("category") or spec.get("kind") or "custom", spec["template"], labels, verbalizer,
                 tuple(examples), spec.get("description") or f"User task from {path.name}.")
 
 

@@ -30,13 +30,14 @@ class Task:
     """A classification problem phrased for a language model.
 
     `template` uses {text} and, for pairs, {text_b}; it ends with the cue after which the answer
-    (a verbalizer word, or a choice's text) is scored. `kind` is the task type (sentiment, topic,
-    nli, qa, intent, ...), which transfer studies group by.
+    (a verbalizer word, or a choice's text) is scored. `category` is the task type (sentiment,
+    topic, nli, qa, intent, ...), which transfer studies group by (a bank record's `kind` is something else: how
+    the prompt was made).
     """
 
     name: str
     format: Format
-    kind: str
+    category: str
     template: str
     labels: tuple[str, ...]
     verbalizer: tuple[str, ...]
@@ -60,7 +61,7 @@ class Task:
         return example.choices if example.choices is not None else self.verbalizer
 
     def with_examples(self, examples: list[Example] | tuple[Example, ...]) -> Task:
-        return Task(self.name, self.format, self.kind, self.template, self.labels, self.verbalizer,
+        return Task(self.name, self.format, self.category, self.template, self.labels, self.verbalizer,
                     tuple(examples), self.description)
 
 

@@ -96,7 +96,7 @@ def run_info(data: TargetData, shots: int | None, config: TrainConfig, dtype: st
              test: Evaluation) -> dict:
     """What a trained prompt records about its run (saved beside it and in the bank)."""
     return {
-        "task": data.task.name, "task_format": data.task.format, "task_kind": data.task.kind,
+        "task": data.task.name, "task_format": data.task.format, "task_category": data.task.category,
         "labels": list(data.task.labels), "shots": shots, "train_examples": len(data.train),
         "data_fingerprint": fingerprint(data.train),
         "training": asdict(config) | {"dtype": dtype_name(dtype), "steps_done": training.steps_done,
