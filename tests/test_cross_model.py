@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+from promptbank.tuning.config import TrainConfig
 from promptbank.backbones import load_backbone
 from promptbank.bank import PromptBank
 from promptbank.errors import BadArgumentError
@@ -40,7 +41,7 @@ def setup(tiny_dirs, tmp_path):
 
 def test_projected_prompts_are_scored_and_trained_from_and_the_run_continues(setup, tmp_path, monkeypatch):
     bank, paths = setup
-    spec = CrossModelSpec(tuple(paths), ("food_reviews", "bbc_news"), seeds=(0, 1), shots=2, steps=2, eval_every=2,
+    spec = CrossModelSpec(tuple(paths), ("food_reviews", "bbc_news"), seeds=(0, 1), shots=2, train=TrainConfig(steps=2, eval_every=2, patience=0),
                           prompt_length=4, test_size=6, dtype="float32")
     summary = run_cross_model(spec, bank, tmp_path / "out", progress=False)
     assert summary["projectors"] == ["distance", "task"]

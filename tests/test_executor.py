@@ -122,7 +122,7 @@ def test_a_matrix_on_ray_gives_the_cells_it_gives_locally(local_ray, built_local
                                                           tmp_path_factory):
     bank_root = next(tmp_path_factory.getbasetemp().glob("local*/bank"))  # the bank built_locally wrote
     spec = MatrixSpec(sources=tuple(TASKS), targets=("rotten_tomatoes", "presuppositions_nli"), seeds=(0, 1),
-                      backbone=str(tiny_dirs["causal"]), shots=2, steps=2, eval_every=2, prompt_length=4,
+                      backbone=str(tiny_dirs["causal"]), shots=2, train=TrainConfig(steps=2, eval_every=2, patience=0), prompt_length=4,
                       strategies=("weighted-average",), k=1, test_size=8, dtype="float32")
     with PromptBank(bank_root) as bank:
         here, _ = run_matrix(spec, bank, tmp_path / "local", progress=False)

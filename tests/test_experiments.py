@@ -1,5 +1,7 @@
 """The transfer matrix end to end on a tiny model with real built-in tasks, and its statistics."""
 
+from dataclasses import replace
+
 import json
 
 import pytest
@@ -41,7 +43,7 @@ def bank(tiny_dirs, tmp_path_factory):
 
 def test_matrix_writes_report_json_csv_and_continues(tiny_dirs, bank, tmp_path):
     spec = MatrixSpec(sources=SOURCES, targets=("rotten_tomatoes", "movie_sentences"), seeds=(0, 1),
-                      backbone=str(tiny_dirs["causal"]), shots=2, steps=4, eval_every=2, prompt_length=4,
+                      backbone=str(tiny_dirs["causal"]), shots=2, train=TrainConfig(steps=4, eval_every=2, patience=0), prompt_length=4,
                       strategies=("weighted-average", "best-of-k"), k=2, test_size=8, dtype="float32")
     with pytest.raises(DataError, match="no finished"):
         run_matrix(spec, bank, tmp_path / "exp", progress=False, run_missing=False)
@@ -93,7 +95,7 @@ def test_matrix_writes_report_json_csv_and_continues(tiny_dirs, bank, tmp_path):
     cells, summary = run_matrix(spec, bank, tmp_path / "exp", progress=False, run_missing=False)
     assert len(cells) == 3 and "3 of 4" in (tmp_path / "exp" / "report.html").read_text()
     with pytest.raises(BadArgumentError, match="other settings \\(steps 4 there, 6 here\\)"):
-        run_matrix(MatrixSpec(**{**spec.__dict__, "steps": 6}), bank, tmp_path / "exp", progress=False)
+        run_matrix(replace(spec, train=replace(spec.train, steps=6)), bank, tmp_path / "exp", progress=False)
     # "auto" is recorded as the dtype it means on this host, so a run continued elsewhere cannot mix precisions
     assert MatrixSpec(sources=SOURCES, targets=("rotten_tomatoes",), dtype="auto").dtype in ("float32", "bfloat16")
 
@@ -101,7 +103,7 @@ def test_matrix_writes_report_json_csv_and_continues(tiny_dirs, bank, tmp_path):
 def test_a_cell_trained_together_equals_its_runs_trained_one_by_one(tiny_dirs, bank):
     """run_cell trains its runs in one train_many pass; each must be what its own train_prompt run gives."""
     spec = MatrixSpec(sources=SOURCES, targets=("rotten_tomatoes",), seeds=(1,), backbone=str(tiny_dirs["causal"]),
-                      shots=2, steps=4, eval_every=2, prompt_length=4, strategies=("weighted-average", "vocab"), k=2,
+                      shots=2, train=TrainConfig(steps=4, eval_every=2, patience=0), prompt_length=4, strategies=("weighted-average", "vocab"), k=2,
                       test_size=8, dtype="float32")
     backbone = load_backbone(spec.backbone, "float32")
     prompts, records = source_prompts(bank, backbone, SOURCES, 4)
@@ -188,7 +190,7 @@ def test_baseline_inits_alone_need_no_sources(cli, tiny_dirs, bank, tmp_path):
     with pytest.raises(BadArgumentError, match="need at least one source"):
         MatrixSpec(sources=(), targets=("rotten_tomatoes",), strategies=("weighted-average",), per_source=False)
     spec = MatrixSpec(sources=(), targets=("rotten_tomatoes",), seeds=(0, 1), backbone=str(tiny_dirs["causal"]),
-                      shots=2, steps=2, eval_every=2, prompt_length=4, strategies=("vocab",), per_source=False,
+                      shots=2, train=TrainConfig(steps=2, eval_every=2, patience=0), prompt_length=4, strategies=("vocab",), per_source=False,
                       test_size=8, dtype="float32")
     cells, summary = run_matrix(spec, bank, tmp_path / "exp", progress=False)
     assert [c["zero_shot"] for c in cells] == [{}, {}] and summary["zero_shot"] == {}

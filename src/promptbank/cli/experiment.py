@@ -64,7 +64,7 @@ def matrix(
     use_device(device)
     from promptbank.bank import PromptBank
     from promptbank.experiments.matrix import MatrixSpec, run_matrix
-    from promptbank.tuning.config import recipe_for
+    from promptbank.tuning.config import TrainConfig
     if seeds <= 0:
         raise BadArgumentError(f"--seeds must be positive, not {seeds}.")
     if sources is None:
@@ -72,8 +72,8 @@ def matrix(
             found = {r.task for r in store.list(backbone=backbone, tag="source")}
         sources = ",".join(sorted(found - set(names(targets))))
     spec = MatrixSpec(sources=names(sources), targets=names(targets), seeds=tuple(range(seeds)), backbone=backbone,
-                      shots=shots, steps=steps, eval_every=eval_every, prompt_length=prompt_length,
-                      lr=recipe_for(backbone).lr if lr is None else lr,
+                      shots=shots, prompt_length=prompt_length,
+                      train=TrainConfig(steps=steps, eval_every=eval_every, lr=lr, patience=0),
                       strategies=names(strategies), k=k, by=by, per_source=per_source,
                       per_source_seeds=per_source_seeds, test_size=test_size, dtype=dtype)
     with PromptBank(bank) as store:
@@ -149,12 +149,14 @@ def sweep(
     """Few-shot training recipe sweep (lr × warmup × prompt length × init) scored on dev data only."""
     use_device(device)
     from promptbank.experiments.sweep import SweepSpec, run_sweep
+    from promptbank.tuning.config import TrainConfig
     if seeds <= 0:
         raise BadArgumentError(f"--seeds must be positive, not {seeds}.")
     spec = SweepSpec(backbone=backbone, tasks=names(tasks), lrs=_numbers(lrs, float, "--lrs"),
                      warmups=_numbers(warmups, float, "--warmups"),
                      prompt_lengths=_numbers(prompt_lengths, int, "--prompt-lengths"), inits=names(inits),
-                     seeds=tuple(range(seeds)), shots=shots, steps=steps, eval_every=eval_every, dev_size=dev_size,
+                     seeds=tuple(range(seeds)), shots=shots, dev_size=dev_size,
+                     train=TrainConfig(steps=steps, eval_every=eval_every, patience=0),
                      bank=None if bank is None else str(bank), dtype=dtype)
     summary = run_sweep(spec, out)
     table = Table("init", "lr", "warmup", "L", "runs", "start dev", "best dev", "knocked out", "final dev",
@@ -270,14 +272,12 @@ def cross_model(
     use_device(device)
     from promptbank.bank import PromptBank
     from promptbank.experiments.cross_model import CrossModelSpec, run_cross_model, spread_sentence
-    from promptbank.projection.model import load_projector
-    from promptbank.tuning.config import recipe_for
+    from promptbank.tuning.config import TrainConfig
     if seeds <= 0 or not projector:
         raise BadArgumentError("Give at least one --projector and a positive --seeds.")
-    if lr is None:  # the target backbone's recipe
-        lr = recipe_for(load_projector(projector[0]).target.name).lr
     spec = CrossModelSpec(projectors=tuple(map(str, projector)), tasks=names(tasks), seeds=tuple(range(seeds)),
-                          shots=shots, steps=steps, eval_every=eval_every, lr=lr, prompt_length=prompt_length,
+                          shots=shots, train=TrainConfig(steps=steps, eval_every=eval_every, lr=lr, patience=0),
+                          prompt_length=prompt_length,
                           test_size=test_size, dtype=dtype)
     with PromptBank(bank) as store:
         summary = run_cross_model(spec, store, out)

@@ -17,7 +17,7 @@ Zero-shot columns and few-shot cells are saved as they finish; the same command 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -47,18 +47,17 @@ class CrossModelSpec:
     tasks: tuple[str, ...]  # held-out tasks whose source-backbone prompts are projected
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     shots: int = 16
-    steps: int = 30
-    eval_every: int = 5
-    lr: float = TrainConfig.lr
     prompt_length: int = 20
     test_size: int = 1000
     dtype: str = "auto"
+    # the few-shot runs' settings; lr and warmup left open are the target backbone's recipe; seeds are the cells'
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=30, eval_every=5, patience=0))
 
     def __post_init__(self) -> None:
         if not self.projectors or not self.tasks or not self.seeds:
             raise BadArgumentError("The experiment needs at least one projector, one held-out task and one seed.")
-        if self.shots <= 0 or self.steps <= 0 or self.test_size <= 0:
-            raise BadArgumentError("--shots, --steps and --test-size must be positive.")
+        if self.shots <= 0 or self.test_size <= 0:
+            raise BadArgumentError("--shots and --test-size must be positive.")
         object.__setattr__(self, "dtype", dtype_name(self.dtype))
 
 
@@ -100,7 +99,7 @@ def _zero_shot_column(spec: CrossModelSpec, target, prompts: dict[str, torch.Ten
 def _cell(spec: CrossModelSpec, target, starts: dict[str, torch.Tensor], task_name: str, seed: int) -> dict:
     """Few-shot training on the target backbone from random init and from each projected prompt."""
     data = target_data(target, task_name, spec.shots, seed, test_size=spec.test_size)
-    config = TrainConfig(steps=spec.steps, eval_every=spec.eval_every, lr=spec.lr, patience=0, seed=seed)
+    config = replace(spec.train, seed=seed).for_backbone(target.name)
     gold = [item.label for item in data.test_items]
 
     def train_from(tensor: torch.Tensor, init: str) -> dict:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -49,9 +49,6 @@ class MatrixSpec:
     seeds: tuple[int, ...] = (0, 1, 2)
     backbone: str = DEFAULT_BACKBONE
     shots: int = 16
-    steps: int = 30
-    eval_every: int = 5
-    lr: float = TrainConfig.lr
     prompt_length: int = 20
     strategies: tuple[str, ...] = ("weighted-average", "best-of-k", "mixture")
     k: int = 3
@@ -62,8 +59,11 @@ class MatrixSpec:
     # most of a cell's cost, and the gain matrix and correlations need fewer seeds than the strategies' intervals
     test_size: int = 200
     dtype: str = "auto"
+    # every run's settings (the same budget for all); its seed is each cell's
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=30, eval_every=5, patience=0))
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "train", self.train.for_backbone(self.backbone))
         if not self.targets or not self.seeds:
             raise BadArgumentError("An experiment needs at least one target and one seed.")
         if not self.sources and (self.per_source or set(self.strategies) - set(BASELINES + PRETRAINED_INITS)):
@@ -77,7 +77,7 @@ class MatrixSpec:
         object.__setattr__(self, "dtype", dtype_name(self.dtype))
 
     def config(self, seed: int) -> TrainConfig:
-        return TrainConfig(steps=self.steps, eval_every=self.eval_every, lr=self.lr, patience=0, seed=seed)
+        return replace(self.train, seed=seed)
 
 
 def steps_to_reach(curve: list[dict], threshold: float) -> int | None:
@@ -287,6 +287,11 @@ def train_cell(unit: CellUnit) -> tuple[dict, torch.Tensor]:
         return run_cell(spec, bank, backbone, prompts, records, unit.target, unit.seed, unit.zero_shot)
 
 
+def _flat(settings: dict) -> dict:
+    """The embedded training settings as top-level keys (steps, lr, ...), as older spec.json files have them."""
+    return {k: v for k, v in settings.items() if k != "train"} | settings.get("train", {})
+
+
 def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = True,
                run_missing: bool = True, executor: Executor = Executor()) -> tuple[list[dict], dict]:
     """Run (or continue) every cell, then write results.json, matrix.csv and report.html into `out`.
@@ -302,7 +307,7 @@ def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = T
     (out / "cells").mkdir(parents=True, exist_ok=True)
     settings = out / "spec.json"
     if settings.exists():
-        recorded, given = json.loads(settings.read_text()), json.loads(json.dumps(asdict(spec)))
+        recorded, given = _flat(json.loads(settings.read_text())), _flat(json.loads(json.dumps(asdict(spec))))
         # Cells are kept per (target, seed), so targets and seeds may grow or shrink; nothing else may change.
         if differ := [f"{key} {recorded.get(key)!r} there, {value!r} here" for key, value in given.items()
                       if key not in ("targets", "seeds") and recorded.get(key) != value]:

@@ -59,7 +59,7 @@ def mean_curve(runs: list[dict]) -> tuple[list[int], list[float]]:
 def write_report(path: Path, spec, summary: dict, cells: list[dict]) -> None:
     sources, targets = list(spec.sources), summary["targets"]
     parts = [f"<h1>promptbank transfer experiment</h1><p>backbone <b>{html.escape(spec.backbone)}</b>, "
-             f"{spec.shots} examples per class, {spec.steps} training steps per run, prompt length {spec.prompt_length}, "
+             f"{spec.shots} examples per class, {spec.train.steps} training steps per run, prompt length {spec.prompt_length}, "
              f"seeds {', '.join(map(str, spec.seeds))}, test sets of up to {spec.test_size} examples"
              + (f"; strategies retrieve the top {spec.k} sources by {spec.by}" if sources else "")
              + ". Raw numbers: results.json, matrix.csv.</p>"
@@ -161,7 +161,7 @@ def write_cross_model_report(out: Path, spec, source: str, target: str, projecto
     plots.heatmap(matrix, names, tasks, title, "accuracy", out / "zero_shot.png")
     parts = [f"<h1>Cross-model transfer: {html.escape(source)} → {html.escape(target)}</h1>"
              f"<p>Prompts of held-out tasks, trained on {html.escape(source)}, mapped into {html.escape(target)} by "
-             f"each projector. Few-shot: {spec.shots} examples per class, {spec.steps} steps, lr {spec.lr}, seeds "
+             f"each projector. Few-shot: {spec.shots} examples per class, {spec.train.steps} steps, lr {spec.train.lr or 'of the recipe'}, seeds "
              f"{', '.join(map(str, spec.seeds))}; test sets of up to {spec.test_size} examples. Raw numbers: "
              "results.json, results.csv.</p>",
              _table(["projector", "method", "training tasks", "metrics before → after training"],

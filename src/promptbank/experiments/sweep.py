@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from promptbank.atomic import write_atomic
@@ -37,11 +37,11 @@ class SweepSpec:
     inits: tuple[str, ...] = ("random",)
     seeds: tuple[int, ...] = (0, 1)
     shots: int = 16
-    steps: int = 30
-    eval_every: int = 10
     dev_size: int = 200
     bank: str | None = None  # source prompts for the "transfer" init (weighted average of the top 3 by zero-shot)
     dtype: str = "auto"
+    # every run's settings but the swept ones (lr, warmup) and the seed
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=30, eval_every=10, patience=0))
 
     def __post_init__(self) -> None:
         if not (self.tasks and self.lrs and self.warmups and self.prompt_lengths and self.inits and self.seeds):
@@ -89,7 +89,7 @@ def run_cell(spec: SweepSpec, backbone: Backbone, task: str, lr: float, warmup: 
     data = target_data(backbone, task, spec.shots, seed, test_size=1)
     dev = split(data.task).validation[:spec.dev_size]
     dev_items = scoring.encode(backbone, data.task, dev)
-    config = TrainConfig(steps=spec.steps, eval_every=spec.eval_every, lr=lr, warmup=warmup, patience=0, seed=seed)
+    config = replace(spec.train, lr=lr, warmup=warmup, seed=seed)
     result = train_prompt(backbone, data.train_items, dev_items, _start(spec, backbone, data, length, init, seed),
                           config, progress=False)
     curve = [{"step": p["step"], "dev_accuracy": p["dev_accuracy"]} for p in result.curve]
