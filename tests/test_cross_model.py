@@ -12,7 +12,8 @@ from promptbank.bank import PromptBank
 from promptbank.errors import BadArgumentError
 from promptbank.experiments.cross_model import CrossModelSpec, cosine_between_tasks, run_cross_model
 from promptbank.projection.bank import ProjectionSpec, train_projector
-from promptbank.projection.model import ProjectorConfig, save_projector
+from promptbank.projection.model import save_projector
+from promptbank.projection.train import ProjectorConfig
 from promptbank.tuning.init import init_prompt
 
 TASKS = ("movie_sentences", "food_reviews", "bbc_news")

@@ -10,19 +10,8 @@ import torch
 from promptbank import scoring
 from promptbank.backbones import load_backbone
 from promptbank.errors import BadArgumentError, DataError
-from promptbank.projection.model import (
-    META_FILE,
-    TENSOR_FILE,
-    ProjectorConfig,
-    embedding_rms,
-    list_projectors,
-    load_projector,
-    new_projector,
-    project,
-    save_projector,
-    train_by_distance,
-    train_by_task,
-)
+from promptbank.projection.model import META_FILE, TENSOR_FILE, embedding_rms, list_projectors, load_projector, project, save_projector
+from promptbank.projection.train import ProjectorConfig, new_projector, train_by_distance, train_by_task
 from promptbank.tasks.task import Example, Task
 from promptbank.tuning.init import init_prompt
 from promptbank.tuning.prompt import SoftPrompt

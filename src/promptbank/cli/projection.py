@@ -41,7 +41,8 @@ def train(
     from promptbank.bank import PromptBank
     from promptbank.errors import BadArgumentError
     from promptbank.projection.bank import ProjectionSpec, train_projector
-    from promptbank.projection.model import ProjectorConfig, save_projector
+    from promptbank.projection.model import save_projector
+    from promptbank.projection.train import ProjectorConfig
     if out.exists():
         raise BadArgumentError(f"{out} already exists; choose another --out or remove it.")
     spec = ProjectionSpec(source, target, method, names(tasks), prompt_length, train_size, dtype,

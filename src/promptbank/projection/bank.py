@@ -14,15 +14,8 @@ from promptbank import scoring
 from promptbank.backbones import Backbone, dtype_name, load_backbone
 from promptbank.bank import PromptBank, PromptRecord
 from promptbank.errors import BadArgumentError, DataError
-from promptbank.projection.model import (
-    METHODS,
-    Projector,
-    ProjectorConfig,
-    load_projector,
-    project,
-    train_by_distance,
-    train_by_task,
-)
+from promptbank.projection.model import METHODS, Projector, load_projector, project
+from promptbank.projection.train import ProjectorConfig, train_by_distance, train_by_task
 from promptbank.tasks import get_task, split
 from promptbank.tuning.prompt import SoftPrompt
 
