@@ -127,8 +127,13 @@ def _batch(run: _Run, step: int, batch_size: int) -> list[int]:
 
 
 def _module(job: Job, device: torch.device) -> PromptParams:
-    module = PlainPrompt(job.start.tensor) if isinstance(job.start, SoftPrompt) else job.start
+    module = PlainPrompt(job.start) if isinstance(job.start, SoftPrompt) else job.start
     return module.to(device)
+
+
+def _start(job: Job) -> SoftPrompt | None:
+    """The SoftPrompt a job began from (its metadata travels to the trained prompt), if it has one."""
+    return job.start if isinstance(job.start, SoftPrompt) else job.start.start
 
 
 def _check(backbone: Backbone, jobs: list[Job], pass_size: int, pass_tokens: int) -> None:
@@ -137,24 +142,23 @@ def _check(backbone: Backbone, jobs: list[Job], pass_size: int, pass_tokens: int
                                f"{pass_tokens}.")
     if not jobs:
         raise BadArgumentError("Training needs at least one job; the job list is empty.")
-    for k, job in enumerate(jobs):
-        if isinstance(job.start, SoftPrompt) and (not job.train_items or not job.dev_items):
+    starts = [_start(job) for job in jobs]
+    for k, (job, start) in enumerate(zip(jobs, starts)):
+        if start is not None and (not job.train_items or not job.dev_items):
             raise DataError(f"Job {k} needs at least one training and one dev example." if len(jobs) > 1 else
                             "Training needs at least one training and one dev example.")
         for items, rows in ((job.train_items, job.rows), (job.dev_items, job.dev_rows)):
             if rows is not None and len(rows) != len(items):
                 raise BadArgumentError(f"Job {k} names {len(rows)} rows for {len(items)} items.")
-        if isinstance(job.start, SoftPrompt):
+        if start is not None:
             try:
-                check_compatible(job.start, backbone)
+                check_compatible(start, backbone)
             except IncompatiblePromptError as err:
                 raise IncompatiblePromptError(f"Job {k}: {err}" if len(jobs) > 1 else str(err)) from None
-    lengths = {job.start.length for job in jobs if isinstance(job.start, SoftPrompt)}
-    if len(lengths) > 1:
-        first = next(job.start.length for job in jobs if isinstance(job.start, SoftPrompt))
-        k, other = next((k, job.start.length) for k, job in enumerate(jobs) if job.start.length != first)
-        raise BadArgumentError(f"Prompts trained together must have one length, but job {k}'s has {other} positions "
-                               f"and job 0's {first}.")
+    lengths = [(k, start.length) for k, start in enumerate(starts) if start is not None]
+    if odd := next(((k, length) for k, length in lengths if length != lengths[0][1]), None):
+        raise BadArgumentError(f"Prompts trained together must have one length, but job {odd[0]}'s has {odd[1]} "
+                               f"positions and job {lengths[0][0]}'s {lengths[0][1]}.")
 
 
 def _rows_of(rows: tuple[int, ...] | None, n: int) -> torch.Tensor:
@@ -296,10 +300,15 @@ def _resume(directory: Path | None, runs: list[_Run], optimizer: torch.optim.Opt
 
 
 def _result(run: _Run, steps_done: int) -> TrainResult:
-    start = run.job.start
+    """The job's result; its module is left holding the best state, and a module that makes one prompt gives it
+    as a SoftPrompt with its start's metadata."""
+    with torch.no_grad():
+        for name, parameter in run.parameters.items():
+            parameter.copy_(run.best[name])
+    start, tensor = run.module.start, run.module.prompt()
     prompt = None
-    if isinstance(start, SoftPrompt):
-        prompt = SoftPrompt(run.best["weights"].cpu(), start.backbone, start.tokenizer_fingerprint, start.init,
+    if start is not None and tensor is not None:
+        prompt = SoftPrompt(tensor.detach().cpu().clone(), start.backbone, start.tokenizer_fingerprint, start.init,
                             start.source, dict(start.info))
     stopped = run.stopped_at is not None
     return TrainResult(prompt, run.curve, run.best_step, run.best_dev, run.stopped_at if stopped else steps_done,

@@ -9,16 +9,20 @@ frozen source prompts, a mixture) lives here, so a new method is a new module, n
 - `penalty()` → a scalar added to the job's loss, or None (a regulariser, or the whole objective of a job
   with no items).
 - `prompt()` → the (L, d) prompt a trained parameterisation ends as, for the bank and PEFT files (None where a
-  module makes no single prompt).
+  module makes no single prompt); `start` is the SoftPrompt it began from, whose metadata that prompt keeps.
 """
 
 from __future__ import annotations
 
 import torch
 
+from promptbank.tuning.prompt import SoftPrompt
+
 
 class PromptParams(torch.nn.Module):
     """The interface; subclasses implement `forward` and may override `penalty` and `prompt`."""
+
+    start: SoftPrompt | None = None
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -33,12 +37,41 @@ class PromptParams(torch.nn.Module):
 class PlainPrompt(PromptParams):
     """Prompt tuning (Lester et al.): the (L, d) prompt is itself the parameter, read by every row."""
 
-    def __init__(self, tensor: torch.Tensor) -> None:
+    def __init__(self, start: SoftPrompt) -> None:
         super().__init__()
-        self.weights = torch.nn.Parameter(tensor.detach().clone().float())
+        self.start = start
+        self.weights = torch.nn.Parameter(start.tensor.detach().clone().float())
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
         return self.weights.unsqueeze(0).expand(len(rows), -1, -1)
 
     def prompt(self) -> torch.Tensor:
         return self.weights.detach()
+
+
+class ResidualPrompt(PromptParams):
+    """A residual re-parameterisation (after Razdaibiedina et al. 2023, Residual Prompt Tuning): each token is its
+    trainable vector plus a shared bottleneck MLP of it, P + s·W2 relu(W1 P/s), s the start's RMS so the MLP
+    works at unit scale on any backbone. W2 starts at zero, so training starts exactly at `start`; the MLP
+    couples the tokens' updates, and `prompt()` folds it back into a plain (L, d) prompt."""
+
+    def __init__(self, start: SoftPrompt, bottleneck: int = 64, seed: int = 0) -> None:
+        super().__init__()
+        self.start = start
+        self.weights = torch.nn.Parameter(start.tensor.detach().clone().float())
+        self.scale = float(start.tensor.float().pow(2).mean().sqrt()) or 1.0
+        generator = torch.Generator().manual_seed(seed)
+        d = start.hidden_size
+        self.down = torch.nn.Parameter((torch.rand(bottleneck, d, generator=generator) * 2 - 1) / d ** 0.5)
+        self.up = torch.nn.Parameter(torch.zeros(d, bottleneck))
+
+    def folded(self) -> torch.Tensor:
+        hidden = torch.relu(self.weights / self.scale @ self.down.T)
+        return self.weights + self.scale * hidden @ self.up.T
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        return self.folded().unsqueeze(0).expand(len(rows), -1, -1)
+
+    def prompt(self) -> torch.Tensor:
+        with torch.no_grad():
+            return self.folded()

@@ -1,0 +1,94 @@
+"""Prompt parameterisations plug into the one loop: no new loop, exact resume, and an (L, d) prompt at the end."""
+
+import pytest
+import torch
+
+from promptbank import scoring
+from promptbank.backbones import load_backbone
+from promptbank.tuning import loop
+from promptbank.tuning.config import TrainConfig
+from promptbank.tuning.init import init_prompt
+from promptbank.tuning.loop import Job, train_many, train_prompt
+from promptbank.tuning.params import PromptParams, ResidualPrompt
+
+
+def _data(tiny_dirs, toy_task):
+    backbone = load_backbone(str(tiny_dirs["causal"]), "float32")
+    items = scoring.encode(backbone, toy_task, toy_task.examples)
+    return backbone, items[:40], items[40:]
+
+
+def test_a_residual_prompt_starts_at_its_prompt_learns_and_folds_into_a_plain_one(tiny_dirs, toy_task):
+    backbone, train, dev = _data(tiny_dirs, toy_task)
+    start = init_prompt(backbone, 4, seed=0)
+    module = ResidualPrompt(start, bottleneck=8)
+    assert torch.equal(module.prompt(), start.tensor)  # the MLP's output layer starts at zero
+    config = TrainConfig(steps=20, lr=0.05, eval_every=5, patience=0)
+    result = train_prompt(backbone, train, dev, module, config, progress=False)
+    losses = [p["train_loss"] for p in result.curve[1:]]
+    assert losses[-1] < losses[0]
+    assert result.prompt.tensor.shape == start.tensor.shape and result.prompt.init == start.init
+    assert torch.equal(result.prompt.tensor, module.prompt().cpu())  # the module is left at its best state
+    assert module.up.abs().sum() > 0, "the MLP branch should have been trained"
+    # the folded prompt scores as the module did: it is all the bank and PEFT files need
+    folded, live = (scoring.score(backbone, p, dev[:6]) for p in (result.prompt.tensor, module(torch.tensor([0]))[0]))
+    assert torch.allclose(folded, live.detach(), atol=1e-5)
+
+
+class Killed(Exception):
+    pass
+
+
+def test_a_killed_parameterisation_resumes_bit_for_bit(tiny_dirs, toy_task, tmp_path, monkeypatch):
+    backbone, train, dev = _data(tiny_dirs, toy_task)
+    start = init_prompt(backbone, 4, seed=0)
+    config = TrainConfig(steps=9, lr=0.05, eval_every=3, patience=0)
+    reference = train_prompt(backbone, train, dev, ResidualPrompt(start, 8), config, progress=False)
+    save = loop.save_checkpoint
+
+    def dying(directory, tensors, state):
+        save(directory, tensors, state)
+        if state["step"] == 3:
+            raise Killed
+    monkeypatch.setattr(loop, "save_checkpoint", dying)
+    with pytest.raises(Killed):
+        train_prompt(backbone, train, dev, ResidualPrompt(start, 8), config, tmp_path, progress=False)
+    monkeypatch.setattr(loop, "save_checkpoint", save)
+    resumed = train_prompt(backbone, train, dev, ResidualPrompt(start, 8), config, tmp_path, progress=False)
+    assert torch.equal(resumed.prompt.tensor, reference.prompt.tensor)
+    assert resumed.curve == [p | {"wall_seconds": q["wall_seconds"]} for p, q in zip(reference.curve, resumed.curve)]
+
+
+class TaskTable(PromptParams):
+    """A module with one prompt per row id and a penalty: the shape of a mixture or a projector."""
+
+    def __init__(self, rows: int, length: int, width: int) -> None:
+        super().__init__()
+        self.table = torch.nn.Parameter(torch.randn(rows, length, width, generator=torch.Generator().manual_seed(0)))
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        return self.table[rows] * 0.1
+
+    def penalty(self) -> torch.Tensor:
+        return self.table.pow(2).mean()
+
+
+def test_items_read_the_row_they_name_and_the_penalty_joins_the_loss(tiny_dirs, toy_task):
+    backbone, train, dev = _data(tiny_dirs, toy_task)
+    module = TaskTable(2, 4, backbone.hidden_size)
+    rows = tuple(i % 2 for i in range(len(train)))
+    only_row_0 = tuple(0 for _ in train)
+    config = TrainConfig(steps=4, lr=0.05, eval_every=2, patience=0)
+    result = train_many(backbone, [Job(train, dev, module, rows=rows, dev_rows=tuple(0 for _ in dev))], config,
+                        progress=False)[0]
+    assert result.prompt is None and set(result.state) == {"table"}
+    # with every item on row 0, row 1 gets the penalty's gradient alone: under AdamW every element steps against
+    # its own sign (toward zero); a row the items read moves otherwise
+    other = TaskTable(2, 4, backbone.hidden_size)
+    train_many(backbone, [Job(train, dev, other, rows=only_row_0)], config, progress=False)
+    fresh = TaskTable(2, 4, backbone.hidden_size).table.detach()
+    toward_zero = -torch.sign(fresh)
+    assert torch.equal(torch.sign(other.table.detach()[1] - fresh[1]), toward_zero[1])
+    assert not torch.equal(torch.sign(other.table.detach()[0] - fresh[0]), toward_zero[0])
+    for row in (0, 1):
+        assert not torch.equal(torch.sign(module.table.detach()[row] - fresh[row]), toward_zero[row])
