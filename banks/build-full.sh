@@ -11,6 +11,6 @@ backbone=${1:?usage: banks/build-full.sh BACKBONE [TASKS]}
 # 18 sources of 6 kinds; rotten_tomatoes, presuppositions_nli, intent_recognition and social_iqa are held out
 # as the experiment's targets.
 tasks=${2:-movie_sentences,bbc_news,vitaminc,tweet_sentiment,food_reviews,drug_reviews,fever,strategyqa,winowhy,implicatures,movie_dialog,question_selection,wiki_hedges,multiemo_sentences,wikihow_goals,movie_reviews,epistemic_reasoning,sports_understanding}
-.venv/bin/promptbank bank build --full --bank "banks/$backbone-full" --backbone "$backbone" --tasks "$tasks" \
-    --train-size 20000 --dev-size 200 --steps 400 --eval-every 50 --patience 3 --prompt-length 20 --seeds 0
+.venv/bin/promptbank bank build --shots all --bank "banks/$backbone-full" --backbone "$backbone" --tasks "$tasks" \
+    --train-size 20000 --dev-size 200 --steps 400 --eval-every 50 --patience 3 --prompt-length 20 --seeds 1
 .venv/bin/promptbank bank export --bank "banks/$backbone-full" --out "banks/$backbone-full.tar.gz"

@@ -28,6 +28,13 @@ def write_spec(folder, rows=None, data_bytes=None, verbalizer=None):
     return spec
 
 
+@pytest.fixture(autouse=True)
+def default_bank(monkeypatch, tmp_path):
+    """The default bank ($PROMPTBANK_HOME) of these tests: `train` without --bank stores its prompt there."""
+    monkeypatch.setenv("PROMPTBANK_HOME", str(tmp_path / "default-bank"))
+    return tmp_path / "default-bank"
+
+
 def assert_user_error(result, *words):
     code, out, err = result
     assert code == 2, (code, out, err)
@@ -43,13 +50,17 @@ def test_backbones_lists_the_bundled_ones(cli):
     assert code == 0 and "smollm2-135m" in out and "minilm-l6" in out
 
 
-def test_train_then_eval_on_a_user_task(cli, tiny_dirs, tmp_path):
+def test_train_then_eval_on_a_user_task(cli, tiny_dirs, tmp_path, default_bank):
     spec = write_spec(tmp_path)
     out = tmp_path / "prompt"
     code, stdout, err = cli("train", "--task", spec, "--backbone", tiny_dirs["causal"], "--shots", 8, "--steps", 6,
                             "--eval-every", 3, "--prompt-length", 5, "--init", "labels", "--out", out)
     assert code == 0, err
     assert "test accuracy" in stdout and "my_reviews" in stdout
+    # --bank left out means the default bank, as in every command: the prompt is stored there too
+    assert f"added to the bank at {default_bank}" in stdout
+    with PromptBank(default_bank) as bank:
+        assert [r.task for r in bank.list()] == ["my_reviews"]
     prompt = load_prompt(out)
     assert prompt.length == 5 and prompt.init == "labels" and prompt.info["task"] == "my_reviews"
     assert [p["step"] for p in prompt.info["curve"]] == [0, 3, 6]
@@ -68,7 +79,10 @@ def test_train_then_eval_on_a_user_task(cli, tiny_dirs, tmp_path):
     (["--shots", "0"], ["--shots"]),
     (["--prompt-length", "0"], ["--prompt-length"]),
     (["--steps", "-5"], ["--steps"]),
-    (["--init", "magic"], ["magic"]),
+    (["--init", "magic"], ["--init", "magic", "pretrained-unified"]),  # the choices are listed
+    (["--dtype", "float64"], ["--dtype", "float64"]),
+    (["--shots", "many"], ["--shots", "many", "all"]),
+    (["--shots", "all", "--train-size", "0"], ["--train-size"]),
     (["--lr", "0"], ["learning rate"]),
 ])
 def test_bad_train_arguments(cli, tiny_dirs, tmp_path, args, words):
@@ -77,6 +91,7 @@ def test_bad_train_arguments(cli, tiny_dirs, tmp_path, args, words):
     flat = [x for pair in merged.items() for x in pair]
     assert_user_error(cli("train", *flat, "--out", tmp_path / "out"), *words)
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()
+    assert not (tmp_path / "default-bank").exists()
 
 
 @pytest.mark.parametrize("kind, words", [
@@ -96,10 +111,12 @@ def test_bad_data_files(cli, tiny_dirs, tmp_path, kind, words):
     assert not (tmp_path / "out").exists()
 
 
-def test_prompt_of_another_backbone(cli, tiny_dirs, tmp_path):
+def test_prompt_of_another_backbone(cli, tiny_dirs, tmp_path, default_bank):
     spec = write_spec(tmp_path)
-    assert cli("train", "--task", spec, "--backbone", tiny_dirs["causal"], "--steps", 2, "--shots", 4,
-               "--out", tmp_path / "p")[0] == 0
+    code, out, err = cli("train", "--task", spec, "--backbone", tiny_dirs["causal"], "--steps", 2, "--shots", 4,
+                         "--out", tmp_path / "p", "--no-store")
+    assert code == 0, err
+    assert "added to the bank" not in out and not default_bank.exists()  # --no-store: only --out is written
     assert_user_error(cli("eval", "--prompt", tmp_path / "p", "--task", spec, "--backbone", tiny_dirs["causal48"]),
                       "hidden size")
 
@@ -151,3 +168,12 @@ def test_device_option_is_checked_and_used(cli, tiny_dirs, tmp_path, monkeypatch
     code, _, err = cli(*base, "--device", "cpu", "--out", tmp_path / "c")
     assert code == 0, err
     assert load_backbone(str(tiny_dirs["causal"]), "float32").device.type == "cpu"  # the command's choice holds
+
+
+def test_shots_all_trains_on_the_whole_training_split(cli, tiny_dirs, tmp_path):
+    spec = write_spec(tmp_path)
+    code, _, err = cli("train", "--task", spec, "--backbone", tiny_dirs["causal"], "--shots", "all", "--train-size", 10,
+                       "--dev-size", 5, "--steps", 2, "--eval-every", 2, "--prompt-length", 4, "--out", tmp_path / "p")
+    assert code == 0, err
+    info = load_prompt(tmp_path / "p").info
+    assert info["shots"] is None and info["train_examples"] == 10  # the first 10 of the (shuffled) training split

@@ -83,7 +83,7 @@ def test_refusals_are_one_line(cli, tiny_dirs, bank, tmp_path):
             (("project", "train", "--from", small, "--to", small, "--tasks", "bbc_news", "--out", tmp_path / "q"),
              "both are"),
             (("project", "train", "--from", small, "--to", wide, "--tasks", "bbc_news", "--method", "average",
-              "--out", tmp_path / "q"), "--method must be")):
+              "--out", tmp_path / "q"), "'average' is not one of")):
         code, out, err = cli(*args)
         lines = [line for line in err.strip().splitlines() if line.strip()]
         assert code == 2 and len(lines) == 1 and words in lines[0] and "Traceback" not in err + out, (args, err)

@@ -1,12 +1,14 @@
 """The `promptbank` command: a thin shell that parses arguments, calls the library and prints with rich.
 
-One module per command group; importing them registers their commands on the app.
+One module per command group; importing them registers their commands on the app. None of them loads torch until
+a command runs, so `--help` is instant.
 """
 
 from __future__ import annotations
 
 import sys
 
+import typer
 from rich.console import Console
 from rich.markup import escape
 
@@ -16,10 +18,23 @@ from promptbank.cli import info, training, bank, transfer, pretraining, projecti
 from promptbank.errors import PromptbankError
 
 
+def _fail(message: str) -> None:
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    sys.exit(2)
+
+
 def main() -> None:
-    """Entry point: user mistakes end as one sentence on stderr and exit code 2, never a traceback."""
+    """Entry point: user mistakes, the library's and the command line's alike (an unknown option, a choice that does
+    not exist, a number that is not one), end as one sentence on stderr and exit code 2, never a traceback."""
     try:
-        app()
+        code = app(standalone_mode=False)
+    except typer.TyperException as err:  # usage errors, before any library code ran
+        if type(err).__name__ == "NoArgsIsHelpError":  # the help was printed
+            sys.exit(err.exit_code)
+        _fail(" ".join(err.format_message().replace("Value error, ", "").split()))
+    except typer.Abort:
+        Console(stderr=True).print("Aborted.")
+        sys.exit(1)
     except PromptbankError as err:
-        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
-        sys.exit(2)
+        _fail(str(err))
+    sys.exit(code if isinstance(code, int) else 0)  # as a standalone click app does (^C ends as 130)

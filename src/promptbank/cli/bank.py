@@ -4,29 +4,48 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.table import Table
 
-from promptbank.bank import PromptBank, PromptRecord
-from promptbank.cli.app import (
-    LR_HELP,
+from promptbank.cli.app import app, console, use_device, use_executor
+from promptbank.cli.options import (
+    DEFAULT_BACKBONE,
     AddressOption,
+    BackboneOption,
     BankOption,
     CpusOption,
+    DevSizeOption,
     DeviceOption,
+    Dtype,
+    DtypeOption,
+    EvalEveryOption,
+    ExecutorKind,
     ExecutorOption,
     GpusOption,
-    app,
-    console,
-    train_config,
-    use_device,
-    use_executor,
+    Kind,
+    LrOption,
+    PatienceOption,
+    PromptLengthOption,
+    RecordIdArgument,
+    SeedsOption,
+    ShotsOption,
+    SortColumn,
+    StepsOption,
+    TasksOption,
+    TestSizeOption,
+    TrainSizeOption,
+    names,
+    sort_key,
 )
 from promptbank.errors import BadArgumentError
 
+if TYPE_CHECKING:
+    from promptbank.bank import PromptRecord
+
 bank_app = typer.Typer(no_args_is_help=True, help="The prompt bank: list, show, tag, verify, export and import prompts.")
+NameOption = Annotated[Optional[str], typer.Option(help="A name to list it by (default: the task and a short id).")]
 
 
 def _metric(record: PromptRecord, path: str) -> str:
@@ -45,30 +64,36 @@ def _threshold(text: str | None) -> tuple[str, float] | None:
 
 
 @bank_app.command("add")
-def add(prompt: Annotated[Path, typer.Option(help="A saved prompt directory (from `promptbank train`).")],
-        bank: BankOption = None, name: Annotated[Optional[str], typer.Option(help="A name to list it by.")] = None,
-        kind: Annotated[str, typer.Option(help="task, pretrained, projected or mixture.")] = "task",
+def add(prompt: Annotated[Path, typer.Option(help="A saved prompt directory (from `promptbank train --out`).")],
+        bank: BankOption = None, name: NameOption = None,
+        kind: Annotated[Kind, typer.Option(help="What the prompt is.")] = Kind.TASK,
         tag: Annotated[Optional[list[str]], typer.Option(help="A tag (repeatable).")] = None) -> None:
     """Add a saved prompt to the bank."""
+    from promptbank.bank import PromptBank
     from promptbank.tuning.prompt import load_prompt
     loaded = load_prompt(prompt)
     with PromptBank(bank, create=True) as store:
-        record = store.add(loaded, name=name, kind=kind, tags=tag or ())
+        record = store.add(loaded, name=name, kind=kind.value, tags=tag or ())
     console.print(f"added {record.id} ({record.name}) to {store.root}")
 
 
 @bank_app.command("list")
-def list_(bank: BankOption = None, task: Annotated[Optional[str], typer.Option()] = None,
-          backbone: Annotated[Optional[str], typer.Option()] = None, kind: Annotated[Optional[str], typer.Option()] = None,
-          tag: Annotated[Optional[str], typer.Option()] = None,
-          min: Annotated[Optional[str], typer.Option("--min", help="METRIC=VALUE, e.g. test.accuracy=0.7.")] = None,
-          sort: Annotated[str, typer.Option(help="created, name, task, backbone, length, or a metric path.")] = "created",
+def list_(bank: BankOption = None,
+          task: Annotated[Optional[str], typer.Option(help="Only the prompts of this task.")] = None,
+          backbone: Annotated[Optional[str], typer.Option(help="Only the prompts of this backbone.")] = None,
+          kind: Annotated[Optional[Kind], typer.Option(help="Only the prompts of this kind.")] = None,
+          tag: Annotated[Optional[str], typer.Option(help="Only the prompts with this tag.")] = None,
+          min: Annotated[Optional[str], typer.Option("--min", help="Only the prompts with METRIC ≥ VALUE, written "
+                                                                   "METRIC=VALUE, e.g. test.accuracy=0.7.")] = None,
+          sort: Annotated[str, typer.Option(parser=sort_key, metavar="|".join(SortColumn) + "|METRIC.PATH", help="Sort by a column or by a metric path such as "
+                                                                       "dev.accuracy.")] = "created",
           desc: Annotated[bool, typer.Option("--desc", help="Sort descending.")] = False,
-          limit: Annotated[Optional[int], typer.Option()] = None) -> None:
+          limit: Annotated[Optional[int], typer.Option(help="List at most N prompts.")] = None) -> None:
     """List prompts, filtered and sorted."""
+    from promptbank.bank import PromptBank
     with PromptBank(bank) as store:
-        records = store.list(task=task, backbone=backbone, kind=kind, tag=tag, min_metric=_threshold(min), sort=sort,
-                             descending=desc, limit=limit)
+        records = store.list(task=task, backbone=backbone, kind=kind and kind.value, tag=tag,
+                             min_metric=_threshold(min), sort=sort, descending=desc, limit=limit)
     table = Table("id", "name", "task", "kind", "backbone", "L", "init", "dev acc", "test acc", "tags",
                   title=f"{len(records)} prompts in {store.root}")
     for r in records:
@@ -78,9 +103,9 @@ def list_(bank: BankOption = None, task: Annotated[Optional[str], typer.Option()
 
 
 @bank_app.command("show")
-def show(record_id: Annotated[str, typer.Argument(help="A prompt id (or a unique prefix).")],
-         bank: BankOption = None) -> None:
+def show(record_id: RecordIdArgument, bank: BankOption = None) -> None:
     """Show a prompt's metadata, lineage and training-curve summary."""
+    from promptbank.bank import PromptBank
     with PromptBank(bank) as store:
         r = store.get(record_id)
     table = Table("field", "value", title=f"prompt {r.id}", show_header=False)
@@ -98,18 +123,21 @@ def show(record_id: Annotated[str, typer.Argument(help="A prompt id (or a unique
 
 
 @bank_app.command("rm")
-def rm(record_id: Annotated[str, typer.Argument()], bank: BankOption = None) -> None:
+def rm(record_id: RecordIdArgument, bank: BankOption = None) -> None:
     """Remove a prompt (and its blob, unless another prompt shares it)."""
+    from promptbank.bank import PromptBank
     with PromptBank(bank) as store:
         record = store.remove(record_id)
     console.print(f"removed {record.id} ({record.name})")
 
 
 @bank_app.command("tag")
-def tag(record_id: Annotated[str, typer.Argument()], bank: BankOption = None,
-        add: Annotated[Optional[list[str]], typer.Option("--add")] = None,
-        remove: Annotated[Optional[list[str]], typer.Option("--remove")] = None) -> None:
+def tag(record_id: RecordIdArgument, bank: BankOption = None,
+        add: Annotated[Optional[list[str]], typer.Option("--add", help="A tag to add (repeatable).")] = None,
+        remove: Annotated[Optional[list[str]], typer.Option("--remove", help="A tag to remove (repeatable).")]
+        = None) -> None:
     """Add or remove tags."""
+    from promptbank.bank import PromptBank
     with PromptBank(bank) as store:
         record = store.tag(record_id, add or (), remove or ())
     console.print(f"{record.id}: {', '.join(record.tags) or 'no tags'}")
@@ -118,6 +146,7 @@ def tag(record_id: Annotated[str, typer.Argument()], bank: BankOption = None,
 @bank_app.command("verify")
 def verify(bank: BankOption = None) -> None:
     """Check every blob against its checksum and record; exit 1 if anything is wrong."""
+    from promptbank.bank import PromptBank
     with PromptBank(bank) as store:
         report = store.verify()
     for problem in report.problems:
@@ -133,6 +162,7 @@ def verify(bank: BankOption = None) -> None:
 @bank_app.command("gc")
 def gc(bank: BankOption = None) -> None:
     """Delete files no record references (left by interrupted adds or removals)."""
+    from promptbank.bank import PromptBank
     with PromptBank(bank) as store:
         removed = store.gc()
     console.print(f"removed {len(removed)} unreferenced files")
@@ -140,8 +170,10 @@ def gc(bank: BankOption = None) -> None:
 
 @bank_app.command("export")
 def export(out: Annotated[Path, typer.Option(help="Archive file to write (.tar.gz).")], bank: BankOption = None,
-           ids: Annotated[Optional[list[str]], typer.Argument(help="Prompt ids (default: the whole bank).")] = None) -> None:
+           ids: Annotated[Optional[list[str]], typer.Argument(metavar="[ID]...", help="Prompt ids (default: the whole "
+                                                                                      "bank).")] = None) -> None:
     """Export the bank, or a selection, as a portable archive."""
+    from promptbank.bank import PromptBank
     from promptbank.bank.archive import export_archive
     with PromptBank(bank) as store:
         records = export_archive(store, out, ids)
@@ -152,6 +184,7 @@ def export(out: Annotated[Path, typer.Option(help="Archive file to write (.tar.g
 def import_(archive: Annotated[Path, typer.Argument(help="An archive made by `promptbank bank export`.")],
             bank: BankOption = None) -> None:
     """Import the prompts of an archive (ids are kept; prompts already present are skipped)."""
+    from promptbank.bank import PromptBank
     from promptbank.bank.archive import import_archive, read_archive
     read_archive(archive)  # a foreign or damaged file is refused before a bank is created for it
     with PromptBank(bank, create=True) as store:
@@ -160,12 +193,13 @@ def import_(archive: Annotated[Path, typer.Argument(help="An archive made by `pr
 
 
 @bank_app.command("export-peft")
-def export_peft(record_id: Annotated[str, typer.Argument()],
-                out: Annotated[Path, typer.Option(help="Directory for PeftModel.from_pretrained.")],
+def export_peft(record_id: RecordIdArgument,
+                out: Annotated[Path, typer.Option(help="Directory for PeftModel.from_pretrained (must not exist).")],
                 bank: BankOption = None, device: DeviceOption = None) -> None:
     """Export a prompt as a PEFT prompt-tuning directory."""
     use_device(device)
     from promptbank.backbones import load_backbone
+    from promptbank.bank import PromptBank
     from promptbank.bank.peft import export_peft as write
     if out.exists():
         raise BadArgumentError(f"{out} already exists; choose another --out or remove it.")
@@ -178,10 +212,11 @@ def export_peft(record_id: Annotated[str, typer.Argument()],
 @bank_app.command("import-peft")
 def import_peft(directory: Annotated[Path, typer.Argument(help="A PEFT prompt-tuning adapter directory.")],
                 backbone: Annotated[str, typer.Option(help="The backbone the prompt was trained on.")],
-                bank: BankOption = None, name: Annotated[Optional[str], typer.Option()] = None, device: DeviceOption = None) -> None:
+                bank: BankOption = None, name: NameOption = None, device: DeviceOption = None) -> None:
     """Import a PEFT prompt-tuning adapter into the bank."""
     use_device(device)
     from promptbank.backbones import load_backbone
+    from promptbank.bank import PromptBank
     from promptbank.bank.peft import read_peft
     prompt = read_peft(directory, load_backbone(backbone))
     with PromptBank(bank, create=True) as store:
@@ -190,42 +225,34 @@ def import_peft(directory: Annotated[Path, typer.Argument(help="A PEFT prompt-tu
 
 
 @bank_app.command("build")
-def build(tasks: Annotated[str, typer.Option(help="Comma-separated source task names.")], bank: BankOption = None,
-          backbone: Annotated[str, typer.Option()] = "smollm2-135m",
-          shots: Annotated[Optional[int], typer.Option(help="Examples per class (few-shot).")] = 16,
-          full: Annotated[bool, typer.Option("--full", help="Train on the whole training split instead of "
-                                             "--shots, with dev scores on --dev-size validation examples.")] = False,
-          train_size: Annotated[Optional[int], typer.Option(help="With --full: at most this many training "
-                                                                 "examples.")] = None,
-          dev_size: Annotated[int, typer.Option(help="With --full: dev examples from the validation split.")] = 200,
-          steps: Annotated[int, typer.Option()] = 100, prompt_length: Annotated[int, typer.Option()] = 20,
-          seeds: Annotated[str, typer.Option(help="Comma-separated seeds: one prompt per task and seed.")] = "0",
-          eval_every: Annotated[int, typer.Option()] = 20,
-          patience: Annotated[int, typer.Option(help="Stop after N evaluations without dev gain (0: never).")] = 0,
-          lr: Annotated[Optional[float], typer.Option(help=LR_HELP)] = None,
-          test_size: Annotated[Optional[int], typer.Option(help="Test examples (default: the whole test split).")]
-          = None,
+def build(tasks: TasksOption, bank: BankOption = None, backbone: BackboneOption = DEFAULT_BACKBONE,
+          shots: ShotsOption = 16, train_size: TrainSizeOption = None, dev_size: DevSizeOption = 200,
+          steps: StepsOption = 100, prompt_length: PromptLengthOption = 20, seeds: SeedsOption = 1,
+          eval_every: EvalEveryOption = 20, patience: PatienceOption = 0, lr: LrOption = None,
+          test_size: TestSizeOption = None,
           bar: Annotated[bool, typer.Option(help="Keep only sources that beat the majority class by 0.05 and the "
-                                                 "template with no prompt on test.")] = True,
-          dtype: Annotated[str, typer.Option()] = "auto", device: DeviceOption = None,
-          executor: ExecutorOption = "local", address: AddressOption = None, cpus_per_unit: CpusOption = None,
-          gpus_per_unit: GpusOption = None) -> None:
-    """Train source prompts on several tasks into the bank (a stopped build continues where it was)."""
+                                                 "template with no prompt on test (--no-bar keeps every source).")]
+          = True,
+          dtype: DtypeOption = Dtype.AUTO, device: DeviceOption = None,
+          executor: ExecutorOption = ExecutorKind.LOCAL, address: AddressOption = None,
+          cpus_per_unit: CpusOption = None, gpus_per_unit: GpusOption = None) -> None:
+    """Train source prompts into the bank, one per task and seed (a stopped build continues where it was).
+
+    Each starts from random init and is held to a bar on its test split (--no-bar keeps every source)."""
     runner = use_executor(executor, address, cpus_per_unit, gpus_per_unit, device)
     use_device(device)
+    from promptbank.bank import PromptBank
     from promptbank.bank.build import BAR_MARGIN, build_bank
     from promptbank.tasks import get_task
-    try:
-        seed_list = tuple(int(s) for s in seeds.split(","))
-    except ValueError:
-        raise BadArgumentError(f"--seeds takes comma-separated integers, not {seeds!r}.") from None
-    config = train_config(backbone, steps=steps, eval_every=eval_every, lr=lr, patience=patience)
-    task_names = [t for t in tasks.split(",") if t]
+    from promptbank.tuning.config import TrainConfig
+    config = TrainConfig(steps=steps, eval_every=eval_every, lr=lr, patience=patience)
+    task_names = list(names(tasks))
     for name in task_names:
         get_task(name)  # before a bank is created for them
     with PromptBank(bank, create=True) as store:
-        outcomes = build_bank(task_names, store, backbone, None if full else shots, prompt_length, seed_list, config,
-                              dtype, test_size, dev_size, train_size, BAR_MARGIN if bar else None, executor=runner)
+        outcomes = build_bank(task_names, store, backbone, shots, prompt_length, tuple(range(seeds)), config,
+                              dtype.value, test_size, dev_size, train_size, BAR_MARGIN if bar else None,
+                              executor=runner)
     table = Table("task", "seed", "id", "dev acc", "test acc", "majority", "no prompt", "steps", "kept",
                   title=f"built {sum(o.kept for o in outcomes)} of {len(outcomes)} source prompts")
     for o in outcomes:

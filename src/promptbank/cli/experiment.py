@@ -8,18 +8,34 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from promptbank.cli.app import (
-    LR_HELP,
+from promptbank.cli.app import app, console, use_device, use_executor
+from promptbank.cli.options import (
+    DEFAULT_BACKBONE,
     AddressOption,
+    BackboneOption,
+    ByOption,
     CpusOption,
     DeviceOption,
+    Dtype,
+    DtypeOption,
+    EvalEveryOption,
+    ExecutorKind,
     ExecutorOption,
+    FewShotsOption,
     GpusOption,
-    app,
-    console,
+    KOption,
+    LrOption,
+    PromptLengthOption,
+    Retrieval,
+    SeedsOption,
+    StepsOption,
+    StrategiesOption,
+    Strategy,
+    SweepInit,
+    TestLimitOption,
+    bank_option,
+    choices,
     names,
-    use_device,
-    use_executor,
 )
 from promptbank.errors import BadArgumentError
 
@@ -36,26 +52,25 @@ def matrix(
                                                         "bank; default: every source task in it but the targets; "
                                                         "'' for none, with baseline and pretrained inits alone).")]
     = None,
-    bank: Annotated[Optional[Path], typer.Option(help="Bank of source prompts (default: $PROMPTBANK_HOME).")] = None,
-    seeds: Annotated[int, typer.Option(help="Number of seeds (few-shot draws and inits): 0..N-1.")] = 3,
-    backbone: Annotated[str, typer.Option()] = "smollm2-135m",
-    shots: Annotated[int, typer.Option()] = 16,
-    steps: Annotated[int, typer.Option(help="Training steps of every run (the same budget for all).")] = 30,
-    eval_every: Annotated[int, typer.Option()] = 5,
-    lr: Annotated[Optional[float], typer.Option(help=LR_HELP)] = None,
-    prompt_length: Annotated[int, typer.Option()] = 20,
-    strategies: Annotated[str, typer.Option(help="Comma-separated transfer strategies.")] =
-        "weighted-average,best-of-k,mixture",
-    k: Annotated[int, typer.Option()] = 3,
-    by: Annotated[str, typer.Option(help="Retrieval for the strategies: zero-shot or similarity.")] = "zero-shot",
+    bank: bank_option("The bank of source (and pre-trained) prompts") = None,
+    seeds: SeedsOption = 3,
+    backbone: BackboneOption = DEFAULT_BACKBONE,
+    shots: FewShotsOption = 16,
+    steps: StepsOption = 30,
+    eval_every: EvalEveryOption = 5,
+    lr: LrOption = None,
+    prompt_length: PromptLengthOption = 20,
+    strategies: StrategiesOption = "weighted-average,best-of-k,mixture",
+    k: KOption = 3,
+    by: ByOption = Retrieval.ZERO_SHOT,
     per_source: Annotated[bool, typer.Option(help="Train the target from every source (the gain matrix).")] = True,
     per_source_seeds: Annotated[Optional[int], typer.Option(help="Train from every source in the first N seeds only "
                                                                  "(default: all).")] = None,
-    test_size: Annotated[int, typer.Option()] = 200,
-    dtype: Annotated[str, typer.Option()] = "auto",
+    test_size: TestLimitOption = 200,
+    dtype: DtypeOption = Dtype.AUTO,
     report_only: Annotated[bool, typer.Option(help="Train nothing: report the cells finished so far.")] = False,
     device: DeviceOption = None,
-    executor: ExecutorOption = "local", address: AddressOption = None, cpus_per_unit: CpusOption = None,
+    executor: ExecutorOption = ExecutorKind.LOCAL, address: AddressOption = None, cpus_per_unit: CpusOption = None,
     gpus_per_unit: GpusOption = None,
 ) -> None:
     """Source × target matrix of zero-shot scores and transfer gains, metric correlations, convergence curves.
@@ -65,8 +80,7 @@ def matrix(
     from promptbank.bank import PromptBank
     from promptbank.experiments.matrix import MatrixSpec, run_matrix
     from promptbank.tuning.config import TrainConfig
-    if seeds <= 0:
-        raise BadArgumentError(f"--seeds must be positive, not {seeds}.")
+    chosen = choices(strategies, Strategy, "--strategies", "strategy")
     if sources is None:
         with PromptBank(bank) as store:
             found = {r.task for r in store.list(backbone=backbone, tag="source")}
@@ -74,8 +88,8 @@ def matrix(
     spec = MatrixSpec(sources=names(sources), targets=names(targets), seeds=tuple(range(seeds)), backbone=backbone,
                       shots=shots, prompt_length=prompt_length,
                       train=TrainConfig(steps=steps, eval_every=eval_every, lr=lr, patience=0),
-                      strategies=names(strategies), k=k, by=by, per_source=per_source,
-                      per_source_seeds=per_source_seeds, test_size=test_size, dtype=dtype)
+                      strategies=chosen, k=k, by=by.value, per_source=per_source,
+                      per_source_seeds=per_source_seeds, test_size=test_size, dtype=dtype.value)
     with PromptBank(bank) as store:
         _, summary = run_matrix(spec, store, out, run_missing=not report_only, executor=runner)
     print_summary(spec, summary)
@@ -132,32 +146,36 @@ def _numbers(text: str, kind: type, option: str) -> tuple:
 def sweep(
     tasks: Annotated[str, typer.Option(help="Comma-separated tasks to choose the recipe on.")],
     out: Annotated[Path, typer.Option(help="Folder for sweep.json and sweep.csv (reruns continue).")],
-    backbone: Annotated[str, typer.Option()] = "smollm2-135m",
+    backbone: BackboneOption = DEFAULT_BACKBONE,
     lrs: Annotated[str, typer.Option(help="Comma-separated learning rates.")] = "0.003,0.01,0.03,0.1",
     warmups: Annotated[str, typer.Option(help="Comma-separated warmup fractions of the steps.")] = "0.06",
     prompt_lengths: Annotated[str, typer.Option(help="Comma-separated prompt lengths.")] = "20",
-    inits: Annotated[str, typer.Option(help="Comma-separated inits: random, vocab, labels, transfer.")] = "random",
-    bank: Annotated[Optional[Path], typer.Option(help="Source prompts for the transfer init.")] = None,
-    seeds: Annotated[int, typer.Option(help="Number of seeds: 0..N-1.")] = 2,
-    shots: Annotated[int, typer.Option()] = 16,
-    steps: Annotated[int, typer.Option()] = 30,
-    eval_every: Annotated[int, typer.Option()] = 10,
+    inits: Annotated[str, typer.Option(help="Comma-separated inits, each one of: " + ", ".join(SweepInit) + " (the "
+                                            "weighted average of the 3 best sources of --bank by zero-shot dev "
+                                            "score).")] = "random",
+    bank: bank_option("With --inits transfer: the bank of source prompts") = None,
+    seeds: SeedsOption = 2,
+    shots: FewShotsOption = 16,
+    steps: StepsOption = 30,
+    eval_every: EvalEveryOption = 10,
     dev_size: Annotated[int, typer.Option(help="Dev examples from the validation split (never test).")] = 200,
-    dtype: Annotated[str, typer.Option()] = "auto",
+    dtype: DtypeOption = Dtype.AUTO,
     device: DeviceOption = None,
 ) -> None:
     """Few-shot training recipe sweep (lr × warmup × prompt length × init) scored on dev data only."""
     use_device(device)
     from promptbank.experiments.sweep import SweepSpec, run_sweep
     from promptbank.tuning.config import TrainConfig
-    if seeds <= 0:
-        raise BadArgumentError(f"--seeds must be positive, not {seeds}.")
+    chosen = choices(inits, SweepInit, "--inits", "sweep init")
+    if "transfer" in chosen and bank is None:  # the default bank, as everywhere; a sweep without it records none
+        from promptbank.bank.store import default_root
+        bank = default_root()
     spec = SweepSpec(backbone=backbone, tasks=names(tasks), lrs=_numbers(lrs, float, "--lrs"),
                      warmups=_numbers(warmups, float, "--warmups"),
-                     prompt_lengths=_numbers(prompt_lengths, int, "--prompt-lengths"), inits=names(inits),
+                     prompt_lengths=_numbers(prompt_lengths, int, "--prompt-lengths"), inits=chosen,
                      seeds=tuple(range(seeds)), shots=shots, dev_size=dev_size,
                      train=TrainConfig(steps=steps, eval_every=eval_every, patience=0),
-                     bank=None if bank is None else str(bank), dtype=dtype)
+                     bank=None if bank is None else str(bank), dtype=dtype.value)
     summary = run_sweep(spec, out)
     table = Table("init", "lr", "warmup", "L", "runs", "start dev", "best dev", "knocked out", "final dev",
                   title=f"recipe sweep on {backbone} (mean dev accuracy over tasks and seeds)")
@@ -174,25 +192,25 @@ def sweep(
 def zero_shot(
     tasks: Annotated[str, typer.Option(help="Comma-separated tasks to try every source prompt on.")],
     out: Annotated[Path, typer.Option(help="Folder for the heatmap, report.html, JSON and CSV (reruns continue).")],
-    bank: Annotated[Optional[Path], typer.Option(help="Bank of source prompts (default: $PROMPTBANK_HOME).")] = None,
-    backbone: Annotated[str, typer.Option()] = "smollm2-135m",
-    test_size: Annotated[int, typer.Option(help="Test examples per task (at most).")] = 1000,
-    prompt_length: Annotated[int, typer.Option()] = 20,
-    dtype: Annotated[str, typer.Option()] = "auto",
+    bank: bank_option("The bank of source prompts") = None,
+    backbone: BackboneOption = DEFAULT_BACKBONE,
+    test_size: TestLimitOption = 1000,
+    prompt_length: Annotated[int, typer.Option(help="Use the bank's source prompts of this many tokens.")] = 20,
+    dtype: DtypeOption = Dtype.AUTO,
     device: DeviceOption = None,
 ) -> None:
     """Zero-shot transfer matrix: every source prompt of the bank, as it is, on every task's test split."""
     use_device(device)
     from promptbank.bank import PromptBank
-    from promptbank.experiments.report import ZERO_SHOT_ROWS
-    from promptbank.experiments.zero_shot import ZeroShotSpec, run_zero_shot_matrix
+    from promptbank.experiments.zero_shot import ZeroShotSpec, run_zero_shot_matrix, summary_rows
     spec = ZeroShotSpec(backbone=backbone, tasks=names(tasks), test_size=test_size, prompt_length=prompt_length,
-                        dtype=dtype)
+                        dtype=dtype.value)
     with PromptBank(bank) as store:
         summary = run_zero_shot_matrix(spec, store, out)
-    table = Table("", "same kind", "other kind", title=f"zero-shot transfer on {backbone} (own task left out)")
-    for label, key in ZERO_SHOT_ROWS:
-        table.add_row(label, _figure(summary[f"{key}_same_kind"]), _figure(summary[f"{key}_other_kind"]))
+    table = Table("", "same category", "other category",
+                  title=f"zero-shot transfer on {backbone} (own task left out)")
+    for label, same, other in summary_rows(summary):
+        table.add_row(label, _figure(same), _figure(other))
     console.print(table)
     console.print(f"report: {out / 'report.html'}")
 
@@ -257,15 +275,16 @@ def cross_model(
     projector: Annotated[list[Path], typer.Option(help="A saved projector (repeatable: e.g. one per method).")],
     tasks: Annotated[str, typer.Option(help="Comma-separated held-out tasks (no projector trained on them).")],
     out: Annotated[Path, typer.Option(help="Folder for results.json and summary.md (reruns continue).")],
-    bank: Annotated[Optional[Path], typer.Option(help="Bank with the tasks' prompts on both backbones.")] = None,
-    seeds: Annotated[int, typer.Option(help="Number of seeds: 0..N-1.")] = 5,
-    shots: Annotated[int, typer.Option()] = 16,
-    steps: Annotated[int, typer.Option()] = 30,
-    eval_every: Annotated[int, typer.Option()] = 5,
-    lr: Annotated[Optional[float], typer.Option(help=LR_HELP)] = None,
-    prompt_length: Annotated[int, typer.Option()] = 20,
-    test_size: Annotated[int, typer.Option()] = 1000,
-    dtype: Annotated[str, typer.Option()] = "auto",
+    bank: bank_option("The bank with the tasks' prompts on both backbones") = None,
+    seeds: SeedsOption = 5,
+    shots: FewShotsOption = 16,
+    steps: StepsOption = 30,
+    eval_every: EvalEveryOption = 5,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate of the few-shot runs (default: the target "
+                                                     "backbone's recipe; see `promptbank backbones`).")] = None,
+    prompt_length: PromptLengthOption = 20,
+    test_size: TestLimitOption = 1000,
+    dtype: DtypeOption = Dtype.AUTO,
     device: DeviceOption = None,
 ) -> None:
     """Projected prompts of held-out tasks on the target backbone: zero-shot (own and other tasks) and as inits."""
@@ -273,12 +292,12 @@ def cross_model(
     from promptbank.bank import PromptBank
     from promptbank.experiments.cross_model import CrossModelSpec, run_cross_model, spread_sentence
     from promptbank.tuning.config import TrainConfig
-    if seeds <= 0 or not projector:
-        raise BadArgumentError("Give at least one --projector and a positive --seeds.")
+    if not projector:
+        raise BadArgumentError("Give at least one --projector.")
     spec = CrossModelSpec(projectors=tuple(map(str, projector)), tasks=names(tasks), seeds=tuple(range(seeds)),
                           shots=shots, train=TrainConfig(steps=steps, eval_every=eval_every, lr=lr, patience=0),
                           prompt_length=prompt_length,
-                          test_size=test_size, dtype=dtype)
+                          test_size=test_size, dtype=dtype.value)
     with PromptBank(bank) as store:
         summary = run_cross_model(spec, store, out)
     table = Table("task", "projector", "zero-shot", "native", "template", "majority", "few-shot", "random init",

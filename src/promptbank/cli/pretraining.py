@@ -8,58 +8,64 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from promptbank.cli.app import (
-    LR_HELP,
+from promptbank.cli.app import app, console, use_device, use_executor
+from promptbank.cli.options import (
+    DEFAULT_BACKBONE,
     AddressOption,
+    BackboneOption,
     CpusOption,
     DeviceOption,
+    Dtype,
+    DtypeOption,
+    ExecutorKind,
     ExecutorOption,
     GpusOption,
-    app,
-    console,
-    names,
-    train_config,
-    use_device,
-    use_executor,
+    LrOption,
+    PretrainFormat,
+    PromptLengthOption,
+    bank_option,
+    choices,
 )
 
 
 @app.command()
 def pretrain(
-    bank: Annotated[Optional[Path], typer.Option(help="Bank to store the pre-trained prompts in (kind pretrained; "
-                                                      "default: $PROMPTBANK_HOME).")] = None,
-    formats: Annotated[str, typer.Option(help="Comma-separated: nsp3 (sentence pairs), next_sentence_selection "
-                                              "(multiple choice), sentence_sentiment5 (single text), unified.")]
-    = "nsp3,next_sentence_selection,sentence_sentiment5,unified",
-    backbone: Annotated[str, typer.Option()] = "smollm2-135m",
+    bank: bank_option("The bank the pre-trained prompts are stored in (kind pretrained)") = None,
+    formats: Annotated[str, typer.Option(help="Comma-separated formats: nsp3 (sentence pairs), "
+                                              "next_sentence_selection (multiple choice), sentence_sentiment5 (single "
+                                              "text), unified (all three as one multiple-choice task).")]
+    = ",".join(PretrainFormat),
+    backbone: BackboneOption = DEFAULT_BACKBONE,
     steps: Annotated[int, typer.Option(help="Training steps per format.")] = 1000,
     examples: Annotated[int, typer.Option(help="Training examples per format, drawn from the corpus.")] = 20000,
     dev_size: Annotated[int, typer.Option(help="Held-out corpus examples that pick each format's best checkpoint.")]
     = 200,
     documents: Annotated[Optional[int], typer.Option(help="Corpus size: documents drawn with the seed "
                                                           "(default: all 13,747).")] = None,
-    prompt_length: Annotated[int, typer.Option()] = 20,
-    lr: Annotated[Optional[float], typer.Option(help=LR_HELP)] = None,
+    prompt_length: PromptLengthOption = 20,
+    lr: LrOption = None,
     eval_every: Annotated[int, typer.Option(help="Evaluate on the held-out examples every N steps.")] = 100,
     seed: Annotated[int, typer.Option(help="Seed for the corpus sample, the examples, the init and batches.")] = 0,
     work_dir: Annotated[Path, typer.Option(help="Checkpoints of unfinished formats (rerun to continue).")]
     = Path("runs/pretrain"),
-    dtype: Annotated[str, typer.Option()] = "auto",
+    dtype: DtypeOption = Dtype.AUTO,
     device: DeviceOption = None,
-    executor: ExecutorOption = "local",
+    executor: ExecutorOption = ExecutorKind.LOCAL,
     address: AddressOption = None,
     cpus_per_unit: CpusOption = None,
     gpus_per_unit: GpusOption = None,
 ) -> None:
     """Pre-train one prompt per format on self-supervised tasks built from unlabeled text (PPT), into the bank."""
+    chosen = choices(formats, PretrainFormat, "--formats", "pre-training format")
     runner = use_executor(executor, address, cpus_per_unit, gpus_per_unit, device)
     use_device(device)
     from promptbank.bank import PromptBank
     from promptbank.pretraining.run import PretrainSpec
     from promptbank.pretraining.run import pretrain as run
-    spec = PretrainSpec(backbone=backbone, formats=names(formats), examples=examples, dev_size=dev_size, documents=documents,
-                        prompt_length=prompt_length, seed=seed, dtype=dtype,
-                        train=train_config(backbone, steps=steps, lr=lr, eval_every=eval_every, patience=0, seed=seed))
+    from promptbank.tuning.config import TrainConfig
+    spec = PretrainSpec(backbone=backbone, formats=chosen, examples=examples, dev_size=dev_size, documents=documents,
+                        prompt_length=prompt_length, seed=seed, dtype=dtype.value,
+                        train=TrainConfig(steps=steps, lr=lr, eval_every=eval_every, patience=0, seed=seed))
     with PromptBank(bank, create=True) as store:
         records = [store.get(r.id) for r in run(spec, store, work_dir, executor=runner)]  # with their curves
     table = Table("format", "bank id", "start dev", "best dev", "best step", "minutes", title="pre-trained prompts")

@@ -8,7 +8,18 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from promptbank.cli.app import DeviceOption, app, console, names, use_device
+from promptbank.cli.app import app, console, use_device
+from promptbank.cli.options import (
+    BatchSizeOption,
+    DeviceOption,
+    Dtype,
+    DtypeOption,
+    Nonlinearity,
+    ProjectionMethod,
+    PromptLengthOption,
+    bank_option,
+    names,
+)
 
 project_app = typer.Typer(no_args_is_help=True, help="Cross-model projectors: train, apply to bank prompts, list.")
 app.add_typer(project_app, name="project")
@@ -20,20 +31,22 @@ def train(
     target: Annotated[str, typer.Option("--to", help="The backbone they are projected into.")],
     tasks: Annotated[str, typer.Option(help="Comma-separated training tasks (their prompts come from the bank).")],
     out: Annotated[Path, typer.Option(help="Directory to save the projector to (must not exist).")],
-    method: Annotated[str, typer.Option(help="distance (to the target backbone's own prompts of the tasks) or task "
-                                             "(the tasks' loss through the frozen target).")] = "task",
-    bank: Annotated[Optional[Path], typer.Option(help="Bank holding the tasks' prompts (default: $PROMPTBANK_HOME).")]
-    = None,
-    steps: Annotated[int, typer.Option()] = 500,
+    method: Annotated[ProjectionMethod, typer.Option(help="distance: fit the target backbone's own prompts of the "
+                                                          "tasks; task: the tasks' loss through the frozen target.")]
+    = ProjectionMethod.TASK,
+    bank: bank_option("The bank holding the tasks' prompts") = None,
+    steps: Annotated[int, typer.Option(help="The projector's training steps.")] = 500,
     hidden: Annotated[int, typer.Option(help="The projector's hidden width.")] = 768,
-    lr: Annotated[float, typer.Option()] = 1e-3,
-    batch_size: Annotated[int, typer.Option(help="Training examples per step (task method).")] = 8,
+    nonlinearity: Annotated[Nonlinearity, typer.Option(help="The projector's activation between its two linear "
+                                                            "layers.")] = Nonlinearity.TANH,
+    lr: Annotated[float, typer.Option(help="The projector's learning rate.")] = 1e-3,
+    batch_size: BatchSizeOption = 8,
     train_size: Annotated[int, typer.Option(help="Training examples per task (task method).")] = 2000,
     measure_size: Annotated[int, typer.Option(help="Training examples per task whose loss and accuracy are measured "
                                                    "before and after training (task method).")] = 250,
-    prompt_length: Annotated[int, typer.Option()] = 20,
-    seed: Annotated[int, typer.Option()] = 0,
-    dtype: Annotated[str, typer.Option()] = "auto",
+    prompt_length: PromptLengthOption = 20,
+    seed: Annotated[int, typer.Option(help="Seed for the projector's weights and the batch order.")] = 0,
+    dtype: DtypeOption = Dtype.AUTO,
     device: DeviceOption = None,
 ) -> None:
     """Train a projector from one backbone's prompts into another backbone's embedding space (Su et al.)."""
@@ -45,13 +58,13 @@ def train(
     from promptbank.projection.train import ProjectorConfig
     if out.exists():
         raise BadArgumentError(f"{out} already exists; choose another --out or remove it.")
-    spec = ProjectionSpec(source, target, method, names(tasks), prompt_length, train_size, dtype,
-                          ProjectorConfig(hidden=hidden, steps=steps, lr=lr, batch_size=batch_size, seed=seed,
-                                          measure_size=measure_size))
+    spec = ProjectionSpec(source, target, method.value, names(tasks), prompt_length, train_size, dtype.value,
+                          ProjectorConfig(hidden=hidden, nonlinearity=nonlinearity.value, steps=steps, lr=lr,
+                                          batch_size=batch_size, seed=seed, measure_size=measure_size))
     with PromptBank(bank) as store:
         projector, metrics = train_projector(spec, store)
     save_projector(projector, out)
-    table = Table("", "", title=f"projector {source} → {target} ({method})", show_header=False)
+    table = Table("", "", title=f"projector {source} → {target} ({method.value})", show_header=False)
     for key, value in metrics.items():
         if key != "loss_curve":
             table.add_row(key.replace("_", " "), f"{value:.4f}")
@@ -61,13 +74,14 @@ def train(
 
 @project_app.command("apply")
 def apply(
-    projector: Annotated[Path, typer.Option(help="A saved projector directory.")],
-    bank: Annotated[Optional[Path], typer.Option(help="Bank holding the prompts to project.")] = None,
-    into: Annotated[Optional[Path], typer.Option(help="Bank to store the projected prompts in (default: --bank).")]
+    projector: Annotated[Path, typer.Option(help="A saved projector directory (from `promptbank project train`).")],
+    bank: bank_option("The bank holding the prompts to project") = None,
+    into: Annotated[Optional[Path], typer.Option(metavar="DIR", help="The bank to store the projected prompts in "
+                                                                     "(default: --bank).")] = None,
+    tasks: Annotated[Optional[str], typer.Option(help="Project only the prompts of these comma-separated tasks.")]
     = None,
-    tasks: Annotated[Optional[str], typer.Option(help="Project only the prompts of these tasks.")] = None,
-    ids: Annotated[Optional[str], typer.Option(help="Project only these bank ids.")] = None,
-    dtype: Annotated[str, typer.Option()] = "auto",
+    ids: Annotated[Optional[str], typer.Option(help="Project only these comma-separated bank ids.")] = None,
+    dtype: DtypeOption = Dtype.AUTO,
     device: DeviceOption = None,
 ) -> None:
     """Project bank prompts of the projector's source backbone into its target, stored as kind projected."""
@@ -76,7 +90,7 @@ def apply(
     from promptbank.projection.bank import project_bank
     with PromptBank(bank) as source_bank, PromptBank(into or source_bank.root, create=True) as target_bank:
         records = project_bank(projector, source_bank, target_bank, names(tasks) if tasks else None,
-                               names(ids) if ids else None, dtype)
+                               names(ids) if ids else None, dtype.value)
     table = Table("projected id", "task", "from", "backbone", title="projected prompts")
     for r in records:
         table.add_row(r.id, r.task or "-", r.lineage["sources"][0], r.backbone)

@@ -1,0 +1,208 @@
+"""The shell scripts behind the shipped banks and reports (banks/*.sh, reports/**/*.sh) still parse, and still ask
+the library for what they asked before: each runs as it is, in a copy of the repository whose `.venv/bin/promptbank`
+is the real command line over stand-ins for the library (nothing is trained), and every library call is recorded."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The stand-in `promptbank`: the real promptbank.cli (options, choices, validation), with every library module it
+# imports inside a command replaced by a recorder. Calls that do a command's work end it (exit 0) once recorded.
+FAKE = r'''#!{python}
+import dataclasses, json, os, sys, types
+from pathlib import Path
+
+ENDS = {{"build_bank", "run_matrix", "run_sweep", "run_zero_shot_matrix", "run_cross_model", "pretrain",
+        "train_projector", "export_archive", "import_archive", "project_bank", "transfer_run", "run_training"}}
+calls = []
+
+
+def plain(value):
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {{str(k): plain(v) for k, v in value.items()}}
+    if isinstance(value, Made):
+        return {{"class": value.name, "args": plain(value.args), **plain(value.kwargs)}}
+    if dataclasses.is_dataclass(value):
+        return plain(dataclasses.asdict(value))
+    return str(value)
+
+
+class Made:
+    def __init__(self, name, args, kwargs):
+        self.name, self.args, self.kwargs = name, args, kwargs
+
+
+class Bank:
+    def __init__(self, root=None, create=False):
+        self.root = Path(root) if root is not None else Path(os.environ["PROMPTBANK_HOME"])
+        if create:
+            self.root.mkdir(parents=True, exist_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def list(self, **filters):
+        return []
+
+
+def function(module, name):
+    def call(*args, **kwargs):
+        import typer
+        calls.append({{"call": name, "args": plain(args), "kwargs": plain(kwargs)}})
+        if name == "export_archive":
+            Path(args[1]).write_bytes(b"")
+        if name in ENDS:
+            raise typer.Exit(0)
+        if name == "default_root":
+            return Path(os.environ["PROMPTBANK_HOME"])
+    return call
+
+
+class Fake(types.ModuleType):
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if name == "PromptBank":
+            return Bank
+        if name.isupper():
+            return name
+        if name[0].isupper():
+            return lambda *args, **kwargs: Made(name, args, kwargs)
+        return function(self.__name__, name)
+
+
+for module in ("promptbank.backbones", "promptbank.bank", "promptbank.bank.build", "promptbank.bank.archive",
+               "promptbank.bank.store", "promptbank.bank.peft", "promptbank.tasks", "promptbank.experiments",
+               "promptbank.experiments.matrix", "promptbank.experiments.sweep", "promptbank.experiments.zero_shot",
+               "promptbank.experiments.cross_model", "promptbank.experiments.report", "promptbank.pretraining",
+               "promptbank.pretraining.run", "promptbank.projection", "promptbank.projection.bank",
+               "promptbank.projection.model", "promptbank.projection.train", "promptbank.transfer",
+               "promptbank.transfer.run", "promptbank.tuning.run", "promptbank.tuning.prompt"):
+    sys.modules[module] = Fake(module)
+
+from promptbank.cli import main
+
+code = 1
+try:
+    main()
+except SystemExit as exit_:
+    code = exit_.code
+finally:
+    with open(os.environ["PB_SCRIPT_LOG"], "a") as log:
+        log.write(json.dumps({{"argv": sys.argv[1:], "code": code, "calls": calls}}) + "\n")
+'''
+
+
+@pytest.fixture
+def repo(tmp_path):
+    """A copy of the scripts in the repository's layout, with the stand-in `promptbank` and the real Python."""
+    root = tmp_path / "repo"
+    for script in [*ROOT.glob("banks/*.sh"), *ROOT.glob("reports/*.sh"), *ROOT.glob("reports/*/*.sh")]:
+        target = root / script.relative_to(ROOT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(script, target)
+    bin_dir = root / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "promptbank").write_text(FAKE.format(python=sys.executable))
+    (bin_dir / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    for name in ("promptbank", "python"):
+        (bin_dir / name).chmod(0o755)
+    return root
+
+
+def run(repo, script, *args) -> list[dict]:
+    """Run `script` of the copy; the recorded commands (argv, exit code, library calls) in the order they ended."""
+    log = repo / f"{script.replace('/', '_')}.log"
+    env = {**os.environ, "PB_SCRIPT_LOG": str(log), "PROMPTBANK_HOME": str(repo / "home"), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(["bash", str(repo / script), *args], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    for record in records:
+        assert record["code"] == 0 and record["calls"], record
+    return records
+
+
+def the(records, call) -> list[dict]:
+    return [c for r in records for c in r["calls"] if c["call"] == call]
+
+
+def spec(call: dict) -> dict:
+    return call["args"][0]
+
+
+def test_the_bank_scripts_build_what_they_built_before(repo):
+    full = run(repo, "banks/build-full.sh", "smollm2-135m")
+    (build,) = the(full, "build_bank")
+    # tasks, bank, backbone, shots, prompt_length, seeds, config, dtype, test_size, dev_size, train_size, margin
+    args = build["args"]
+    assert args[3] is None and args[5] == [0]  # the whole training split, seed 0 (were --full and --seeds 0)
+    assert (args[2], args[4], args[8], args[9], args[10]) == ("smollm2-135m", 20, None, 200, 20000)
+    assert len(args[0]) == 18 and args[11] == "BAR_MARGIN"
+    config = args[6]
+    assert (config["steps"], config["eval_every"], config["patience"], config["lr"]) == (400, 50, 3, None)
+    assert len(the(full, "export_archive")) == 1
+
+    demo = run(repo, "banks/build-smollm2-135m.sh")
+    (build,) = the(demo, "build_bank")
+    assert build["args"][3] == 16 and build["args"][5] == [0] and build["args"][8] == 300
+    assert (build["args"][6]["steps"], build["args"][6]["lr"]) == (60, 0.03)
+
+    (pretrain,) = the(run(repo, "banks/pretrain.sh", "smollm2-135m"), "pretrain")
+    assert spec(pretrain)["formats"] == ["nsp3", "next_sentence_selection", "sentence_sentiment5", "unified"]
+    assert spec(pretrain)["train"]["steps"] == 600 and spec(pretrain)["examples"] == 4800
+
+
+def test_the_few_shot_report_scripts_run_the_matrices_they_ran_before(repo):
+    transfer = the(run(repo, "reports/transfer/run.sh", "smollm2-135m"), "run_matrix")
+    ppt = the(run(repo, "reports/ppt/run.sh", "smollm2-135m"), "run_matrix")
+    for matrices in (transfer, ppt):
+        assert sorted(spec(m)["shots"] for m in matrices) == [16, 32]
+        for m in matrices:
+            assert spec(m)["seeds"] == [0, 1, 2, 3, 4] and spec(m)["test_size"] == 1000
+            assert spec(m)["targets"] == ["rotten_tomatoes", "presuppositions_nli", "intent_recognition", "social_iqa"]
+            assert (spec(m)["train"]["steps"], spec(m)["train"]["eval_every"]) == (30, 5)
+    assert spec(transfer[0])["strategies"] == ["vocab", "weighted-average", "best-of-k", "mixture"]
+    assert (spec(transfer[0])["by"], spec(transfer[0])["k"], spec(transfer[0])["per_source_seeds"]) == ("zero-shot", 3, 2)
+    assert spec(ppt[0])["strategies"] == ["vocab", "pretrained", "pretrained-unified"]
+    assert spec(ppt[0])["sources"] == [] and spec(ppt[0])["per_source"] is False
+
+    zero_shot = the(run(repo, "reports/transfer/zero-shot.sh", "smollm2-135m", "gemma3-270m"), "run_zero_shot_matrix")
+    assert [spec(z)["backbone"] for z in zero_shot] == ["smollm2-135m", "gemma3-270m"]
+    assert all(len(spec(z)["tasks"]) > 20 and spec(z)["test_size"] == 1000 for z in zero_shot)
+
+
+def test_the_recipe_sweeps_and_the_cross_model_experiment_parse_as_before(repo):
+    build = repo / "banks" / "gemma3-270m-full" / ".build"  # Gemma's stage 2 runs once its bank is built
+    build.mkdir(parents=True)
+    for i in range(18):
+        (build / f"task{i}-s0.json").write_text("{}")
+    sweeps = the(run(repo, "reports/recipe/run.sh"), "run_sweep")
+    assert len(sweeps) == 8 and all(spec(s)["seeds"] == [0, 1] for s in sweeps)
+    assert sorted(spec(s)["bank"] or "" for s in sweeps)[2:] == ["banks/gemma3-270m-full"] * 3 + [
+        "banks/smollm2-135m-full"] * 3
+    assert {tuple(spec(s)["inits"]) for s in sweeps} == {("random",), ("random", "transfer"), ("transfer",)}
+
+    records = run(repo, "reports/cross-model/run.sh")
+    projectors = the(records, "train_projector")
+    assert [(spec(p)["args"][0], spec(p)["args"][1], spec(p)["args"][2]) for p in projectors] == [
+        ("smollm2-135m", "gemma3-270m", "task"), ("smollm2-135m", "gemma3-270m", "distance"),
+        ("gemma3-270m", "smollm2-135m", "task"), ("gemma3-270m", "smollm2-135m", "distance")]
+    assert [spec(p)["args"][7]["lr"] for p in projectors] == [3e-4, 1e-3, 1e-3, 1e-3]
+    experiments = the(records, "run_cross_model")
+    assert len(experiments) == 2 and all(spec(e)["seeds"] == [0, 1, 2, 3, 4] and spec(e)["shots"] == 16
+                                         for e in experiments)
+    assert len(the(records, "export_archive")) == len(the(records, "import_archive")) == 2
