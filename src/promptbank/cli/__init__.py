@@ -6,6 +6,7 @@ a command runs, so `--help` is instant.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
@@ -13,9 +14,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from promptbank.cli.app import app
-# In pipeline order, which is the order `promptbank --help` lists them in.
-from promptbank.cli import info, training, bank, transfer, pretraining, projection, experiment  # noqa: E402,F401,I001  (they register commands)
 from promptbank.errors import PromptbankError
+
+# Importing a command module registers its commands: in pipeline order, the order `promptbank --help` lists them in.
+COMMAND_MODULES = ("info", "training", "bank", "transfer", "pretraining", "projection", "experiment")
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"promptbank.cli.{_name}")
 
 
 def _fail(message: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -16,8 +16,8 @@ from promptbank.cli.options import (
     BackboneOption,
     BankOption,
     CpusOption,
-    DevSizeOption,
     DeviceOption,
+    DevSizeOption,
     Dtype,
     DtypeOption,
     EvalEveryOption,
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from promptbank.bank import PromptRecord
 
 bank_app = typer.Typer(no_args_is_help=True, help="The prompt bank: list, show, tag, verify, export and import prompts.")
-NameOption = Annotated[Optional[str], typer.Option(help="A name to list it by (default: the task and a short id).")]
+NameOption = Annotated[str | None, typer.Option(help="A name to list it by (default: the task and a short id).")]
 
 
 def _metric(record: PromptRecord, path: str) -> str:
@@ -67,7 +67,7 @@ def _threshold(text: str | None) -> tuple[str, float] | None:
 def add(prompt: Annotated[Path, typer.Option(help="A saved prompt directory (from `promptbank train --out`).")],
         bank: BankOption = None, name: NameOption = None,
         kind: Annotated[Kind, typer.Option(help="What the prompt is.")] = Kind.TASK,
-        tag: Annotated[Optional[list[str]], typer.Option(help="A tag (repeatable).")] = None) -> None:
+        tag: Annotated[list[str] | None, typer.Option(help="A tag (repeatable).")] = None) -> None:
     """Add a saved prompt to the bank."""
     from promptbank.bank import PromptBank
     from promptbank.tuning.prompt import load_prompt
@@ -79,16 +79,17 @@ def add(prompt: Annotated[Path, typer.Option(help="A saved prompt directory (fro
 
 @bank_app.command("list")
 def list_(bank: BankOption = None,
-          task: Annotated[Optional[str], typer.Option(help="Only the prompts of this task.")] = None,
-          backbone: Annotated[Optional[str], typer.Option(help="Only the prompts of this backbone.")] = None,
-          kind: Annotated[Optional[Kind], typer.Option(help="Only the prompts of this kind.")] = None,
-          tag: Annotated[Optional[str], typer.Option(help="Only the prompts with this tag.")] = None,
-          min: Annotated[Optional[str], typer.Option("--min", help="Only the prompts with METRIC ≥ VALUE, written "
-                                                                   "METRIC=VALUE, e.g. test.accuracy=0.7.")] = None,
-          sort: Annotated[str, typer.Option(parser=sort_key, metavar="|".join(SortColumn) + "|METRIC.PATH", help="Sort by a column or by a metric path such as "
-                                                                       "dev.accuracy.")] = "created",
+          task: Annotated[str | None, typer.Option(help="Only the prompts of this task.")] = None,
+          backbone: Annotated[str | None, typer.Option(help="Only the prompts of this backbone.")] = None,
+          kind: Annotated[Kind | None, typer.Option(help="Only the prompts of this kind.")] = None,
+          tag: Annotated[str | None, typer.Option(help="Only the prompts with this tag.")] = None,
+          min: Annotated[str | None, typer.Option("--min", help="Only the prompts with METRIC ≥ VALUE, written "
+                                                                "METRIC=VALUE, e.g. test.accuracy=0.7.")] = None,
+          sort: Annotated[str, typer.Option(parser=sort_key, metavar="|".join(SortColumn) + "|METRIC.PATH",
+                                            help="Sort by a column or by a metric path such as dev.accuracy.")]
+          = "created",
           desc: Annotated[bool, typer.Option("--desc", help="Sort descending.")] = False,
-          limit: Annotated[Optional[int], typer.Option(help="List at most N prompts.")] = None) -> None:
+          limit: Annotated[int | None, typer.Option(help="List at most N prompts.")] = None) -> None:
     """List prompts, filtered and sorted."""
     from promptbank.bank import PromptBank
     with PromptBank(bank) as store:
@@ -133,8 +134,8 @@ def rm(record_id: RecordIdArgument, bank: BankOption = None) -> None:
 
 @bank_app.command("tag")
 def tag(record_id: RecordIdArgument, bank: BankOption = None,
-        add: Annotated[Optional[list[str]], typer.Option("--add", help="A tag to add (repeatable).")] = None,
-        remove: Annotated[Optional[list[str]], typer.Option("--remove", help="A tag to remove (repeatable).")]
+        add: Annotated[list[str] | None, typer.Option("--add", help="A tag to add (repeatable).")] = None,
+        remove: Annotated[list[str] | None, typer.Option("--remove", help="A tag to remove (repeatable).")]
         = None) -> None:
     """Add or remove tags."""
     from promptbank.bank import PromptBank
@@ -170,8 +171,8 @@ def gc(bank: BankOption = None) -> None:
 
 @bank_app.command("export")
 def export(out: Annotated[Path, typer.Option(help="Archive file to write (.tar.gz).")], bank: BankOption = None,
-           ids: Annotated[Optional[list[str]], typer.Argument(metavar="[ID]...", help="Prompt ids (default: the whole "
-                                                                                      "bank).")] = None) -> None:
+           ids: Annotated[list[str] | None, typer.Argument(metavar="[ID]...", help="Prompt ids (default: the whole "
+                                                                                   "bank).")] = None) -> None:
     """Export the bank, or a selection, as a portable archive."""
     from promptbank.bank import PromptBank
     from promptbank.bank.archive import export_archive

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -48,9 +48,9 @@ def matrix(
     targets: Annotated[str, typer.Option(help="Comma-separated target tasks.")],
     out: Annotated[Path, typer.Option(help="Folder for report.html, convergence.png, results.json, matrix.csv "
                                            "(reruns continue).")],
-    sources: Annotated[Optional[str], typer.Option(help="Comma-separated source tasks (their prompts come from the "
-                                                        "bank; default: every source task in it but the targets; "
-                                                        "'' for none, with baseline and pretrained inits alone).")]
+    sources: Annotated[str | None, typer.Option(help="Comma-separated source tasks (their prompts come from the "
+                                                     "bank; default: every source task in it but the targets; "
+                                                     "'' for none, with baseline and pretrained inits alone).")]
     = None,
     bank: bank_option("The bank of source (and pre-trained) prompts") = None,
     seeds: SeedsOption = 3,
@@ -64,8 +64,8 @@ def matrix(
     k: KOption = 3,
     by: ByOption = Retrieval.ZERO_SHOT,
     per_source: Annotated[bool, typer.Option(help="Train the target from every source (the gain matrix).")] = True,
-    per_source_seeds: Annotated[Optional[int], typer.Option(help="Train from every source in the first N seeds only "
-                                                                 "(default: all).")] = None,
+    per_source_seeds: Annotated[int | None, typer.Option(help="Train from every source in the first N seeds only "
+                                                              "(default: all).")] = None,
     test_size: TestLimitOption = 200,
     dtype: DtypeOption = Dtype.AUTO,
     report_only: Annotated[bool, typer.Option(help="Train nothing: report the cells finished so far.")] = False,
@@ -202,7 +202,11 @@ def zero_shot(
     """Zero-shot transfer matrix: every source prompt of the bank, as it is, on every task's test split."""
     use_device(device)
     from promptbank.bank import PromptBank
-    from promptbank.experiments.zero_shot import ZeroShotSpec, run_zero_shot_matrix, summary_rows
+    from promptbank.experiments.zero_shot import (
+        ZeroShotSpec,
+        run_zero_shot_matrix,
+        summary_rows,
+    )
     spec = ZeroShotSpec(backbone=backbone, tasks=names(tasks), test_size=test_size, prompt_length=prompt_length,
                         dtype=dtype.value)
     with PromptBank(bank) as store:
@@ -228,16 +232,16 @@ def _results(folder: Path, name: str) -> dict:
 
 @experiment_app.command("claims")
 def claims(
-    zero_shot: Annotated[Optional[list[Path]], typer.Option(help="A folder `experiment zero-shot` wrote "
-                                                                 "(repeatable).")] = None,
-    matrix: Annotated[Optional[list[Path]], typer.Option(help="A folder the transfer experiment's `experiment "
-                                                              "matrix` wrote (repeatable).")] = None,
-    ppt: Annotated[Optional[list[Path]], typer.Option(help="A folder the PPT experiment's `experiment matrix` wrote "
-                                                           "(strategies pretrained, pretrained-unified; repeatable).")]
+    zero_shot: Annotated[list[Path] | None, typer.Option(help="A folder `experiment zero-shot` wrote "
+                                                              "(repeatable).")] = None,
+    matrix: Annotated[list[Path] | None, typer.Option(help="A folder the transfer experiment's `experiment "
+                                                           "matrix` wrote (repeatable).")] = None,
+    ppt: Annotated[list[Path] | None, typer.Option(help="A folder the PPT experiment's `experiment matrix` wrote "
+                                                        "(strategies pretrained, pretrained-unified; repeatable).")]
     = None,
-    cross_model: Annotated[Optional[list[Path]], typer.Option(help="A folder `experiment cross-model` wrote (one "
-                                                                   "per direction; repeatable).")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Also write the table here as Markdown.")] = None,
+    cross_model: Annotated[list[Path] | None, typer.Option(help="A folder `experiment cross-model` wrote (one "
+                                                                "per direction; repeatable).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the table here as Markdown.")] = None,
 ) -> None:
     """The papers' claims beside our figures, each with its verdict (rules in promptbank.experiments.claims)."""
     from promptbank.atomic import write_atomic
@@ -280,8 +284,8 @@ def cross_model(
     shots: FewShotsOption = 16,
     steps: StepsOption = 30,
     eval_every: EvalEveryOption = 5,
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate of the few-shot runs (default: the target "
-                                                     "backbone's recipe; see `promptbank backbones`).")] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate of the few-shot runs (default: the target "
+                                                  "backbone's recipe; see `promptbank backbones`).")] = None,
     prompt_length: PromptLengthOption = 20,
     test_size: TestLimitOption = 1000,
     dtype: DtypeOption = Dtype.AUTO,
@@ -290,7 +294,11 @@ def cross_model(
     """Projected prompts of held-out tasks on the target backbone: zero-shot (own and other tasks) and as inits."""
     use_device(device)
     from promptbank.bank import PromptBank
-    from promptbank.experiments.cross_model import CrossModelSpec, run_cross_model, spread_sentence
+    from promptbank.experiments.cross_model import (
+        CrossModelSpec,
+        run_cross_model,
+        spread_sentence,
+    )
     from promptbank.tuning.config import TrainConfig
     if not projector:
         raise BadArgumentError("Give at least one --projector.")

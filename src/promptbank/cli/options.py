@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -216,7 +216,7 @@ def choices(text: str, allowed: type[StrEnum], option: str, noun: str) -> tuple[
 
 def bank_option(role: str = "The prompt bank") -> object:
     """`--bank DIR` with what the command does with it; left out, the default bank."""
-    return Annotated[Optional[Path], typer.Option("--bank", metavar="DIR", help=f"{role} (default: {DEFAULT_BANK}).")]
+    return Annotated[Path | None, typer.Option("--bank", metavar="DIR", help=f"{role} (default: {DEFAULT_BANK}).")]
 
 
 # ---- the shared options -------------------------------------------------------------------------------------------
@@ -224,40 +224,42 @@ def bank_option(role: str = "The prompt bank") -> object:
 BankOption = bank_option()
 BackboneOption = Annotated[str, typer.Option(help="A bundled backbone (see `promptbank backbones`), or a local Hugging "
                                                   "Face model directory or id.")]
-DeviceOption = Annotated[Optional[str], typer.Option(help="cpu, cuda or cuda:N (default: $PROMPTBANK_DEVICE, else cuda "
-                                                          "where there is one, else cpu).")]
+DeviceOption = Annotated[str | None, typer.Option(help="cpu, cuda or cuda:N (default: $PROMPTBANK_DEVICE, else cuda "
+                                                       "where there is one, else cpu).")]
 DtypeOption = Annotated[Dtype, typer.Option(help="Compute precision: auto is bfloat16 where the hardware runs it "
                                                  "natively, else float32.")]
-ExecutorOption = Annotated[ExecutorKind, typer.Option(help="local: units one after another in this process; ray: units "
-                                                           "as Ray tasks (needs the ray extra). Only this process writes "
-                                                           "the bank.")]
-AddressOption = Annotated[Optional[str], typer.Option(help="With --executor ray: a Ray cluster's address (default: "
-                                                           "a Ray started on this machine for the run).")]
-CpusOption = Annotated[Optional[float], typer.Option("--cpus-per-unit", help="With --executor ray: CPUs each unit "
-                                                                             "holds (default 1).")]
-GpusOption = Annotated[Optional[float], typer.Option("--gpus-per-unit", help="With --executor ray: GPUs each unit "
-                                                                             "holds (default: 1 where the cluster "
-                                                                             "has GPUs, else 0).")]
+ExecutorOption = Annotated[ExecutorKind, typer.Option(help="local: units one after another in this process; ray: "
+                                                           "units as Ray tasks (needs the ray extra). Only this process "
+                                                           "writes the bank.")]
+AddressOption = Annotated[str | None, typer.Option(help="With --executor ray: a Ray cluster's address (default: "
+                                                        "a Ray started on this machine for the run).")]
+CpusOption = Annotated[float | None, typer.Option("--cpus-per-unit", help="With --executor ray: CPUs each unit "
+                                                                          "holds (default 1).")]
+GpusOption = Annotated[float | None, typer.Option("--gpus-per-unit", help="With --executor ray: GPUs each unit "
+                                                                          "holds (default: 1 where the cluster "
+                                                                          "has GPUs, else 0).")]
 
-ShotsOption = Annotated[Optional[int], typer.Option(parser=shot_count, metavar="N|all", help="Examples per class for train and dev "
-                                                    "(few-shot), or all: the whole training split, with dev examples "
-                                                    "from the validation split.")]
+ShotsOption = Annotated[int | None, typer.Option(parser=shot_count, metavar="N|all",
+                                                 help="Examples per class for train and dev (few-shot), or all: the "
+                                                      "whole training split, with dev examples from the validation "
+                                                      "split.")]
 FewShotsOption = Annotated[int, typer.Option(help="Examples per class for train and dev (few-shot).")]
-SeedsOption = Annotated[int, typer.Option(parser=seed_count, metavar="N", help="How many seeds (few-shot draws, inits and "
-                                                                       "batch orders): seeds 0 to N-1.")]
+SeedsOption = Annotated[int, typer.Option(parser=seed_count, metavar="N",
+                                          help="How many seeds (few-shot draws, inits and batch orders): seeds 0 to "
+                                               "N-1.")]
 SeedOption = Annotated[int, typer.Option(help="Seed for the few-shot draw, the init and the batch order.")]
-TrainSizeOption = Annotated[Optional[int], typer.Option(help="With --shots all: train on at most this many examples "
-                                                             "of the (shuffled) training split.")]
+TrainSizeOption = Annotated[int | None, typer.Option(help="With --shots all: train on at most this many examples "
+                                                          "of the (shuffled) training split.")]
 DevSizeOption = Annotated[int, typer.Option(help="Dev examples from the validation split (with --shots all).")]
-TestSizeOption = Annotated[Optional[int], typer.Option(help="Test examples: the first N of the test split (left out: "
-                                                            "all of it).")]
+TestSizeOption = Annotated[int | None, typer.Option(help="Test examples: the first N of the test split (left out: "
+                                                         "all of it).")]
 TestLimitOption = Annotated[int, typer.Option(help="Test examples per task: the first N of its test split (all of a "
                                                    "smaller one).")]
 
 StepsOption = Annotated[int, typer.Option(help="Training steps of each run (the same budget for every init).")]
 EvalEveryOption = Annotated[int, typer.Option(help="Evaluate on the dev set every N steps.")]
-LrOption = Annotated[Optional[float], typer.Option(help="Learning rate (default: the backbone's recipe, chosen on dev "
-                                                        "data; see `promptbank backbones`).")]
+LrOption = Annotated[float | None, typer.Option(help="Learning rate (default: the backbone's recipe, chosen on dev "
+                                                     "data; see `promptbank backbones`).")]
 PatienceOption = Annotated[int, typer.Option(help="Stop after N evaluations without a dev gain (0: never stop "
                                                   "early).")]
 BatchSizeOption = Annotated[int, typer.Option(help="Training examples per step.")]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -40,8 +40,8 @@ def pretrain(
     examples: Annotated[int, typer.Option(help="Training examples per format, drawn from the corpus.")] = 20000,
     dev_size: Annotated[int, typer.Option(help="Held-out corpus examples that pick each format's best checkpoint.")]
     = 200,
-    documents: Annotated[Optional[int], typer.Option(help="Corpus size: documents drawn with the seed "
-                                                          "(default: all 13,747).")] = None,
+    documents: Annotated[int | None, typer.Option(help="Corpus size: documents drawn with the seed "
+                                                       "(default: all 13,747).")] = None,
     prompt_length: PromptLengthOption = 20,
     lr: LrOption = None,
     eval_every: Annotated[int, typer.Option(help="Evaluate on the held-out examples every N steps.")] = 100,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -76,11 +76,11 @@ def train(
 def apply(
     projector: Annotated[Path, typer.Option(help="A saved projector directory (from `promptbank project train`).")],
     bank: bank_option("The bank holding the prompts to project") = None,
-    into: Annotated[Optional[Path], typer.Option(metavar="DIR", help="The bank to store the projected prompts in "
-                                                                     "(default: --bank).")] = None,
-    tasks: Annotated[Optional[str], typer.Option(help="Project only the prompts of these comma-separated tasks.")]
+    into: Annotated[Path | None, typer.Option(metavar="DIR", help="The bank to store the projected prompts in "
+                                                                  "(default: --bank).")] = None,
+    tasks: Annotated[str | None, typer.Option(help="Project only the prompts of these comma-separated tasks.")]
     = None,
-    ids: Annotated[Optional[str], typer.Option(help="Project only these comma-separated bank ids.")] = None,
+    ids: Annotated[str | None, typer.Option(help="Project only these comma-separated bank ids.")] = None,
     dtype: DtypeOption = Dtype.AUTO,
     device: DeviceOption = None,
 ) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -13,8 +13,8 @@ from promptbank.cli.options import (
     DEFAULT_BACKBONE,
     BackboneOption,
     BatchSizeOption,
-    DevSizeOption,
     DeviceOption,
+    DevSizeOption,
     Dtype,
     DtypeOption,
     EvalEveryOption,
@@ -46,10 +46,10 @@ def train(
     steps: StepsOption = 200,
     prompt_length: PromptLengthOption = 20,
     init: InitOption = Init.RANDOM,
-    init_text: Annotated[Optional[str], typer.Option(help="With --init text: the text whose token embeddings the "
-                                                          "prompt starts from.")] = None,
-    init_prompt: Annotated[Optional[str], typer.Option(help="With --init prompt: a saved prompt directory, a PEFT "
-                                                            "adapter directory, or a prompt id in --bank.")] = None,
+    init_text: Annotated[str | None, typer.Option(help="With --init text: the text whose token embeddings the "
+                                                       "prompt starts from.")] = None,
+    init_prompt: Annotated[str | None, typer.Option(help="With --init prompt: a saved prompt directory, a PEFT "
+                                                         "adapter directory, or a prompt id in --bank.")] = None,
     lr: LrOption = None,
     batch_size: BatchSizeOption = 8,
     eval_every: EvalEveryOption = 20,
@@ -101,10 +101,10 @@ def train(
 def eval_(
     prompt: Annotated[Path, typer.Option(help="A saved prompt directory (from `promptbank train --out`).")],
     task: TaskOption,
-    backbone: Annotated[Optional[str], typer.Option(help="The backbone to evaluate on (default: the prompt's "
-                                                         "own).")] = None,
+    backbone: Annotated[str | None, typer.Option(help="The backbone to evaluate on (default: the prompt's "
+                                                      "own).")] = None,
     split: Annotated[Split, typer.Option(help="The split to evaluate on.")] = Split.TEST,
-    limit: Annotated[Optional[int], typer.Option(help="Evaluate on the first N examples only.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Evaluate on the first N examples only.")] = None,
     dtype: DtypeOption = Dtype.AUTO,
     device: DeviceOption = None,
 ) -> None:
