@@ -2,7 +2,13 @@
 
 import json
 
-from promptbank.experiments.claims import cross_model_claims, few_shot_claims, ppt_claims, to_markdown, zero_shot_claims
+from promptbank.experiments.claims import (
+    cross_model_claims,
+    few_shot_claims,
+    ppt_claims,
+    to_markdown,
+    zero_shot_claims,
+)
 
 
 def zero_shot(backbone: str, same_over: float, relative: float, other_over: float,
@@ -71,7 +77,7 @@ def test_claims_cli_prints_and_writes_the_table_and_refuses_a_wrong_folder(cli, 
     code, out, err = cli("experiment", "claims", "--zero-shot", tmp_path / "zs", "--matrix", tmp_path / "m",
                          "--out", tmp_path / "claims.md")
     assert code == 0, err
-    assert "Same-kind zero-shot transfer" in out and (tmp_path / "claims.md").read_text().count("| yes |") >= 3
+    assert "Same-category zero-shot transfer" in out and (tmp_path / "claims.md").read_text().count("| yes |") >= 3
     code, out, err = cli("experiment", "claims", "--zero-shot", tmp_path / "m", "--matrix", tmp_path / "m")
     assert code == 2 and "holds no zero_shot.json" in err and "Traceback" not in err
 
@@ -104,7 +110,7 @@ def test_claims_cli_takes_the_ppt_experiment_alone_and_refuses_no_folder(cli, tm
     (tmp_path / "ppt" / "results.json").write_text(json.dumps(ppt_results((0.01, 0.04), 0.01, ["1"] * 5, ["1"] * 5)))
     code, out, err = cli("experiment", "claims", "--ppt", tmp_path / "ppt")
     assert code == 0, err
-    assert "PPT init (format-matched) raises" in out and "Same-kind" not in out
+    assert "PPT init (format-matched) raises" in out and "Same-category" not in out
     code, out, err = cli("experiment", "claims")
     assert code == 2 and "at least one results folder" in err
 
@@ -137,4 +143,17 @@ def test_cross_model_verdicts_follow_their_thresholds(cli, tmp_path):
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "results.json").write_text(json.dumps(cross_model(0.85, 0.9, 0.72, (0.01, 0.05))))
     code, out, err = cli("experiment", "claims", "--cross-model", tmp_path / "x")
-    assert code == 0 and "task-tuned projector" in out and "Same-kind" not in out, err
+    assert code == 0 and "task-tuned projector" in out and "Same-category" not in out, err
+
+
+def test_results_of_either_age_give_the_same_verdicts():
+    """Files written now say category and keep the training settings in a train block; files written before say
+    kind and keep them at the top level (the committed reports/)."""
+    old = zero_shot("a", 0.12, 0.95, 0.01, other_over_learnable=0.09)
+    new = {"spec": old["spec"], "summary": {k.replace("_kind", "_category"): v for k, v in old["summary"].items()}}
+    assert zero_shot_claims({"a": new}) == zero_shot_claims({"a": old})
+    cells = [cell(20, None, {}), cell(20, 5, {})]
+    flat = results((0.01, 0.05), cells, {"on": 0.6, "cosine": 0.1})
+    block = {**flat, "spec": {"shots": 16, "train": {"steps": 30, "eval_every": 5}}}
+    assert few_shot_claims([block]) == few_shot_claims([flat])
+    assert "20.0 steps vs random 20.0, 50% of runs" in few_shot_claims([block])[2].ours  # never counts as 35

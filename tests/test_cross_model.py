@@ -6,14 +6,18 @@ import json
 import pytest
 import torch
 
-from promptbank.tuning.config import TrainConfig
 from promptbank.backbones import load_backbone
 from promptbank.bank import PromptBank
 from promptbank.errors import BadArgumentError
-from promptbank.experiments.cross_model import CrossModelSpec, cosine_between_tasks, run_cross_model
+from promptbank.experiments.cross_model import (
+    CrossModelSpec,
+    cosine_between_tasks,
+    run_cross_model,
+)
 from promptbank.projection.bank import ProjectionSpec, train_projector
 from promptbank.projection.model import save_projector
 from promptbank.projection.train import ProjectorConfig
+from promptbank.tuning.config import TrainConfig
 from promptbank.tuning.init import init_prompt
 
 TASKS = ("movie_sentences", "food_reviews", "bbc_news")
@@ -42,8 +46,8 @@ def setup(tiny_dirs, tmp_path):
 
 def test_projected_prompts_are_scored_and_trained_from_and_the_run_continues(setup, tmp_path, monkeypatch):
     bank, paths = setup
-    spec = CrossModelSpec(tuple(paths), ("food_reviews", "bbc_news"), seeds=(0, 1), shots=2, train=TrainConfig(steps=2, eval_every=2, patience=0),
-                          prompt_length=4, test_size=6, dtype="float32")
+    spec = CrossModelSpec(tuple(paths), ("food_reviews", "bbc_news"), seeds=(0, 1), shots=2, prompt_length=4,
+                          test_size=6, dtype="float32", train=TrainConfig(steps=2, eval_every=2, patience=0))
     summary = run_cross_model(spec, bank, tmp_path / "out", progress=False)
     assert summary["projectors"] == ["distance", "task"]
     food, bbc = summary["tasks"]["food_reviews"], summary["tasks"]["bbc_news"]
@@ -77,6 +81,12 @@ def test_projected_prompts_are_scored_and_trained_from_and_the_run_continues(set
     monkeypatch.setattr(cross_model, "_cell", lambda *a: pytest.fail("a finished cell was retrained"))
     monkeypatch.setattr(cross_model, "_zero_shot_column", lambda *a: pytest.fail("a finished column was rescored"))
     assert run_cross_model(spec, bank, tmp_path / "out", progress=False) == summary
+    recorded = json.loads((tmp_path / "out" / "spec.json").read_text())
+    assert recorded["train"]["lr"] == 0.01 and recorded["train"]["warmup"] == 0.06  # the target's recipe, recorded
+    more = CrossModelSpec(**{**spec.__dict__, "seeds": (0, 1, 2)})  # seeds may grow; a report trains nothing
+    assert run_cross_model(more, bank, tmp_path / "out", progress=False, run_missing=False) == summary
+    with pytest.raises(BadArgumentError, match=r"cross-model experiment with other settings \(shots 2 there, 3 h"):
+        run_cross_model(CrossModelSpec(**{**spec.__dict__, "shots": 3}), bank, tmp_path / "out", progress=False)
 
 
 def test_a_task_a_projector_was_trained_on_is_refused(setup, tmp_path, cli):

@@ -1,8 +1,7 @@
 """The transfer matrix end to end on a tiny model with real built-in tasks, and its statistics."""
 
-from dataclasses import replace
-
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -10,8 +9,14 @@ import torch
 from promptbank.backbones import load_backbone
 from promptbank.bank import PromptBank
 from promptbank.bank.build import build_bank
-from promptbank.errors import BadArgumentError, DataError
-from promptbank.experiments.matrix import MatrixSpec, run_cell, run_matrix, source_prompts, spearman, steps_to_reach
+from promptbank.errors import BadArgumentError, DataError, UnknownTaskError
+from promptbank.experiments.matrix import (
+    MatrixSpec,
+    run_cell,
+    run_matrix,
+    source_prompts,
+)
+from promptbank.experiments.stats import spearman, steps_to_reach
 from promptbank.scoring.evaluate import accuracy_of_many, evaluate
 from promptbank.tuning.config import TrainConfig
 from promptbank.tuning.init import init_prompt
@@ -43,10 +48,11 @@ def bank(tiny_dirs, tmp_path_factory):
 
 def test_matrix_writes_report_json_csv_and_continues(tiny_dirs, bank, tmp_path):
     spec = MatrixSpec(sources=SOURCES, targets=("rotten_tomatoes", "movie_sentences"), seeds=(0, 1),
-                      backbone=str(tiny_dirs["causal"]), shots=2, train=TrainConfig(steps=4, eval_every=2, patience=0), prompt_length=4,
-                      strategies=("weighted-average", "best-of-k"), k=2, test_size=8, dtype="float32")
+                      backbone=str(tiny_dirs["causal"]), shots=2, train=TrainConfig(steps=4, eval_every=2, patience=0),
+                      prompt_length=4, strategies=("weighted-average", "best-of-k"), k=2, test_size=8, dtype="float32")
     with pytest.raises(DataError, match="no finished"):
         run_matrix(spec, bank, tmp_path / "exp", progress=False, run_missing=False)
+    assert not (tmp_path / "exp").exists()  # a report asked of nothing writes nothing
     cells, summary = run_matrix(spec, bank, tmp_path / "exp", progress=False)
     assert len(cells) == 4 and summary["cells_planned"] == 4
     cell = cells[0]
@@ -57,6 +63,7 @@ def test_matrix_writes_report_json_csv_and_continues(tiny_dirs, bank, tmp_path):
     test_items = target_data(backbone, "rotten_tomatoes", 2, 1, test_size=8).test_items
     fresh = accuracy_of_many(backbone, source_prompts(bank, backbone, SOURCES, 4)[0], test_items)
     assert cells[1]["zero_shot"] == dict(zip(SOURCES, fresh.tolist()))  # seed 1 reuses seed 0's, which are the same
+    assert cells[1]["zero_shot_split"] == "test" and summary["zero_shot_split"] == "test"  # as the gains are
     run = cell["per_source"]["food_reviews"]
     assert run["gain"] == pytest.approx(run["test_accuracy"] - cell["random"]["test_accuracy"])
     assert [p["step"] for p in run["curve"]] == [0, 2, 4]
@@ -103,8 +110,8 @@ def test_matrix_writes_report_json_csv_and_continues(tiny_dirs, bank, tmp_path):
 def test_a_cell_trained_together_equals_its_runs_trained_one_by_one(tiny_dirs, bank):
     """run_cell trains its runs in one train_many pass; each must be what its own train_prompt run gives."""
     spec = MatrixSpec(sources=SOURCES, targets=("rotten_tomatoes",), seeds=(1,), backbone=str(tiny_dirs["causal"]),
-                      shots=2, train=TrainConfig(steps=4, eval_every=2, patience=0), prompt_length=4, strategies=("weighted-average", "vocab"), k=2,
-                      test_size=8, dtype="float32")
+                      shots=2, train=TrainConfig(steps=4, eval_every=2, patience=0), prompt_length=4,
+                      strategies=("weighted-average", "vocab"), k=2, test_size=8, dtype="float32")
     backbone = load_backbone(spec.backbone, "float32")
     prompts, records = source_prompts(bank, backbone, SOURCES, 4)
     cell, random_prompt = run_cell(spec, bank, backbone, prompts, records, "rotten_tomatoes", 1)
@@ -127,31 +134,47 @@ def test_a_cell_trained_together_equals_its_runs_trained_one_by_one(tiny_dirs, b
 
 
 def test_experiment_cli_prints_the_comparison(cli, tiny_dirs, bank, tmp_path):
-    code, out, err = cli("experiment", "matrix", "--targets", "movie_sentences", "--seeds", 1, "--bank", bank.root, "--backbone", tiny_dirs["causal"],
-                         "--shots", 2, "--steps", 2, "--eval-every", 2, "--prompt-length", 4, "--strategies",
+    code, out, err = cli("experiment", "matrix", "--targets", "movie_sentences", "--seeds", 1, "--bank", bank.root,
+                         "--backbone", tiny_dirs["causal"], "--shots", 2, "--steps", 2, "--eval-every", 2, "--prompt-length", 4, "--strategies",
                          "weighted-average", "--k", 1, "--no-per-source", "--test-size", 4, "--dtype", "float32",
                          "--lr", 0.05, "--out", tmp_path / "exp")
     assert code == 0, err
-    assert "random vs transfer init" in out and "zero-shot test accuracy" in out and "weighted-average" in out
-    assert (tmp_path / "exp" / "report.html").exists()
+    assert "random vs transfer init" in out and "zero-shot" in out and "weighted-average" in out
+    page = (tmp_path / "exp" / "report.html").read_text()
+    # no per-source runs: the sources' zero-shot table is retrieval's, on the few-shot dev set, not a test pass
+    assert "on the target's dev set" in page
+    results = json.loads((tmp_path / "exp" / "results.json").read_text())
+    cell = results["cells"][0]
+    assert cell["zero_shot_split"] == "dev" and set(cell["zero_shot"]) == set(SOURCES) - {"movie_sentences"}
     recorded = json.loads((tmp_path / "exp" / "spec.json").read_text())
-    assert recorded["lr"] == 0.05
+    assert recorded["train"]["lr"] == 0.05 and recorded["train"]["warmup"] == 0.06  # warmup: the recipe's
     assert recorded["sources"] == sorted(set(SOURCES) - {"movie_sentences"})  # the bank's sources but the target
 
 
 def test_zero_shot_summary_splits_out_the_tasks_some_prompt_learns():
     from promptbank.experiments.zero_shot import summarize
-    kinds = {"pos": "sentiment", "topic": "topic"}
+    categories = {"pos": "sentiment", "topic": "topic"}
     columns = [  # learnt by its own prompt (0.9 ≥ 0.5 + 0.05); the topic source 0.2 over majority, 0.1 under template
-        {"task": "pos", "kind": "sentiment", "majority": 0.5, "template": 0.8, "zero_shot": {"pos": 0.9, "topic": 0.7}},
+        {"task": "pos", "category": "sentiment", "majority": 0.5, "template": 0.8,
+         "zero_shot": {"pos": 0.9, "topic": 0.7}},
         # no prompt reaches 0.05 over majority: left out of the learnable figures
-        {"task": "nli", "kind": "nli", "majority": 0.5, "template": 0.5, "zero_shot": {"pos": 0.52, "topic": 0.5}}]
-    s = summarize(columns, kinds)
-    assert s["learnable_tasks"] == ["pos"] and s["learnable_pairs_other_kind"] == 1
-    assert s["learnable_over_majority_other_kind"] == pytest.approx(0.2)
-    assert s["learnable_over_template_other_kind"] == pytest.approx(-0.1)
-    assert s["over_majority_other_kind"] == pytest.approx((0.2 + 0.02 + 0.0) / 3)
-    assert s["learnable_over_majority_same_kind"] is None  # no same-kind pair on a learnable task
+        {"task": "nli", "category": "nli", "majority": 0.5, "template": 0.5, "zero_shot": {"pos": 0.52, "topic": 0.5}}]
+    s = summarize(columns, categories)
+    assert s["learnable_tasks"] == ["pos"] and s["learnable_pairs_other_category"] == 1
+    assert s["learnable_over_majority_other_category"] == pytest.approx(0.2)
+    assert s["learnable_over_template_other_category"] == pytest.approx(-0.1)
+    assert s["over_majority_other_category"] == pytest.approx((0.2 + 0.02 + 0.0) / 3)
+    assert s["learnable_over_majority_same_category"] is None  # no same-category pair on a learnable task
+
+
+def test_zero_shot_summaries_written_before_read_with_categories():
+    from promptbank.experiments.zero_shot import summary_rows, with_categories
+    old = {"task": "pos", "kind": "sentiment", "mean_same_kind": 0.7, "mean_other_kind": 0.5, "native": {}}
+    assert with_categories(old) == {"task": "pos", "category": "sentiment", "mean_same_category": 0.7,
+                                    "mean_other_category": 0.5, "native": {}}
+    keys = ("mean", "relative", "over_majority", "over_template", "learnable_over_majority", "learnable_over_template")
+    rows = summary_rows({f"{key}_{group}_kind": 0.1 for key in keys for group in ("same", "other")})
+    assert [row[1:] for row in rows] == [(0.1, 0.1)] * 6 and rows[0][0] == "mean zero-shot accuracy"
 
 
 def test_zero_shot_matrix_scores_every_source_on_every_task_and_continues(tiny_dirs, tmp_path, monkeypatch):
@@ -169,18 +192,27 @@ def test_zero_shot_matrix_scores_every_source_on_every_task_and_continues(tiny_d
         for c in result["columns"]:
             assert set(c["zero_shot"]) == {"movie_sentences", "presuppositions_nli"} and c["test_examples"] == 6
             assert 0 <= c["template"] <= 1 and 0 <= c["majority"] <= 1
-        # sentiment → sentiment is the one same-kind pair (rotten_tomatoes), the diagonal is native
-        assert summary["pairs_same_kind"] == 1 and summary["pairs_other_kind"] == 3
+        # sentiment → sentiment is the one same-category pair (rotten_tomatoes), the diagonal is native
+        assert summary["pairs_same_category"] == 1 and summary["pairs_other_category"] == 3
         rotten = result["columns"][1]
-        assert summary["mean_same_kind"] == rotten["zero_shot"]["movie_sentences"]
-        assert summary["over_template_same_kind"] == pytest.approx(rotten["zero_shot"]["movie_sentences"]
-                                                                   - rotten["template"])
+        assert rotten["category"] == "sentiment" and result["sources"][0]["category"] == "sentiment"
+        assert summary["mean_same_category"] == rotten["zero_shot"]["movie_sentences"]
+        assert summary["over_template_same_category"] == pytest.approx(rotten["zero_shot"]["movie_sentences"]
+                                                                       - rotten["template"])
         assert summary["native"]["movie_sentences"] == result["columns"][0]["zero_shot"]["movie_sentences"]
         csv = (tmp_path / "zs" / "zero_shot.csv").read_text().splitlines()
         assert csv[0] == "source,movie_sentences,rotten_tomatoes,presuppositions_nli" and len(csv) == 5
         assert (tmp_path / "zs" / "zero_shot.png").read_bytes()[:4] == b"\x89PNG"
-        monkeypatch.setattr(zero_shot_matrix, "column", lambda *a: pytest.fail("a finished column was recomputed"))
+        monkeypatch.setattr(zero_shot_matrix, "score_column",
+                            lambda *a: pytest.fail("a finished column was recomputed"))
         assert run_zero_shot_matrix(spec, bank, tmp_path / "zs", progress=False) == summary
+        # a column written before a task's type was its category (key "kind") reads as one
+        path = tmp_path / "zs" / "columns" / "rotten_tomatoes.json"
+        column = json.loads(path.read_text())
+        path.write_text(json.dumps({("kind" if k == "category" else k): v for k, v in column.items()}))
+        assert run_zero_shot_matrix(spec, bank, tmp_path / "zs", progress=False, run_missing=False) == summary
+        with pytest.raises(BadArgumentError, match=r"zero-shot matrix with other settings \(test_size 6 there, 7 "):
+            run_zero_shot_matrix(replace(spec, test_size=7), bank, tmp_path / "zs", progress=False)
 
 
 def test_baseline_inits_alone_need_no_sources(cli, tiny_dirs, bank, tmp_path):
@@ -190,8 +222,8 @@ def test_baseline_inits_alone_need_no_sources(cli, tiny_dirs, bank, tmp_path):
     with pytest.raises(BadArgumentError, match="need at least one source"):
         MatrixSpec(sources=(), targets=("rotten_tomatoes",), strategies=("weighted-average",), per_source=False)
     spec = MatrixSpec(sources=(), targets=("rotten_tomatoes",), seeds=(0, 1), backbone=str(tiny_dirs["causal"]),
-                      shots=2, train=TrainConfig(steps=2, eval_every=2, patience=0), prompt_length=4, strategies=("vocab",), per_source=False,
-                      test_size=8, dtype="float32")
+                      shots=2, train=TrainConfig(steps=2, eval_every=2, patience=0), prompt_length=4,
+                      strategies=("vocab",), per_source=False, test_size=8, dtype="float32")
     cells, summary = run_matrix(spec, bank, tmp_path / "exp", progress=False)
     assert [c["zero_shot"] for c in cells] == [{}, {}] and summary["zero_shot"] == {}
     vocab = summary["strategies"]["rotten_tomatoes"]["vocab"]
@@ -203,3 +235,15 @@ def test_baseline_inits_alone_need_no_sources(cli, tiny_dirs, bank, tmp_path):
                          "--test-size", 8, "--dtype", "float32", "--out", tmp_path / "cli")
     assert code == 0, err
     assert "vocab" in out and "zero-shot test accuracy" not in out
+
+
+def test_a_refused_or_failed_command_leaves_no_folder(tiny_dirs, bank, tmp_path):
+    spec = MatrixSpec(sources=("bbc_news",), targets=("rotten_tomatoes",), seeds=(0,), backbone=str(tiny_dirs["causal"]),
+                      shots=2, train=TrainConfig(steps=2, eval_every=2, patience=0), prompt_length=4,
+                      strategies=("weighted-average",), k=1, test_size=8, dtype="float32")
+    with pytest.raises(DataError, match="no .* prompt for source task 'bbc_news'"):
+        run_matrix(spec, bank, tmp_path / "exp", progress=False)  # the bank has no bbc_news prompt
+    assert not (tmp_path / "exp").exists()
+    with pytest.raises(UnknownTaskError, match="Unknown task 'no_such_task'"):
+        run_matrix(replace(spec, targets=("no_such_task",)), bank, tmp_path / "exp", progress=False)
+    assert not (tmp_path / "exp").exists()

@@ -7,11 +7,12 @@ import pytest
 from promptbank.errors import BadArgumentError
 from promptbank.experiments import sweep as sweep_module
 from promptbank.experiments.sweep import SweepSpec, run_sweep
+from promptbank.tuning.config import TrainConfig
 
 
-def spec_for(model, **changes):
-    base = dict(backbone=str(model), tasks=("movie_sentences",), lrs=(0.01, 0.1), seeds=(0,), shots=2, steps=2,
-                eval_every=1, dev_size=6, dtype="float32")
+def spec_for(model, steps=2, **changes):
+    base = dict(backbone=str(model), tasks=("movie_sentences",), lrs=(0.01, 0.1), seeds=(0,), shots=2, dev_size=6,
+                dtype="float32", train=TrainConfig(steps=steps, eval_every=1, patience=0))
     return SweepSpec(**{**base, **changes})
 
 
@@ -30,7 +31,7 @@ def test_sweep_scores_every_setting_on_dev_and_continues(tiny_dirs, tmp_path, mo
     assert (tmp_path / "sw" / "sweep.csv").read_text().startswith("init,lr,warmup,prompt_length")
     trained = []
     original = sweep_module.run_cell
-    monkeypatch.setattr(sweep_module, "run_cell", lambda *a: trained.append(a[2:]) or original(*a))
+    monkeypatch.setattr(sweep_module, "run_cell", lambda *a, **k: trained.append(a[2:]) or original(*a, **k))
     grown = spec_for(tiny_dirs["causal"], lrs=(0.01, 0.1, 0.3))
     assert len(run_sweep(grown, tmp_path / "sw", progress=False)["settings"]) == 3
     assert trained == [("movie_sentences", 0.3, 0.06, 20, "random", 0)]  # only the new grid point
@@ -38,8 +39,11 @@ def test_sweep_scores_every_setting_on_dev_and_continues(tiny_dirs, tmp_path, mo
     # another grid into the same folder: the summary covers every cell there, earlier grids' too
     assert [(s["lr"], s["warmup"]) for s in other["settings"]] == [(0.01, 0.06), (0.01, 0.2), (0.1, 0.06), (0.3, 0.06)]
     assert len(json.loads((tmp_path / "sw" / "sweep.json").read_text())["cells"]) == 4
-    with pytest.raises(BadArgumentError, match="steps"):
+    with pytest.raises(BadArgumentError, match=r"a sweep with other settings \(steps 2 there, 3 here\)"):
         run_sweep(spec_for(tiny_dirs["causal"], steps=3), tmp_path / "sw", progress=False)
+    monkeypatch.setattr(sweep_module, "run_cell", lambda *a, **k: pytest.fail("a report-only sweep trained"))
+    assert run_sweep(spec_for(tiny_dirs["causal"], lrs=(1.0,)), tmp_path / "sw", progress=False,
+                     run_missing=False) == other  # a grid point not run is left out, not trained
 
 
 def test_bad_sweeps_are_refused():
@@ -49,3 +53,5 @@ def test_bad_sweeps_are_refused():
         SweepSpec("m", ("movie_sentences",), (0.1,), inits=("magic",))
     with pytest.raises(BadArgumentError, match="positive"):
         SweepSpec("m", ("movie_sentences",), (0.0,))
+    with pytest.raises(BadArgumentError, match="lr and warmup open"):
+        SweepSpec("m", ("movie_sentences",), (0.1,), train=TrainConfig(lr=0.1))

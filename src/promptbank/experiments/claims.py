@@ -3,12 +3,12 @@
 Inputs are the files the experiments write: `zero_shot.json` (experiment zero-shot) and `results.json`
 (experiment matrix). The rules are deliberately simple and stated in each row, so a reader can check a
 verdict against the figures beside it:
-- same-kind zero-shot transfer holds when same-kind source prompts beat the majority class by at least 0.05 on
+- same-category zero-shot transfer holds when same-category source prompts beat the majority class by at least 0.05 on
   average and reach at least 90% of the native prompt's score (Su et al.'s SST-2 → IMDB is 96%);
-- cross-kind transfer "falls to chance" when other-kind sources stay within 0.05 of the majority class, over all
+- cross-category transfer "falls to chance" when other-category sources stay within 0.05 of the majority class, over all
   pairs and over the learnable tasks (those some prompt beats the majority class on by 0.05); "partly" when only
   over all pairs. The learnable-task part was added after both full-data matrices were read: there, tasks that no
-  prompt learns pulled every mean to chance, and the rule without it said "yes" while other-kind sources were
+  prompt learns pulled every mean to chance, and the rule without it said "yes" while other-category sources were
   0.06–0.09 over the majority class on the tasks that can be learnt;
 - a transfer init beats random init in a (target, shots) cell when its 95% interval lies above 0;
 - faster convergence: fewer mean steps to random init's best dev score, a run that never reaches it counted as
@@ -34,7 +34,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from promptbank.experiments.matrix import gain_interval
+from promptbank.experiments.stats import gain_interval
+from promptbank.experiments.zero_shot import with_categories
 from promptbank.transfer.similarity import EMBEDDING_METRICS, MODEL_METRICS
 
 MODERATE_RHO = 0.3  # the least mean within-target Spearman ρ that counts as ON predicting the gain
@@ -54,24 +55,24 @@ def _fmt(value: float | None, signed: bool = False) -> str:
 
 
 def zero_shot_claims(matrices: dict[str, dict]) -> list[Claim]:
-    """Same-kind transfer works and cross-kind falls to chance, per backbone (`matrices`: backbone → zero_shot.json)."""
+    """Same-category transfer works and cross-category falls to chance, per backbone (`matrices`: backbone → zero_shot.json)."""
     same_parts, other_parts, same_ok, other_ok, other_learnable_ok = [], [], [], [], []
     for backbone, data in matrices.items():
-        s = data["summary"]
-        same_parts.append(f"{backbone}: same-kind sources {_fmt(s['over_majority_same_kind'], True)} over majority, "
-                          f"{_fmt(s['relative_same_kind'])} of native ({s['pairs_same_kind']} pairs)")
-        learnable = s["learnable_over_majority_other_kind"]
-        other_parts.append(f"{backbone}: other-kind sources {_fmt(s['over_majority_other_kind'], True)} over "
-                           f"majority ({s['pairs_other_kind']} pairs), {_fmt(learnable, True)} on the "
-                           f"{len(s['learnable_tasks'])} learnable tasks ({s['learnable_pairs_other_kind']} pairs)")
-        same_ok.append((s["over_majority_same_kind"] or 0) >= 0.05 and (s["relative_same_kind"] or 0) >= 0.9)
-        other_ok.append(abs(s["over_majority_other_kind"] or 0) <= 0.05)
+        s = with_categories(data["summary"])  # summaries written before say kind for category
+        same_parts.append(f"{backbone}: same-category sources {_fmt(s['over_majority_same_category'], True)} over "
+                          f"majority, {_fmt(s['relative_same_category'])} of native ({s['pairs_same_category']} pairs)")
+        learnable = s["learnable_over_majority_other_category"]
+        other_parts.append(f"{backbone}: other-category sources {_fmt(s['over_majority_other_category'], True)} over "
+                           f"majority ({s['pairs_other_category']} pairs), {_fmt(learnable, True)} on the "
+                           f"{len(s['learnable_tasks'])} learnable tasks ({s['learnable_pairs_other_category']} pairs)")
+        same_ok.append((s["over_majority_same_category"] or 0) >= 0.05 and (s["relative_same_category"] or 0) >= 0.9)
+        other_ok.append(abs(s["over_majority_other_category"] or 0) <= 0.05)
         other_learnable_ok.append(abs(learnable or 0) <= 0.05)
     verdict = lambda oks: "yes" if all(oks) else "partly" if any(oks) else "no"
     chance = "yes" if all(other_ok + other_learnable_ok) else "partly" if any(other_ok) else "no"
-    return [Claim("Same-kind zero-shot transfer works (≥ 0.05 over majority, ≥ 90% of native)",
+    return [Claim("Same-category zero-shot transfer works (≥ 0.05 over majority, ≥ 90% of native)",
                   "Su et al.: SST-2 prompt on IMDB 85.4 vs 89.0 native (96%)", "; ".join(same_parts), verdict(same_ok)),
-            Claim("Cross-kind zero-shot transfer falls to chance (within 0.05 of majority, on all and on learnable "
+            Claim("Cross-category zero-shot transfer falls to chance (within 0.05 of majority, on all and on learnable "
                   "tasks)", "Su et al.: cross-type transfer near or below random guess", "; ".join(other_parts),
                   chance)]
 
@@ -113,7 +114,8 @@ def few_shot_claims(results: list[dict]) -> list[Claim]:
     for name in TRANSFER_INITS:
         steps, random_steps = [], []
         for r in results:
-            never = r["spec"]["steps"] + r["spec"]["eval_every"]  # one evaluation past the budget
+            train = r["spec"].get("train", r["spec"])  # results written before keep the steps at the top level
+            never = train["steps"] + train["eval_every"]  # one evaluation past the budget
             for cell in r["cells"]:
                 run = _run_of(cell, name)
                 if run is not None:

@@ -27,7 +27,8 @@ from promptbank.atomic import write_atomic
 from promptbank.backbones import dtype_name, load_backbone
 from promptbank.bank import PromptBank
 from promptbank.errors import BadArgumentError, DataError
-from promptbank.experiments.matrix import gain_interval, run_json, steps_to_reach
+from promptbank.experiments.folder import ExperimentFolder
+from promptbank.experiments.stats import gain_interval, run_json, steps_to_reach
 from promptbank.projection.bank import native_prompt
 from promptbank.projection.model import Projector, load_projector, project
 from promptbank.scoring.evaluate import accuracy_of_many, evaluate, template_accuracy
@@ -83,32 +84,37 @@ def load_projectors(spec: CrossModelSpec) -> dict[str, Projector]:
     return projectors
 
 
-def _zero_shot_column(spec: CrossModelSpec, target, prompts: dict[str, torch.Tensor], task_name: str) -> dict:
+def _zero_shot_column(spec: CrossModelSpec, target, prompts: dict[str, torch.Tensor], task_name: str,
+                      progress: bool = False) -> dict:
     """One task's test accuracy of every prompt (as is), the random prompt, the template and the majority class."""
     task = get_task(task_name)
     parts = split(task)
     test = parts.test[:spec.test_size]
     items = scoring.encode(target, task, test)
     names = list(prompts)
-    accuracy = accuracy_of_many(target, torch.stack([prompts[n] for n in names]), items).tolist()
+    accuracy = accuracy_of_many(target, torch.stack([prompts[n] for n in names]), items,
+                                progress=progress and f"{task_name}: {len(names)} prompts").tolist()
     return {"task": task_name, "test_examples": len(test), "accuracy": dict(zip(names, accuracy)),
             "template": template_accuracy(target, items),
             "majority": majority_accuracy([ex.label for ex in parts.train], [ex.label for ex in test])}
 
 
-def _cell(spec: CrossModelSpec, target, starts: dict[str, torch.Tensor], task_name: str, seed: int) -> dict:
+def _cell(spec: CrossModelSpec, target, starts: dict[str, torch.Tensor], task_name: str, seed: int,
+          progress: bool = False) -> dict:
     """Few-shot training on the target backbone from random init and from each projected prompt."""
     data = target_data(target, task_name, spec.shots, seed, test_size=spec.test_size)
-    config = replace(spec.train, seed=seed).for_backbone(target.name)
+    config = replace(spec.train, seed=seed)
     gold = [item.label for item in data.test_items]
 
-    def train_from(tensor: torch.Tensor, init: str) -> dict:
+    def train_from(tensor: torch.Tensor, init: str, label: str) -> dict:
         start = SoftPrompt(tensor, target.name, target.tokenizer_fingerprint, init)
-        result = train_prompt(target, data.train_items, data.dev_items, start, config, progress=False)
-        return run_json(result, evaluate(target, result.prompt.tensor, data.test_items), gold)
+        name = f"{task_name} seed {seed} from {label}"
+        result = train_prompt(target, data.train_items, data.dev_items, start, config, progress=progress, desc=name)
+        return run_json(result, evaluate(target, result.prompt.tensor, data.test_items,
+                                         progress=progress and f"{name}: testing"), gold)
 
-    random = train_from(init_prompt(target, spec.prompt_length, "random", seed=seed).tensor, "random")
-    runs = {label: train_from(tensor, "projected") for label, tensor in starts.items()}
+    random = train_from(init_prompt(target, spec.prompt_length, "random", seed=seed).tensor, "random", "random")
+    runs = {label: train_from(tensor, "projected", label) for label, tensor in starts.items()}
     for run in (random, *runs.values()):
         run["steps_to_random_best"] = steps_to_reach(run["curve"], random["best_dev"])
     return {"task": task_name, "seed": seed, "random": random, "projected": runs}
@@ -125,6 +131,13 @@ def _seen_prompts(bank: PromptBank, projectors: dict[str, Projector], target, ta
     except DataError:
         pass  # no prompt of this task trained on the target backbone
     return prompts
+
+
+def _seen_column(spec: CrossModelSpec, bank: PromptBank, projectors: dict[str, Projector], target, task: str,
+                 progress: bool = False) -> dict:
+    """A projectors' training task's column: its projected prompts and the target's native one on its test split."""
+    prompts = _seen_prompts(bank, projectors, target, task, spec.prompt_length)
+    return _zero_shot_column(spec, target, prompts, task, progress)
 
 
 def cosine_between_tasks(prompts: dict[str, torch.Tensor], spec: CrossModelSpec,
@@ -181,21 +194,20 @@ def summarize(spec: CrossModelSpec, labels: list[str], columns: dict[str, dict],
     return {"tasks": tasks, "projectors": labels, "training_tasks": trained}
 
 
-def run_cross_model(spec: CrossModelSpec, bank: PromptBank, out: Path, progress: bool = True) -> dict:
+def run_cross_model(spec: CrossModelSpec, bank: PromptBank, out: Path, progress: bool = True,
+                    run_missing: bool = True) -> dict:
     """Run (or continue) the experiment and write results.json, results.csv, summary.md, zero_shot.png and
-    report.html into `out`."""
+    report.html into `out`. With `run_missing` off, nothing is scored or trained: the columns and cells finished
+    so far are reported."""
     from tqdm.auto import tqdm
 
     for name in spec.tasks:
         get_task(name)
-    out = Path(out)
-    settings = out / "spec.json"
-    given = json.loads(json.dumps(asdict(spec)))  # as JSON has it (tuples become lists)
-    if settings.exists() and json.loads(settings.read_text()) | {"seeds": None} != given | {"seeds": None}:
-        raise BadArgumentError(f"{out} holds a cross-model experiment with other settings; pass the same settings, "
-                               "choose another --out, or remove it.")
     projectors = load_projectors(spec)
     first = next(iter(projectors.values()))
+    # the learning rate and warmup left open are the target backbone's, recorded as such
+    spec = replace(spec, train=spec.train.for_backbone(first.target.name))
+    folder = ExperimentFolder(out, spec, "a cross-model experiment", may_differ=("seeds",))  # a cell per seed
     target = load_backbone(first.target.name, spec.dtype)
     source_prompts = {t: native_prompt(bank, first.source.name, t, spec.prompt_length) for t in spec.tasks}
     prompts = {f"{label}:{t}": project(p, source_prompts[t], target).tensor
@@ -206,32 +218,22 @@ def run_cross_model(spec: CrossModelSpec, bank: PromptBank, out: Path, progress:
         except DataError:
             pass  # the bank has no prompt of this task trained on the target backbone: no native row
     prompts["random"] = init_prompt(target, spec.prompt_length, "random", seed=0).tensor
-    for folder in ("zero_shot", "cells", "training_tasks"):
-        (out / folder).mkdir(parents=True, exist_ok=True)
-    write_atomic(settings, json.dumps(asdict(spec), indent=1))
-    columns = {}
-    for task in tqdm(spec.tasks, desc="zero-shot columns", disable=not progress):
-        path = out / "zero_shot" / f"{task}.json"
-        if not path.exists():
-            write_atomic(path, json.dumps(_zero_shot_column(spec, target, prompts, task), indent=1))
-        columns[task] = json.loads(path.read_text())
-    cells = []
+
+    def unit(name: str, compute, *args) -> dict | None:
+        """A saved column or cell; computed by compute(*args) and saved first when missing (and `run_missing`)."""
+        done = folder.load(name)
+        return done if done is not None or not run_missing else folder.save(name, compute(*args, progress))
+
+    columns = {task: column for task in tqdm(spec.tasks, desc="zero-shot columns", disable=not progress)
+               if (column := unit(f"zero_shot/{task}", _zero_shot_column, spec, target, prompts, task))}
     keys = [(t, s) for t in spec.tasks for s in spec.seeds]
-    for task, seed in tqdm(keys, desc="few-shot cells", disable=not progress):
-        path = out / "cells" / f"{task}-seed{seed}.json"
-        if not path.exists():
-            starts = {label: prompts[f"{label}:{task}"] for label in projectors}
-            write_atomic(path, json.dumps(_cell(spec, target, starts, task, seed), indent=1))
-        cells.append(json.loads(path.read_text()))
-    seen = {}
+    cells = [cell for task, seed in tqdm(keys, desc="few-shot cells", disable=not progress)
+             if (cell := unit(f"cells/{task}-seed{seed}", _cell, spec, target,
+                              {label: prompts[f"{label}:{task}"] for label in projectors}, task, seed))]
+    folder.require(cells if len(columns) == len(spec.tasks) else [], "results (every zero-shot column, a cell)")
     trained_on = list(dict.fromkeys(t for p in projectors.values() for t in p.info.get("tasks", [])))
-    for task in tqdm(trained_on, desc="training-task columns", disable=not progress):
-        path = out / "training_tasks" / f"{task}.json"
-        if not path.exists():
-            column = _zero_shot_column(spec, target, _seen_prompts(bank, projectors, target, task,
-                                                                   spec.prompt_length), task)
-            write_atomic(path, json.dumps(column, indent=1))
-        seen[task] = json.loads(path.read_text())
+    seen = {task: column for task in tqdm(trained_on, desc="training-task columns", disable=not progress)
+            if (column := unit(f"training_tasks/{task}", _seen_column, spec, bank, projectors, target, task))}
     summary = summarize(spec, list(projectors), columns, cells, seen)
     summary["cosine_between_tasks"] = cosine_between_tasks(
         prompts | {f"source:{t}": p.tensor for t, p in source_prompts.items()}, spec, list(projectors))
@@ -239,13 +241,16 @@ def run_cross_model(spec: CrossModelSpec, bank: PromptBank, out: Path, progress:
             for label, p in projectors.items()}
     for item in meta.values():
         item.get("metrics", {}).pop("loss_curve", None)
+    out = folder.root
     write_atomic(out / "results.json", json.dumps({"spec": asdict(spec), "source": first.source.name,
                                                    "target": target.name, "projectors": meta, "summary": summary,
                                                    "zero_shot": columns, "cells": cells,
                                                    "training_tasks": seen}, indent=1))
     write_atomic(out / "summary.md", summary_markdown(first.source.name, target.name, summary))
     write_atomic(out / "results.csv", summary_csv(summary))
-    from promptbank.experiments.report import write_cross_model_report  # matplotlib loads only once results are in
+    from promptbank.experiments.report import (
+        write_cross_model_report,  # matplotlib loads only once results are in
+    )
     write_cross_model_report(out, spec, first.source.name, target.name, meta, summary, columns, cells)
     return summary
 

@@ -28,16 +28,22 @@ from promptbank.backbones import DEFAULT_BACKBONE, Backbone, dtype_name, load_ba
 from promptbank.bank import PromptBank, PromptRecord
 from promptbank.errors import BadArgumentError, DataError
 from promptbank.executor import Executor, run_units
-from promptbank.experiments.stats import paired_gain
+from promptbank.experiments.folder import ExperimentFolder
+from promptbank.experiments.stats import (
+    gain_interval,
+    run_json,
+    spearman,
+    steps_to_reach,
+)
 from promptbank.pretraining.run import PRETRAINED_INITS
-from promptbank.scoring.evaluate import Evaluation, accuracy_of_many, evaluate
+from promptbank.scoring.evaluate import accuracy_of_many, evaluate
 from promptbank.tasks import get_task
 from promptbank.transfer.inits import BASELINES, check_choice
 from promptbank.transfer.run import TransferSpec, retrieve, transfer_start
 from promptbank.transfer.similarity import METRICS, similarity_matrix
 from promptbank.tuning.config import TrainConfig
 from promptbank.tuning.init import init_prompt
-from promptbank.tuning.loop import Job, TrainResult, train_many
+from promptbank.tuning.loop import Job, train_many
 from promptbank.tuning.prompt import SoftPrompt
 from promptbank.tuning.run import TargetData, check_sizes, target_data
 
@@ -80,35 +86,6 @@ class MatrixSpec:
         return replace(self.train, seed=seed)
 
 
-def steps_to_reach(curve: list[dict], threshold: float) -> int | None:
-    """The first evaluated step whose dev accuracy reaches `threshold`; None if it never does."""
-    return next((p["step"] for p in curve if p["dev_accuracy"] >= threshold - 1e-9), None)
-
-
-def spearman(x: list[float], y: list[float]) -> float | None:
-    """Spearman's rank correlation (average ranks for ties); None when it is undefined."""
-    if len(x) < 3:
-        return None
-
-    def ranks(values: list[float]) -> torch.Tensor:
-        order = sorted(range(len(values)), key=values.__getitem__)
-        out = [0.0] * len(values)
-        i = 0
-        while i < len(order):
-            j = i
-            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-                j += 1
-            for t in range(i, j + 1):
-                out[order[t]] = (i + j) / 2
-            i = j + 1
-        return torch.tensor(out)
-
-    a, b = ranks(x), ranks(y)
-    a, b = a - a.mean(), b - b.mean()
-    denominator = (a.norm() * b.norm()).item()
-    return None if denominator == 0 else (a @ b).item() / denominator
-
-
 def source_prompts(bank: PromptBank, backbone: Backbone, tasks: tuple[str, ...],
                    length: int) -> tuple[torch.Tensor, list[PromptRecord]]:
     """One source prompt per task (the first stored), in the order the tasks are given."""
@@ -123,26 +100,27 @@ def source_prompts(bank: PromptBank, backbone: Backbone, tasks: tuple[str, ...],
     return prompts[chosen], [records[i] for i in chosen]
 
 
-def run_json(result: TrainResult, test: Evaluation, gold: list[int]) -> dict:
-    """A run as JSON: its test accuracy, which test examples it got right (for paired bootstrap intervals), its
-    dev scores and curve."""
-    correct = "".join("1" if p == g else "0" for p, g in zip(test.predictions, gold))
-    return {"test_accuracy": test.accuracy, "test_correct": correct, "best_dev": result.best_dev,
-            "best_step": result.best_step, "curve": result.curve}
+def zero_shot_split(spec: MatrixSpec) -> str:
+    """Where a cell scores the sources zero-shot: on the target's test set when per-source runs make it a predictor
+    of their gains (measured on test), else on the cell's few-shot dev set, the scores retrieval ranks by (a table
+    to read beside the strategies' choice, at a fraction of the cost)."""
+    return "test" if spec.per_source else "dev"
 
 
 def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: torch.Tensor,
              records: list[PromptRecord], target: str, seed: int,
-             zero_shot: dict[str, float] | None = None) -> tuple[dict, torch.Tensor]:
+             zero_shot: dict[str, float] | None = None, progress: bool = False) -> tuple[dict, torch.Tensor]:
     """Every measurement of one (target, seed) cell, as plain JSON-ready data, and the target's trained
     random-init prompt. `zero_shot`, the source prompts' test accuracies on the target, is computed when
     not given (it does not depend on the seed: the test examples and the source prompts are the same).
 
     Every run of the cell starts from its own prompt but trains on the same batches, so they are trained together
-    (`train_many`): the same prompts as separate runs, in shared forward passes."""
+    (`train_many`): the same prompts as separate runs, in shared forward passes. `progress` shows the training
+    steps and the test examples scored."""
     data: TargetData = target_data(backbone, target, spec.shots, seed, test_size=spec.test_size)
     config = spec.config(seed)
     gold = [item.label for item in data.test_items]
+    label = f"{target} seed {seed}"
 
     starts = {("random", "random"): init_prompt(backbone, spec.prompt_length, "random", seed=seed)}
     if spec.per_source and (spec.per_source_seeds is None or seed < spec.per_source_seeds):
@@ -160,8 +138,9 @@ def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: to
         start, ranking, lineage = transfer_start(transfer_spec, backbone, bank, data, retrieval)
         starts["strategies", strategy], transfers[strategy] = start, (ranking, lineage)
     trained = train_many(backbone, [Job(data.train_items, data.dev_items, start) for start in starts.values()],
-                         config, progress=False)
-    runs = {key: (result, evaluate(backbone, result.prompt.tensor, data.test_items))
+                         config, progress=progress, desc=f"{label}: training {len(starts)} prompts")
+    runs = {key: (result, evaluate(backbone, result.prompt.tensor, data.test_items,
+                                   progress=progress and f"{label}: testing {key[1]}"))
             for key, result in zip(starts, trained)}
 
     random_result, random_test = runs["random", "random"]
@@ -169,9 +148,7 @@ def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: to
     cell = {"target": target, "seed": seed, "majority": data.majority,
             "random": run_json(random_result, random_test, gold) | {
                 "steps_to_random_best": steps_to_reach(random_result.curve, reference)},
-            "zero_shot": zero_shot or (dict(zip([r.task for r in records],
-                                                accuracy_of_many(backbone, prompts, data.test_items).tolist()))
-                                       if records else {}),
+            **_zero_shot(spec, backbone, prompts, records, data, retrieval, zero_shot, progress and label),
             "per_source": {}, "strategies": {}}
     for (group, name), (result, test) in runs.items():
         if group == "random":
@@ -186,6 +163,24 @@ def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: to
     return cell, random_result.prompt.tensor
 
 
+def _zero_shot(spec: MatrixSpec, backbone: Backbone, prompts: torch.Tensor, records: list[PromptRecord],
+               data: TargetData, retrieval, given: dict[str, float] | None, progress: str | bool) -> dict:
+    """A cell's zero-shot table (each source prompt as is on the target) and the split it was scored on: `given`
+    (a finished cell's test scores), retrieval's dev scores when it ranked by zero-shot, or scored here."""
+    split = zero_shot_split(spec)
+    if given is not None or not records:
+        return {"zero_shot": given or {}, "zero_shot_split": "test" if given else split}
+    ranked = {r.record.id: r.score for r in retrieval.ranking} if retrieval and spec.by == "zero-shot" else {}
+    if split == "dev" and all(r.id in ranked for r in records):
+        scores = [ranked[r.id] for r in records]
+    else:
+        items = data.test_items if split == "test" else data.dev_items
+        scores = accuracy_of_many(backbone, prompts, items,
+                                  progress=progress and f"{progress}: {len(records)} sources zero-shot on {split}")
+        scores = scores.tolist()
+    return {"zero_shot": dict(zip([r.task for r in records], scores)), "zero_shot_split": split}
+
+
 def add_similarities(spec: MatrixSpec, backbone: Backbone, prompts: torch.Tensor, records: list[PromptRecord],
                      cell: dict, target_prompt: torch.Tensor) -> None:
     """Every metric between each source prompt and the target's trained random-init prompt (cheap, so it is
@@ -194,15 +189,6 @@ def add_similarities(spec: MatrixSpec, backbone: Backbone, prompts: torch.Tensor
     for metric in spec.metrics:
         values = similarity_matrix(metric, prompts, target_prompt.unsqueeze(0), backbone=backbone)[:, 0].tolist()
         cell["similarity"][metric] = dict(zip([r.task for r in records], values))
-
-
-def gain_interval(runs: list[dict], randoms: list[dict]) -> dict | None:
-    """The paired gain over random init with its 95% bootstrap interval over seeds and test examples (None for
-    cells saved before runs recorded which test examples they got right)."""
-    if any("test_correct" not in run for run in runs + randoms):
-        return None
-    correct = lambda rows: torch.tensor([[c == "1" for c in run["test_correct"]] for run in rows], dtype=torch.float32)
-    return paired_gain(correct(runs), correct(randoms)).as_dict()
 
 
 def summarize(spec: MatrixSpec, cells: list[dict]) -> dict:
@@ -256,12 +242,14 @@ def summarize(spec: MatrixSpec, cells: list[dict]) -> dict:
             if gains[oracle][t] is not None:
                 strategies[t]["best single source (oracle, test)"] = means(
                     [c["per_source"][oracle] for c in with_sources], paired) | {"sources_seed0": [oracle]}
-    kinds = {name: get_task(name).category for name in dict.fromkeys((*spec.sources, *targets))}  # fixed order
-    same = [gains[s][t] for s, t in pairs if kinds[s] == kinds[t]]
-    other = [gains[s][t] for s, t in pairs if kinds[s] != kinds[t]]
-    return {"targets": targets, "zero_shot": zero_shot, "gain": gains, "similarity": similarity,
-            "spearman_with_gain": correlations, "strategies": strategies, "kinds": kinds,
-            "mean_gain_same_kind": mean(same), "mean_gain_other_kind": mean(other),
+    categories = {name: get_task(name).category for name in dict.fromkeys((*spec.sources, *targets))}  # fixed order
+    same = [gains[s][t] for s, t in pairs if categories[s] == categories[t]]
+    other = [gains[s][t] for s, t in pairs if categories[s] != categories[t]]
+    # test, or dev for cells scored on their few-shot dev sets (see zero_shot_split); cells saved before: test
+    split = " and ".join(sorted({c.get("zero_shot_split", "test") for c in cells if c["zero_shot"]}))
+    return {"targets": targets, "zero_shot": zero_shot, "zero_shot_split": split or None, "gain": gains, "similarity": similarity,
+            "spearman_with_gain": correlations, "strategies": strategies, "categories": categories,
+            "mean_gain_same_category": mean(same), "mean_gain_other_category": mean(other),
             "majority": {t: mean([c["majority"] for c in per_target(t)]) for t in targets},
             "random_test": {t: mean([c["random"]["test_accuracy"] for c in per_target(t)]) for t in targets}}
 
@@ -275,7 +263,8 @@ class CellUnit:
     bank: Path
     target: str
     seed: int
-    zero_shot: dict[str, float] | None = None  # the target's, when a finished cell already has them
+    zero_shot: dict[str, float] | None = None  # the target's test scores, when a finished cell already has them
+    progress: bool = False  # show the cell's training steps and test examples (a local run's terminal)
 
 
 def train_cell(unit: CellUnit) -> tuple[dict, torch.Tensor]:
@@ -284,76 +273,63 @@ def train_cell(unit: CellUnit) -> tuple[dict, torch.Tensor]:
     backbone = load_backbone(spec.backbone, spec.dtype)
     with PromptBank(unit.bank) as bank:
         prompts, records = source_prompts(bank, backbone, spec.sources, spec.prompt_length)
-        return run_cell(spec, bank, backbone, prompts, records, unit.target, unit.seed, unit.zero_shot)
-
-
-def _flat(settings: dict) -> dict:
-    """The embedded training settings as top-level keys (steps, lr, ...), as older spec.json files have them."""
-    return {k: v for k, v in settings.items() if k != "train"} | settings.get("train", {})
+        return run_cell(spec, bank, backbone, prompts, records, unit.target, unit.seed, unit.zero_shot, unit.progress)
 
 
 def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = True,
                run_missing: bool = True, executor: Executor = Executor()) -> tuple[list[dict], dict]:
     """Run (or continue) every cell, then write results.json, matrix.csv and report.html into `out`.
 
-    Cells run as `executor`'s units, in two waves: first one cell of each target with none finished (it scores
-    the sources zero-shot on the target's test set), then the rest, which reuse those scores. With `run_missing`
-    off, nothing is trained: the cells finished so far are summarised (to look at a long experiment while it
-    runs, or at one that was stopped).
+    Cells run as `executor`'s units, in two waves: first one cell of each target with none finished (with per-source
+    runs it scores the sources zero-shot on the target's test set), then the rest, which reuse those scores. With
+    `run_missing` off, nothing is trained: the cells finished so far are summarised (to look at a long experiment
+    while it runs, or at one that was stopped).
     """
     for name in spec.sources + spec.targets:
         get_task(name)
-    out = Path(out)
-    (out / "cells").mkdir(parents=True, exist_ok=True)
-    settings = out / "spec.json"
-    if settings.exists():
-        recorded, given = _flat(json.loads(settings.read_text())), _flat(json.loads(json.dumps(asdict(spec))))
-        # Cells are kept per (target, seed), so targets and seeds may grow or shrink; nothing else may change.
-        if differ := [f"{key} {recorded.get(key)!r} there, {value!r} here" for key, value in given.items()
-                      if key not in ("targets", "seeds") and recorded.get(key) != value]:
-            raise BadArgumentError(f"{out} holds an experiment with other settings ({'; '.join(differ)}); "
-                                   "pass the same settings, choose another --out, or remove it.")
-    write_atomic(settings, json.dumps(asdict(spec), indent=1))
-    paths = {(t, s): out / "cells" / f"{t}-seed{s}" for t in spec.targets for s in spec.seeds}
-    finished = {key: json.loads(path.with_suffix(".json").read_text()) for key, path in paths.items()
-                if path.with_suffix(".json").exists()}
-    missing = [key for key in paths if key not in finished] if run_missing else []
+    # Cells are kept per (target, seed), so targets and seeds may grow or shrink; nothing else may change.
+    folder = ExperimentFolder(out, spec, "an experiment", may_differ=("targets", "seeds"))
+    names = {(t, s): f"cells/{t}-seed{s}" for t in spec.targets for s in spec.seeds}
+    finished = {key: cell for key, name in names.items() if (cell := folder.load(name)) is not None}
+    if not run_missing:
+        folder.require(finished)
+    backbone = load_backbone(spec.backbone, spec.dtype)
+    prompts, records = source_prompts(bank, backbone, spec.sources, spec.prompt_length)  # the bank has them all
+    missing = [key for key in names if key not in finished] if run_missing else []
 
     def store(unit: CellUnit, result: tuple[dict, torch.Tensor]) -> None:
         cell, target_prompt = result
-        path = paths[unit.target, unit.seed]
-        write_atomic(path.with_suffix(".safetensors"), save({"prompt": target_prompt.contiguous()}))
-        text = json.dumps(cell, indent=1)
-        write_atomic(path.with_suffix(".json"), text)  # last: the cell is now done
-        finished[unit.target, unit.seed] = json.loads(text)
+        folder.save_file(f"{names[unit.target, unit.seed]}.safetensors", save({"prompt": target_prompt.contiguous()}))
+        finished[unit.target, unit.seed] = folder.save(names[unit.target, unit.seed], cell)  # last: the cell is done
         bar.update()
 
     def units(keys: list[tuple[str, int]]) -> list[CellUnit]:
-        shared = {t: c["zero_shot"] for (t, _), c in finished.items()}
-        return [CellUnit(spec, bank.root.absolute(), t, s, shared.get(t)) for t, s in keys]
+        shared = {t: c["zero_shot"] for (t, _), c in finished.items() if c.get("zero_shot_split", "test") == "test"}
+        return [CellUnit(spec, bank.root.absolute(), t, s, shared.get(t), progress and executor.kind == "local")
+                for t, s in keys]
 
     from tqdm.auto import tqdm
-    with tqdm(total=len(paths), initial=len(finished), desc="experiment cells", disable=not progress) as bar:
+    with tqdm(total=len(names), initial=len(finished), desc="experiment cells", disable=not progress) as bar:
         started, first = {t for t, _ in finished}, {}
         for target, seed in missing:
             if target not in started:
                 first.setdefault(target, (target, seed))
         run_units(train_cell, units(list(first.values())), store, executor)
         run_units(train_cell, units([key for key in missing if key not in finished]), store, executor)
-    backbone = load_backbone(spec.backbone, spec.dtype)
-    prompts, records = source_prompts(bank, backbone, spec.sources, spec.prompt_length)
-    cells = [finished[key] for key in paths if key in finished]
+    cells = [finished[key] for key in names if key in finished]
     for key, cell in finished.items():
         add_similarities(spec, backbone, prompts, records, cell,
-                         load_file(paths[key].with_suffix(".safetensors"))["prompt"])
-    if not cells:
-        raise DataError(f"{out} holds no finished experiment cells yet.")
+                         load_file(folder.root / f"{names[key]}.safetensors")["prompt"])
+    folder.require(cells)
     summary = summarize(spec, cells) | {"cells_done": [f"{c['target']}-seed{c['seed']}" for c in cells],
-                                         "cells_planned": len(paths)}
+                                         "cells_planned": len(names)}
+    out = folder.root
     write_atomic(out / "results.json", json.dumps({"spec": asdict(spec), "sources": [asdict(r) for r in records],
                                                    "summary": summary, "cells": cells}, indent=1))
     write_csv(out / "matrix.csv", spec, cells)
-    from promptbank.experiments.report import write_report  # matplotlib loads only once results are in
+    from promptbank.experiments.report import (
+        write_report,  # matplotlib loads only once results are in
+    )
     write_report(out / "report.html", spec, summary, cells)
     return cells, summary
 

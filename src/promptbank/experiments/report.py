@@ -89,16 +89,20 @@ def write_report(path: Path, spec, summary: dict, cells: list[dict]) -> None:
                  path.parent / "convergence.png")
     parts.append(_img(path.parent / "convergence.png"))
     if sources:  # an experiment of baseline and pre-trained inits alone has none
-        parts.append("<h2>Zero-shot transfer: source prompts used as they are on the target's test set</h2>")
+        split = summary.get("zero_shot_split") or "test"
+        parts.append(f"<h2>Zero-shot transfer: source prompts used as they are on the target's {split} set</h2>")
+        if split == "dev":
+            parts.append("<p>Scored on each cell's few-shot dev set (the scores retrieval ranks the bank by), mean "
+                         "over seeds; with per-source runs they are scored on the test set, as the gains are.</p>")
         parts.append(_png(plots.heatmap, _matrix(summary["zero_shot"], sources, targets), sources, targets,
-                          "zero-shot test accuracy", "accuracy"))
+                          f"zero-shot {split} accuracy", "accuracy"))
     if spec.per_source:
         parts.append("<h2>Transfer gain: test accuracy from source init − from random init</h2>")
         parts.append(_png(plots.heatmap, _matrix(summary["gain"], sources, targets), sources, targets,
                           "gain over random init", "accuracy gain"))
-        parts.append(f"<p>Mean gain when source and target are of the same kind: "
-                     f"{_number(summary['mean_gain_same_kind'])}; of different kinds: "
-                     f"{_number(summary['mean_gain_other_kind'])}.</p>")
+        parts.append(f"<p>Mean gain when source and target are of the same category: "
+                     f"{_number(summary['mean_gain_same_category'])}; of different categories: "
+                     f"{_number(summary['mean_gain_other_category'])}.</p>")
         parts.append("<h2>Does prompt similarity predict transfer?</h2><p>Spearman correlation between each "
                      "predictor and the transfer gain, over all (source, target) pairs and within each target.</p>")
         groups = ["all pairs", *targets]
@@ -111,36 +115,29 @@ def write_report(path: Path, spec, summary: dict, cells: list[dict]) -> None:
     write_atomic(path, _page("promptbank report", parts))
 
 
-# A zero-shot matrix summary's same-kind / other-kind means, as (label, key) pairs: what the report and the CLI print.
-ZERO_SHOT_ROWS = (("mean zero-shot accuracy", "mean"), ("mean relative to the task's own prompt", "relative"),
-                  ("mean over the majority class", "over_majority"),
-                  ("mean over the template, no prompt", "over_template"),
-                  ("learnable tasks: mean over the majority class", "learnable_over_majority"),
-                  ("learnable tasks: mean over the template", "learnable_over_template"))
-
-
-def write_zero_shot_report(out: Path, spec, sources: list[str], kinds: dict[str, str], columns: list[dict],
+def write_zero_shot_report(out: Path, spec, sources: list[str], categories: dict[str, str], columns: list[dict],
                            summary: dict) -> None:
     """zero_shot.png (the heatmap) and report.html for a zero-shot transfer matrix."""
+    from promptbank.experiments.zero_shot import summary_rows
     tasks = [c["task"] for c in columns]
-    rows = [f"{s} ({kinds[s]})" for s in sources] + ["majority class", "template, no prompt"]
+    rows = [f"{s} ({categories[s]})" for s in sources] + ["majority class", "template, no prompt"]
     matrix = [[c["zero_shot"][s] for c in columns] for s in sources] + [[c[f] for c in columns]
                                                                          for f in ("majority", "template")]
-    labels = [f"{c['task']} ({c['kind']})" for c in columns]
+    labels = [f"{c['task']} ({c['category']})" for c in columns]
     title = f"zero-shot test accuracy, source prompt as is ({spec.backbone})"
     plots.heatmap(matrix, rows, labels, title, "accuracy", out / "zero_shot.png")
-    def mean_row(key: str) -> list[str]:
-        return [_number(summary[f"{key}_same_kind"]), _number(summary[f"{key}_other_kind"])]
     parts = [f"<h1>Zero-shot transfer matrix</h1><p>backbone <b>{html.escape(spec.backbone)}</b>: every source "
              f"prompt of the bank, unchanged, on each task's test split (up to {spec.test_size} examples), with the "
              f"task's own template and answers. Raw numbers: zero_shot.json, zero_shot.csv.</p>",
              _img(out / "zero_shot.png"),
-             f"<p>{summary['pairs_same_kind']} same-kind and {summary['pairs_other_kind']} other-kind (source, task) "
+             f"<p>{summary['pairs_same_category']} same-category and {summary['pairs_other_category']} other-category "
+             "(source, task) "
              "pairs, a source's own task left out. Learnable tasks are those some prompt beats the majority class "
              f"on by {summary['learnable_margin']} ({len(summary['learnable_tasks'])} here: "
-             f"{html.escape(', '.join(summary['learnable_tasks']))}; {summary['learnable_pairs_same_kind']} same-kind "
-             f"and {summary['learnable_pairs_other_kind']} other-kind pairs).</p>",
-             _table(["", "same kind", "other kind"], [[label, *mean_row(key)] for label, key in ZERO_SHOT_ROWS]),
+             f"{html.escape(', '.join(summary['learnable_tasks']))}; {summary['learnable_pairs_same_category']} "
+             f"same-category and {summary['learnable_pairs_other_category']} other-category pairs).</p>",
+             _table(["", "same category", "other category"],
+                    [[label, _number(same), _number(other)] for label, same, other in summary_rows(summary)]),
              _table(["task", "test examples", "own prompt", "majority", "template, no prompt"],
                     [[t, str(c["test_examples"]), _number(summary["native"].get(t)), _number(c["majority"]),
                       _number(c["template"])] for t, c in zip(tasks, columns)])]

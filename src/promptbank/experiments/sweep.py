@@ -16,7 +16,8 @@ from pathlib import Path
 
 from promptbank.atomic import write_atomic
 from promptbank.backbones import Backbone, dtype_name, load_backbone
-from promptbank.errors import BadArgumentError, DataError
+from promptbank.errors import BadArgumentError
+from promptbank.experiments.folder import ExperimentFolder
 from promptbank.tasks import get_task
 from promptbank.tuning.config import TrainConfig
 from promptbank.tuning.init import init_prompt
@@ -54,10 +55,16 @@ class SweepSpec:
             raise BadArgumentError("--dev-size and --shots must be positive.")
         if not all(lr > 0 for lr in self.lrs) or not all(0 <= w < 1 for w in self.warmups):
             raise BadArgumentError("Learning rates must be positive and warmups fractions in [0, 1).")
+        if self.train.lr is not None or self.train.warmup is not None:
+            raise BadArgumentError("A sweep's learning rates and warmups are its grids (lrs, warmups); leave the "
+                                   "train settings' lr and warmup open.")
         object.__setattr__(self, "dtype", dtype_name(self.dtype))
 
     def cells(self) -> list[tuple[str, float, float, int, str, int]]:
         return list(itertools.product(self.tasks, self.lrs, self.warmups, self.prompt_lengths, self.inits, self.seeds))
+
+
+GRIDS = ("tasks", "lrs", "warmups", "prompt_lengths", "inits", "seeds")
 
 
 def cell_name(task: str, lr: float, warmup: float, length: int, init: str, seed: int) -> str:
@@ -80,7 +87,7 @@ def _start(spec: SweepSpec, backbone: Backbone, data, length: int, init: str, se
 
 
 def run_cell(spec: SweepSpec, backbone: Backbone, task: str, lr: float, warmup: float, length: int, init: str,
-             seed: int) -> dict:
+             seed: int, progress: bool = False) -> dict:
     """Train one setting on K shots per class and score it on the dev set (retrieval, for the transfer init,
     uses the few-shot dev examples, as a user with K shots would)."""
     from promptbank import scoring
@@ -91,7 +98,7 @@ def run_cell(spec: SweepSpec, backbone: Backbone, task: str, lr: float, warmup: 
     dev_items = scoring.encode(backbone, data.task, dev)
     config = replace(spec.train, lr=lr, warmup=warmup, seed=seed)
     result = train_prompt(backbone, data.train_items, dev_items, _start(spec, backbone, data, length, init, seed),
-                          config, progress=False)
+                          config, progress=progress, desc=cell_name(task, lr, warmup, length, init, seed))
     curve = [{"step": p["step"], "dev_accuracy": p["dev_accuracy"]} for p in result.curve]
     return {"task": task, "lr": lr, "warmup": warmup, "prompt_length": length, "init": init, "seed": seed,
             "dev_examples": len(dev), "start_dev": curve[0]["dev_accuracy"], "best_dev": result.best_dev,
@@ -135,26 +142,18 @@ def run_sweep(spec: SweepSpec, out: Path, progress: bool = True, run_missing: bo
 
     for name in spec.tasks:
         get_task(name)
-    out = Path(out)
-    settings = out / "spec.json"
-    # Cells are kept per grid point, so the grids may grow or shrink; the settings every cell shares may not.
-    grids = {"tasks", "lrs", "warmups", "prompt_lengths", "inits", "seeds"}
-    if settings.exists() and (differ := [key for key, value in json.loads(json.dumps(asdict(spec))).items()
-                                         if key not in grids and json.loads(settings.read_text()).get(key) != value]):
-        raise BadArgumentError(f"{out} holds a sweep with other settings ({', '.join(differ)}); pass the same "
-                               "settings, choose another --out, or remove it.")
-    (out / "cells").mkdir(parents=True, exist_ok=True)
-    write_atomic(settings, json.dumps(asdict(spec), indent=1))
+    # Cells are kept per grid point, so the grids may grow or shrink; the settings every cell shares may not. The
+    # learning rate and warmup are each cell's (spec.json files written before the train block record neither).
+    folder = ExperimentFolder(out, spec, "a sweep", may_differ=GRIDS, legacy_train={"lr": None, "warmup": None})
     backbone = load_backbone(spec.backbone, spec.dtype) if run_missing else None
     for key in tqdm(spec.cells(), desc="sweep cells", disable=not progress):
-        path = out / "cells" / f"{cell_name(*key)}.json"
-        if not path.exists() and run_missing:
-            write_atomic(path, json.dumps(run_cell(spec, backbone, *key), indent=1))
+        if run_missing and folder.load(f"cells/{cell_name(*key)}") is None:
+            folder.save(f"cells/{cell_name(*key)}", run_cell(spec, backbone, *key, progress=progress))
     # the summary covers every cell of the folder, this grid's and earlier ones' (they share the fixed settings),
     # so sweeps of other grids into one folder add up to one table
-    cells = [json.loads(path.read_text()) for path in sorted((out / "cells").glob("*.json"))]
-    if not cells:
-        raise DataError(f"{out} holds no finished sweep cells yet.")
+    cells = folder.units("cells")
+    folder.require(cells, "sweep cells")
+    out = folder.root
     summary = summarize(cells)
     write_atomic(out / "sweep.json", json.dumps({"spec": asdict(spec), "summary": summary, "cells": cells}, indent=1))
     tasks = list(summary["settings"][0]["final_dev_per_task"])  # the tasks summarize found, in its order

@@ -19,6 +19,7 @@ from promptbank.atomic import write_atomic
 from promptbank.backbones import dtype_name, load_backbone
 from promptbank.bank import PromptBank
 from promptbank.errors import BadArgumentError, DataError
+from promptbank.experiments.folder import ExperimentFolder
 from promptbank.scoring.evaluate import accuracy_of_many, template_accuracy
 from promptbank.scoring.metrics import majority_accuracy
 from promptbank.tasks import get_task, split
@@ -56,77 +57,106 @@ def bank_sources(bank: PromptBank, backbone: str, length: int) -> tuple[torch.Te
     return prompts[order], [records[i] for i in order]
 
 
-def column(spec: ZeroShotSpec, prompts: torch.Tensor, tasks_of_sources: list[str], task_name: str) -> dict:
+def score_column(spec: ZeroShotSpec, prompts: torch.Tensor, tasks_of_sources: list[str], task_name: str,
+                 progress: bool = False) -> dict:
     """One task's column: every source's test accuracy, the majority class and the bare template."""
     backbone = load_backbone(spec.backbone, spec.dtype)
     task = get_task(task_name)
     parts = split(task)
     test = parts.test[:spec.test_size]
     items = scoring.encode(backbone, task, test)
-    accuracy = accuracy_of_many(backbone, prompts, items).tolist()
-    return {"task": task_name, "kind": task.category, "test_examples": len(test),
+    accuracy = accuracy_of_many(backbone, prompts, items, progress=progress and f"{task_name}: sources").tolist()
+    return {"task": task_name, "category": task.category, "test_examples": len(test),
             "majority": majority_accuracy([ex.label for ex in parts.train], [ex.label for ex in test]),
             "template": template_accuracy(backbone, items),
             "zero_shot": dict(zip(tasks_of_sources, accuracy))}
 
 
-def summarize(columns: list[dict], kinds_of_sources: dict[str, str]) -> dict:
-    """Native scores, and the mean zero-shot score of same-kind and other-kind (source, task) pairs: raw, relative
-    to the task's native score (Su et al.'s relative performance) where the bank has a native prompt, and over the
-    two floors a prompt must clear to have added anything (the majority class and the template with no prompt).
-    The floors are also given over the learnable tasks only (those where some prompt, the task's own included,
-    scores `LEARNABLE_MARGIN` over the majority class): tasks that no prompt learns sit at chance in every row and
-    would make any kind of transfer look like it "falls to chance"."""
+def with_categories(data: dict) -> dict:
+    """A column, a source or a summary as written now: files written before call a task's category its kind
+    (keys "kind", "..._same_kind", "..._other_kind")."""
+    renamed = {}
+    for key, value in data.items():
+        if key == "kind":
+            key = "category"
+        elif key.endswith(("_same_kind", "_other_kind")):
+            key = key.removesuffix("_kind") + "_category"
+        renamed[key] = value
+    return renamed
+
+
+def summarize(columns: list[dict], categories_of_sources: dict[str, str]) -> dict:
+    """Native scores, and the mean zero-shot score of same-category and other-category (source, task) pairs: raw,
+    relative to the task's native score (Su et al.'s relative performance) where the bank has a native prompt, and
+    over the two floors a prompt must clear to have added anything (the majority class and the template with no
+    prompt). The floors are also given over the learnable tasks only (those where some prompt, the task's own
+    included, scores `LEARNABLE_MARGIN` over the majority class): tasks that no prompt learns sit at chance in every
+    row and would make any transfer look like it "falls to chance"."""
     native = {c["task"]: c["zero_shot"][c["task"]] for c in columns if c["task"] in c["zero_shot"]}
     learnable = [c["task"] for c in columns if max(c["zero_shot"].values()) >= c["majority"] + LEARNABLE_MARGIN]
-    pairs = [("same" if kinds_of_sources[source] == c["kind"] else "other", c, value)
+    pairs = [("same" if categories_of_sources[source] == c["category"] else "other", c, value)
              for c in columns for source, value in c["zero_shot"].items() if source != c["task"]]
     mean = lambda values: sum(values) / len(values) if values else None
     summary = {"native": native, "learnable_margin": LEARNABLE_MARGIN, "learnable_tasks": learnable}
     for group in ("same", "other"):
         mine = [(c, value) for g, c, value in pairs if g == group]
-        summary |= {f"mean_{group}_kind": mean([v for _, v in mine]),
-                    f"relative_{group}_kind": mean([v / native[c["task"]] for c, v in mine
-                                                    if native.get(c["task"], 0) > 0])}
+        summary |= {f"mean_{group}_category": mean([v for _, v in mine]),
+                    f"relative_{group}_category": mean([v / native[c["task"]] for c, v in mine
+                                                        if native.get(c["task"], 0) > 0])}
         for prefix, chosen in (("", mine), ("learnable_", [(c, v) for c, v in mine if c["task"] in learnable])):
-            summary |= {f"{prefix}pairs_{group}_kind": len(chosen),
-                        f"{prefix}over_majority_{group}_kind": mean([v - c["majority"] for c, v in chosen]),
-                        f"{prefix}over_template_{group}_kind": mean([v - c["template"] for c, v in chosen])}
+            summary |= {f"{prefix}pairs_{group}_category": len(chosen),
+                        f"{prefix}over_majority_{group}_category": mean([v - c["majority"] for c, v in chosen]),
+                        f"{prefix}over_template_{group}_category": mean([v - c["template"] for c, v in chosen])}
     return summary
 
 
-def run_zero_shot_matrix(spec: ZeroShotSpec, bank: PromptBank, out: Path, progress: bool = True) -> dict:
-    """Run (or continue) every column and write zero_shot.json, zero_shot.csv, zero_shot.png and report.html."""
+# A summary's same-category / other-category means, as (label, key) pairs: what the report and the CLI print.
+SUMMARY_ROWS = (("mean zero-shot accuracy", "mean"), ("mean relative to the task's own prompt", "relative"),
+                ("mean over the majority class", "over_majority"),
+                ("mean over the template, no prompt", "over_template"),
+                ("learnable tasks: mean over the majority class", "learnable_over_majority"),
+                ("learnable tasks: mean over the template", "learnable_over_template"))
+
+
+def summary_rows(summary: dict) -> list[tuple[str, float | None, float | None]]:
+    """(label, same-category mean, other-category mean) for each row of SUMMARY_ROWS (a summary of any age)."""
+    summary = with_categories(summary)
+    return [(label, summary[f"{key}_same_category"], summary[f"{key}_other_category"]) for label, key in SUMMARY_ROWS]
+
+
+def run_zero_shot_matrix(spec: ZeroShotSpec, bank: PromptBank, out: Path, progress: bool = True,
+                         run_missing: bool = True) -> dict:
+    """Run (or continue) every column and write zero_shot.json, zero_shot.csv, zero_shot.png and report.html. With
+    `run_missing` off, nothing is scored: the columns finished so far are reported."""
     from tqdm.auto import tqdm
 
     for name in spec.tasks:
         get_task(name)
-    out = Path(out)
-    settings = out / "spec.json"
-    if settings.exists() and json.loads(settings.read_text()) | {"tasks": None} != asdict(spec) | {"tasks": None}:
-        raise BadArgumentError(f"{out} holds a zero-shot matrix with other settings; pass the same settings, "
-                               "choose another --out, or remove it.")
-    (out / "columns").mkdir(parents=True, exist_ok=True)
-    write_atomic(settings, json.dumps(asdict(spec), indent=1))
+    folder = ExperimentFolder(out, spec, "a zero-shot matrix", may_differ=("tasks",))  # a column per task
     prompts, records = bank_sources(bank, spec.backbone, spec.prompt_length)
     sources = [r.task for r in records]
     columns = []
     for task in tqdm(spec.tasks, desc="zero-shot columns", disable=not progress):
-        path = out / "columns" / f"{task}.json"
-        if path.exists() and json.loads(path.read_text())["zero_shot"].keys() == set(sources):
-            columns.append(json.loads(path.read_text()))
-            continue
-        columns.append(column(spec, prompts, sources, task))
-        write_atomic(path, json.dumps(columns[-1], indent=1))
-    kinds = {r.task: get_task(r.task).category for r in records}
-    summary = summarize(columns, kinds)
+        column = folder.load(f"columns/{task}")
+        if column is None or column["zero_shot"].keys() != set(sources):  # not done, or done with another bank
+            if not run_missing:
+                continue
+            column = folder.save(f"columns/{task}", score_column(spec, prompts, sources, task, progress))
+        columns.append(with_categories(column))
+    folder.require(columns, "zero-shot columns")
+    categories = {r.task: get_task(r.task).category for r in records}
+    summary = summarize(columns, categories)
+    out = folder.root
     write_atomic(out / "zero_shot.json", json.dumps({"spec": asdict(spec), "sources": [
-        {"task": r.task, "id": r.id, "kind": kinds[r.task]} for r in records], "summary": summary,
+        {"task": r.task, "id": r.id, "category": categories[r.task]} for r in records], "summary": summary,
         "columns": columns}, indent=1))
-    lines = [",".join(["source", *spec.tasks])]
+    tasks = [c["task"] for c in columns]
+    lines = [",".join(["source", *tasks])]
     lines += [",".join([s, *(f"{c['zero_shot'][s]:.4f}" for c in columns)]) for s in sources]
     lines += [",".join([floor, *(f"{c[floor]:.4f}" for c in columns)]) for floor in ("majority", "template")]
     write_atomic(out / "zero_shot.csv", "\n".join(lines) + "\n")
-    from promptbank.experiments.report import write_zero_shot_report  # matplotlib loads only once results are in
-    write_zero_shot_report(out, spec, sources, kinds, columns, summary)
+    from promptbank.experiments.report import (
+        write_zero_shot_report,  # matplotlib loads only once results are in
+    )
+    write_zero_shot_report(out, spec, sources, categories, columns, summary)
     return summary

@@ -41,18 +41,30 @@ def length_batches(items: list, batch_size: int, max_tokens: float = math.inf) -
     return batches
 
 
+def _bar(total: int, progress: bool | str, unit: str):
+    """A progress bar that goes away when done (`progress` True, or its description), or none."""
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=progress if isinstance(progress, str) else None, unit=unit, leave=False,
+                disable=not progress)
+
+
 @torch.inference_mode()
-def predict(backbone: Backbone, prompt: torch.Tensor, items: list, batch_size: int = 32) -> list[int]:
+def predict(backbone: Backbone, prompt: torch.Tensor, items: list, batch_size: int = 32,
+            progress: bool | str = False) -> list[int]:
+    """The predicted candidate of every item; `progress` (True or a description) shows the examples scored."""
     predictions = [0] * len(items)
-    for batch in length_batches(items, batch_size):
-        best = scoring.score(backbone, prompt, [items[i] for i in batch]).argmax(-1).tolist()
-        for i, p in zip(batch, best):
-            predictions[i] = p
+    with _bar(len(items), progress, "example") as bar:
+        for batch in length_batches(items, batch_size):
+            best = scoring.score(backbone, prompt, [items[i] for i in batch]).argmax(-1).tolist()
+            for i, p in zip(batch, best):
+                predictions[i] = p
+            bar.update(len(batch))
     return predictions
 
 
-def evaluate(backbone: Backbone, prompt: torch.Tensor, items: list, batch_size: int = 32) -> Evaluation:
-    predictions = predict(backbone, prompt, items, batch_size)
+def evaluate(backbone: Backbone, prompt: torch.Tensor, items: list, batch_size: int = 32,
+             progress: bool | str = False) -> Evaluation:
+    predictions = predict(backbone, prompt, items, batch_size, progress)
     gold = [item.label for item in items]
     return Evaluation(accuracy(predictions, gold), macro_f1(predictions, gold), len(items), tuple(predictions))
 
@@ -64,22 +76,25 @@ def template_accuracy(backbone: Backbone, items: list, batch_size: int = 32) -> 
 
 @torch.inference_mode()
 def accuracy_of_many(backbone: Backbone, prompts: torch.Tensor, items: list, batch_rows: int = 64,
-                     prompts_per_pass: int = 8) -> torch.Tensor:
+                     prompts_per_pass: int = 8, progress: bool | str = False) -> torch.Tensor:
     """Accuracy of each of N prompts (N, L, d) on the same items, many prompts per forward pass.
 
     The items are encoded once; each pass scores a block of up to `prompts_per_pass` prompts on
     `batch_rows` (prompt, item) rows of similar length, each prompt passed once (so a causal model reads
     it once and shares it across its rows): a bank of source prompts is scored on a dev set in a few large
-    passes instead of N separate evaluations.
+    passes instead of N separate evaluations. `progress` (True or a description) shows the (prompt, example)
+    pairs scored.
     """
     correct = torch.zeros(len(prompts))
     labels = torch.tensor([item.label for item in items])
-    for first in range(0, len(prompts), prompts_per_pass):
-        block = torch.arange(first, min(first + prompts_per_pass, len(prompts)))
-        for batch in length_batches(items, max(1, batch_rows // len(block))):
-            prompt_of = torch.arange(len(block)).repeat(len(batch))
-            rows = [items[i] for i in batch for _ in block]
-            best = scoring.score(backbone, prompts[block], rows, prompt_of).argmax(-1).cpu()
-            hits = (best == labels[batch].repeat_interleave(len(block))).float()
-            correct.index_add_(0, block[prompt_of], hits)
+    with _bar(len(prompts) * len(items), progress, "pair") as bar:
+        for first in range(0, len(prompts), prompts_per_pass):
+            block = torch.arange(first, min(first + prompts_per_pass, len(prompts)))
+            for batch in length_batches(items, max(1, batch_rows // len(block))):
+                prompt_of = torch.arange(len(block)).repeat(len(batch))
+                rows = [items[i] for i in batch for _ in block]
+                best = scoring.score(backbone, prompts[block], rows, prompt_of).argmax(-1).cpu()
+                hits = (best == labels[batch].repeat_interleave(len(block))).float()
+                correct.index_add_(0, block[prompt_of], hits)
+                bar.update(len(rows))
     return correct / len(items)
