@@ -36,7 +36,7 @@ from promptbank.experiments.stats import (
     steps_to_reach,
 )
 from promptbank.pretraining.run import PRETRAINED_INITS
-from promptbank.scoring.evaluate import accuracy_of_many, evaluate
+from promptbank.scoring.evaluate import accuracy_of_many, evaluate_many
 from promptbank.tasks import get_task
 from promptbank.transfer.inits import BASELINES, check_choice
 from promptbank.transfer.run import TransferSpec, retrieve, transfer_start
@@ -139,9 +139,9 @@ def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: to
         starts["strategies", strategy], transfers[strategy] = start, (ranking, lineage)
     trained = train_many(backbone, [Job(data.train_items, data.dev_items, start) for start in starts.values()],
                          config, progress=progress, desc=f"{label}: training {len(starts)} prompts")
-    runs = {key: (result, evaluate(backbone, result.prompt.tensor, data.test_items,
-                                   progress=progress and f"{label}: testing {key[1]}"))
-            for key, result in zip(starts, trained)}
+    tests = evaluate_many(backbone, torch.stack([result.prompt.tensor for result in trained]), data.test_items,
+                          progress=progress and f"{label}: testing {len(trained)} prompts")
+    runs = dict(zip(starts, zip(trained, tests)))
 
     random_result, random_test = runs["random", "random"]
     reference = random_result.best_dev

@@ -75,9 +75,9 @@ def template_accuracy(backbone: Backbone, items: list, batch_size: int = 32) -> 
 
 
 @torch.inference_mode()
-def accuracy_of_many(backbone: Backbone, prompts: torch.Tensor, items: list, batch_rows: int = 64,
-                     prompts_per_pass: int = 8, progress: bool | str = False) -> torch.Tensor:
-    """Accuracy of each of N prompts (N, L, d) on the same items, many prompts per forward pass.
+def predict_many(backbone: Backbone, prompts: torch.Tensor, items: list, batch_rows: int = 64,
+                 prompts_per_pass: int = 8, progress: bool | str = False) -> torch.Tensor:
+    """The predicted candidate of every item under each of N prompts (N, L, d): an (N, items) tensor.
 
     The items are encoded once; each pass scores a block of up to `prompts_per_pass` prompts on
     `batch_rows` (prompt, item) rows of similar length, each prompt passed once (so a causal model reads
@@ -85,8 +85,7 @@ def accuracy_of_many(backbone: Backbone, prompts: torch.Tensor, items: list, bat
     passes instead of N separate evaluations. `progress` (True or a description) shows the (prompt, example)
     pairs scored.
     """
-    correct = torch.zeros(len(prompts))
-    labels = torch.tensor([item.label for item in items])
+    predictions = torch.zeros(len(prompts), len(items), dtype=torch.long)
     with _bar(len(prompts) * len(items), progress, "pair") as bar:
         for first in range(0, len(prompts), prompts_per_pass):
             block = torch.arange(first, min(first + prompts_per_pass, len(prompts)))
@@ -94,7 +93,26 @@ def accuracy_of_many(backbone: Backbone, prompts: torch.Tensor, items: list, bat
                 prompt_of = torch.arange(len(block)).repeat(len(batch))
                 rows = [items[i] for i in batch for _ in block]
                 best = scoring.score(backbone, prompts[block], rows, prompt_of).argmax(-1).cpu()
-                hits = (best == labels[batch].repeat_interleave(len(block))).float()
-                correct.index_add_(0, block[prompt_of], hits)
+                predictions[block[prompt_of], torch.tensor(batch).repeat_interleave(len(block))] = best
                 bar.update(len(rows))
-    return correct / len(items)
+    return predictions
+
+
+def accuracy_of_many(backbone: Backbone, prompts: torch.Tensor, items: list, batch_rows: int = 64,
+                     prompts_per_pass: int = 8, progress: bool | str = "prompts scored") -> torch.Tensor:
+    """Accuracy of each of N prompts (N, L, d) on the same items, many prompts per forward pass (`predict_many`).
+    Like training, it shows its progress unless told not to (`progress` False, or another description): scoring a
+    bank's prompts on a task is long enough on a CPU to need it."""
+    labels = torch.tensor([item.label for item in items])
+    predictions = predict_many(backbone, prompts, items, batch_rows, prompts_per_pass, progress)
+    return (predictions == labels).float().sum(dim=1) / len(items)
+
+
+def evaluate_many(backbone: Backbone, prompts: torch.Tensor, items: list, batch_rows: int = 64,
+                  progress: bool | str = False) -> list[Evaluation]:
+    """`evaluate` of each of N prompts (N, L, d) on the same items, many prompts per forward pass."""
+    gold = [item.label for item in items]
+    evaluations = []
+    for row in predict_many(backbone, prompts, items, batch_rows, progress=progress).tolist():
+        evaluations.append(Evaluation(accuracy(row, gold), macro_f1(row, gold), len(items), tuple(row)))
+    return evaluations
