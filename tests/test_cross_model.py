@@ -85,6 +85,15 @@ def test_projected_prompts_are_scored_and_trained_from_and_the_run_continues(set
     assert recorded["train"]["lr"] == 0.01 and recorded["train"]["warmup"] == 0.06  # the target's recipe, recorded
     more = CrossModelSpec(**{**spec.__dict__, "seeds": (0, 1, 2)})  # seeds may grow; a report trains nothing
     assert run_cross_model(more, bank, tmp_path / "out", progress=False, run_missing=False) == summary
+    for seed in (0, 1):  # as if bbc_news had no finished cell yet: its few-shot figures are left open
+        (tmp_path / "out" / "cells" / f"bbc_news-seed{seed}.json").unlink()
+    partial = run_cross_model(spec, bank, tmp_path / "out", progress=False, run_missing=False)
+    assert partial["tasks"]["food_reviews"] == food and partial["tasks"]["bbc_news"]["projected"]["task"][
+        "zero_shot"] == bbc["projected"]["task"]["zero_shot"]
+    assert partial["tasks"]["bbc_news"]["projected"]["task"]["test_accuracy"] is None
+    (tmp_path / "out" / "zero_shot" / "bbc_news.json").unlink()  # nor its zero-shot column: food_reviews alone
+    assert list(run_cross_model(spec, bank, tmp_path / "out", progress=False, run_missing=False)["tasks"]) == [
+        "food_reviews"]
     with pytest.raises(BadArgumentError, match=r"cross-model experiment with other settings \(shots 2 there, 3 h"):
         run_cross_model(CrossModelSpec(**{**spec.__dict__, "shots": 3}), bank, tmp_path / "out", progress=False)
 

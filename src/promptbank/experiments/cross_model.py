@@ -230,13 +230,16 @@ def run_cross_model(spec: CrossModelSpec, bank: PromptBank, out: Path, progress:
     cells = [cell for task, seed in tqdm(keys, desc="few-shot cells", disable=not progress)
              if (cell := unit(f"cells/{task}-seed{seed}", _cell, spec, target,
                               {label: prompts[f"{label}:{task}"] for label in projectors}, task, seed))]
-    folder.require(cells if len(columns) == len(spec.tasks) else [], "results (every zero-shot column, a cell)")
+    # a report of an unfinished run covers the tasks whose zero-shot column is done (few-shot figures where cells are)
+    folder.require(columns, "zero-shot columns")
+    reported = replace(spec, tasks=tuple(columns))
+    cells = [c for c in cells if c["task"] in columns]
     trained_on = list(dict.fromkeys(t for p in projectors.values() for t in p.info.get("tasks", [])))
     seen = {task: column for task in tqdm(trained_on, desc="training-task columns", disable=not progress)
             if (column := unit(f"training_tasks/{task}", _seen_column, spec, bank, projectors, target, task))}
-    summary = summarize(spec, list(projectors), columns, cells, seen)
+    summary = summarize(reported, list(projectors), columns, cells, seen)
     summary["cosine_between_tasks"] = cosine_between_tasks(
-        prompts | {f"source:{t}": p.tensor for t, p in source_prompts.items()}, spec, list(projectors))
+        prompts | {f"source:{t}": p.tensor for t, p in source_prompts.items()}, reported, list(projectors))
     meta = {label: {k: p.metadata()[k] for k in ("method", "tasks", "digest", "metrics") if k in p.metadata()}
             for label, p in projectors.items()}
     for item in meta.values():
@@ -248,10 +251,8 @@ def run_cross_model(spec: CrossModelSpec, bank: PromptBank, out: Path, progress:
                                                    "training_tasks": seen}, indent=1))
     write_atomic(out / "summary.md", summary_markdown(first.source.name, target.name, summary))
     write_atomic(out / "results.csv", summary_csv(summary))
-    from promptbank.experiments.report import (
-        write_cross_model_report,  # matplotlib loads only once results are in
-    )
-    write_cross_model_report(out, spec, first.source.name, target.name, meta, summary, columns, cells)
+    from promptbank.experiments.report import write_cross_model_report  # matplotlib loads only once results are in
+    write_cross_model_report(out, reported, first.source.name, target.name, meta, summary, columns, cells)
     return summary
 
 

@@ -195,11 +195,15 @@ def write_cross_model_report(out: Path, spec, source: str, target: str, projecto
              "<h2>Convergence</h2>"]
     panels = {}
     for t in tasks:
-        runs = [c for c in cells if c["task"] == t]
+        if not (runs := [c for c in cells if c["task"] == t]):
+            continue  # an unfinished run's task with no few-shot cell yet
         panels[f"{t} on {target}"] = {"random": mean_curve([c["random"] for c in runs]),
                                       **{f"from {label}": mean_curve([c["projected"][label] for c in runs])
                                          for label in labels}}
-    plots.curves(panels, "convergence (dev accuracy, mean over seeds)", "step", "dev accuracy",
-                 out / "convergence.png")
-    parts.append(_img(out / "convergence.png"))
+    if panels:
+        plots.curves(panels, "convergence (dev accuracy, mean over seeds)", "step", "dev accuracy",
+                     out / "convergence.png")
+        parts.append(_img(out / "convergence.png"))
+    else:
+        parts.append("<p>No few-shot cell is finished yet.</p>")
     write_atomic(out / "report.html", _page("cross-model transfer", parts))
