@@ -103,7 +103,7 @@ def test_a_task_a_projector_was_trained_on_is_refused(setup, tmp_path, cli):
     with pytest.raises(BadArgumentError, match="trained on 'movie_sentences'"):
         run_cross_model(CrossModelSpec(tuple(paths), ("movie_sentences",), prompt_length=4), bank, tmp_path / "o",
                         progress=False)
-    code, out, err = cli("experiment", "cross-model", "--projector", paths[0], "--tasks", "movie_sentences",
+    code, _out, err = cli("experiment", "cross-model", "--projector", paths[0], "--tasks", "movie_sentences",
                          "--bank", bank.root, "--prompt-length", 4, "--out", tmp_path / "o2")
     assert code == 2 and "held out" in err and "Traceback" not in err
 

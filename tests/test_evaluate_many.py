@@ -5,7 +5,12 @@ import torch
 
 from promptbank import scoring
 from promptbank.backbones import load_backbone
-from promptbank.scoring.evaluate import accuracy_of_many, evaluate, evaluate_many, predict_many
+from promptbank.scoring.evaluate import (
+    accuracy_of_many,
+    evaluate,
+    evaluate_many,
+    predict_many,
+)
 
 
 @pytest.mark.parametrize("family", ["causal", "masked", "seq2seq", "encoder"])

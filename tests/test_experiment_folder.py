@@ -24,9 +24,9 @@ OLD_MATRIX = {"sources": ["bbc_news", "food_reviews"], "targets": ["rotten_tomat
 
 
 def matrix(**changes) -> MatrixSpec:
-    settings = dict(sources=("bbc_news", "food_reviews"), targets=("rotten_tomatoes",), seeds=(0, 1),
-                    strategies=("weighted-average",), metrics=("cosine",), test_size=1000, dtype="float32",
-                    train=TrainConfig(steps=30, eval_every=5, patience=0))
+    settings = {"sources": ("bbc_news", "food_reviews"), "targets": ("rotten_tomatoes",), "seeds": (0, 1),
+                "strategies": ("weighted-average",), "metrics": ("cosine",), "test_size": 1000, "dtype": "float32",
+                "train": TrainConfig(steps=30, eval_every=5, patience=0)}
     return MatrixSpec(**settings | changes)
 
 
@@ -94,9 +94,9 @@ def test_a_sweeps_old_spec_leaves_lr_and_warmup_to_its_cells(tmp_path):
 
 # Each committed experiment folder with the spec its report script builds today (reports/*.sh, reports/README.md):
 # rerunning the script must continue the folder, not refuse it.
-FEW_SHOT = dict(targets=("rotten_tomatoes", "presuppositions_nli", "intent_recognition", "social_iqa"),
-                seeds=tuple(range(5)), backbone="smollm2-135m", train=TrainConfig(steps=30, eval_every=5, patience=0),
-                test_size=1000, dtype="bfloat16")
+FEW_SHOT = {"targets": ("rotten_tomatoes", "presuppositions_nli", "intent_recognition", "social_iqa"),
+            "seeds": tuple(range(5)), "backbone": "smollm2-135m", "train": TrainConfig(steps=30, eval_every=5, patience=0),
+            "test_size": 1000, "dtype": "bfloat16"}
 TRANSFER_SOURCES = ("bbc_news", "epistemic_reasoning", "food_reviews", "movie_reviews", "movie_sentences",
                     "multiemo_sentences", "sports_understanding", "tweet_sentiment", "wiki_hedges", "wikihow_goals")
 RECIPE_TASKS = ("movie_sentences", "bbc_news", "strategyqa")

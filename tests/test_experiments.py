@@ -135,7 +135,8 @@ def test_a_cell_trained_together_equals_its_runs_trained_one_by_one(tiny_dirs, b
 
 def test_experiment_cli_prints_the_comparison(cli, tiny_dirs, bank, tmp_path):
     code, out, err = cli("experiment", "matrix", "--targets", "movie_sentences", "--seeds", 1, "--bank", bank.root,
-                         "--backbone", tiny_dirs["causal"], "--shots", 2, "--steps", 2, "--eval-every", 2, "--prompt-length", 4, "--strategies",
+                         "--backbone", tiny_dirs["causal"], "--shots", 2, "--steps", 2, "--eval-every", 2,
+                         "--prompt-length", 4, "--strategies",
                          "weighted-average", "--k", 1, "--no-per-source", "--test-size", 4, "--dtype", "float32",
                          "--lr", 0.05, "--out", tmp_path / "exp")
     assert code == 0, err
@@ -238,7 +239,8 @@ def test_baseline_inits_alone_need_no_sources(cli, tiny_dirs, bank, tmp_path):
 
 
 def test_a_refused_or_failed_command_leaves_no_folder(tiny_dirs, bank, tmp_path):
-    spec = MatrixSpec(sources=("bbc_news",), targets=("rotten_tomatoes",), seeds=(0,), backbone=str(tiny_dirs["causal"]),
+    spec = MatrixSpec(sources=("bbc_news",), targets=("rotten_tomatoes",), seeds=(0,),
+                      backbone=str(tiny_dirs["causal"]),
                       shots=2, train=TrainConfig(steps=2, eval_every=2, patience=0), prompt_length=4,
                       strategies=("weighted-average",), k=1, test_size=8, dtype="float32")
     with pytest.raises(DataError, match="no .* prompt for source task 'bbc_news'"):

@@ -11,8 +11,8 @@ from promptbank.tuning.config import TrainConfig
 
 
 def spec_for(model, steps=2, **changes):
-    base = dict(backbone=str(model), tasks=("movie_sentences",), lrs=(0.01, 0.1), seeds=(0,), shots=2, dev_size=6,
-                dtype="float32", train=TrainConfig(steps=steps, eval_every=1, patience=0))
+    base = {"backbone": str(model), "tasks": ("movie_sentences",), "lrs": (0.01, 0.1), "seeds": (0,), "shots": 2,
+            "dev_size": 6, "dtype": "float32", "train": TrainConfig(steps=steps, eval_every=1, patience=0)}
     return SweepSpec(**{**base, **changes})
 
 

@@ -236,13 +236,13 @@ def cross_model_claims(results: list[dict]) -> list[Claim]:
         if not rows:
             return None
         wins, losses = sum(p["gain_ci"]["low"] > 0 for p in rows), sum(p["gain_ci"]["high"] < 0 for p in rows)
-        return (f"mean gain {sum(p['gain'] for p in rows) / len(rows):+.3f}, CI above 0 in {wins}/{len(rows)}, "
-                f"below 0 in {losses}", wins * 2 > len(rows) and not losses)
+        return ((f"mean gain {sum(p['gain'] for p in rows) / len(rows):+.3f}, CI above 0 in {wins}/{len(rows)}, "
+                 f"below 0 in {losses}"), wins * 2 > len(rows) and not losses)
 
     claims = []
     for claim, paper, ok_of in (
-            ("A task-tuned projector carries prompts to another model (its training tasks: ≥ 90% of native, "
-             "≥ 0.05 over majority)", "Su et al.: projected SST-2 prompt 87.5 vs 89.0 native (98%)", own_tasks),
+            (("A task-tuned projector carries prompts to another model (its training tasks: ≥ 90% of native, "
+              "≥ 0.05 over majority)"), "Su et al.: projected SST-2 prompt 87.5 vs 89.0 native (98%)", own_tasks),
             ("Distance minimisation transfers poorly (held-out tasks: < 0.05 over a random prompt and the template)",
              "Su et al.: distance-minimised projectors transfer poorly", distance),
             ("Projected prompts of held-out tasks beat random init in few-shot (95% CI above 0)",

@@ -79,7 +79,7 @@ def load_projectors(spec: CrossModelSpec) -> dict[str, Projector]:
                                "projectors of one source and one target backbone.")
     for label, projector in projectors.items():
         if trained := set(projector.info.get("tasks", [])) & set(spec.tasks):
-            raise BadArgumentError(f"Projector {label!r} was trained on {sorted(trained)[0]!r}; the experiment's "
+            raise BadArgumentError(f"Projector {label!r} was trained on {min(trained)!r}; the experiment's "
                                    "tasks must be held out from every projector.")
     return projectors
 
@@ -251,7 +251,9 @@ def run_cross_model(spec: CrossModelSpec, bank: PromptBank, out: Path, progress:
                                                    "training_tasks": seen}, indent=1))
     write_atomic(out / "summary.md", summary_markdown(first.source.name, target.name, summary))
     write_atomic(out / "results.csv", summary_csv(summary))
-    from promptbank.experiments.report import write_cross_model_report  # matplotlib loads only once results are in
+    from promptbank.experiments.report import (
+        write_cross_model_report,  # matplotlib loads only once results are in
+    )
     write_cross_model_report(out, reported, first.source.name, target.name, meta, summary, columns, cells)
     return summary
 
@@ -278,9 +280,9 @@ def summary_markdown(source: str, target: str, summary: dict) -> str:
     """The experiment's tables, for reports/ and the terminal."""
     f = lambda v, signed=False: "–" if v is None else (f"{v:+.3f}" if signed else f"{v:.3f}")
     lines = [f"Prompts of {source} projected into {target}.", "",
-             "| task | projector | zero-shot (own task) | native | random prompt | template | majority | "
-             "other tasks over majority | few-shot from projected | from random | gain | 95% CI | "
-             "steps to random's best (reached) |", "|" + "---|" * 13]
+             ("| task | projector | zero-shot (own task) | native | random prompt | template | majority | "
+              "other tasks over majority | few-shot from projected | from random | gain | 95% CI | "
+              "steps to random's best (reached) |"), "|" + "---|" * 13]
     for task, row in summary["tasks"].items():
         for label, p in row["projected"].items():
             ci = p["gain_ci"]

@@ -247,7 +247,8 @@ def summarize(spec: MatrixSpec, cells: list[dict]) -> dict:
     other = [gains[s][t] for s, t in pairs if categories[s] != categories[t]]
     # test, or dev for cells scored on their few-shot dev sets (see zero_shot_split); cells saved before: test
     split = " and ".join(sorted({c.get("zero_shot_split", "test") for c in cells if c["zero_shot"]}))
-    return {"targets": targets, "zero_shot": zero_shot, "zero_shot_split": split or None, "gain": gains, "similarity": similarity,
+    return {"targets": targets, "zero_shot": zero_shot, "zero_shot_split": split or None, "gain": gains,
+            "similarity": similarity,
             "spearman_with_gain": correlations, "strategies": strategies, "categories": categories,
             "mean_gain_same_category": mean(same), "mean_gain_other_category": mean(other),
             "majority": {t: mean([c["majority"] for c in per_target(t)]) for t in targets},
@@ -277,7 +278,7 @@ def train_cell(unit: CellUnit) -> tuple[dict, torch.Tensor]:
 
 
 def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = True,
-               run_missing: bool = True, executor: Executor = Executor()) -> tuple[list[dict], dict]:
+               run_missing: bool = True, executor: Executor | None = None) -> tuple[list[dict], dict]:
     """Run (or continue) every cell, then write results.json, matrix.csv and report.html into `out`.
 
     Cells run as `executor`'s units, in two waves: first one cell of each target with none finished (with per-source
@@ -285,6 +286,7 @@ def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = T
     `run_missing` off, nothing is trained: the cells finished so far are summarised (to look at a long experiment
     while it runs, or at one that was stopped).
     """
+    executor = executor or Executor()
     for name in spec.sources + spec.targets:
         get_task(name)
     # Cells are kept per (target, seed), so targets and seeds may grow or shrink; nothing else may change.

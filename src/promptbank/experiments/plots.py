@@ -9,10 +9,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
-from promptbank.atomic import atomic_file  # noqa: E402
+from promptbank.atomic import atomic_file
 
 ANNOTATE_MAX, LABEL_MAX, MAX_INCHES = 15, 60, 24.0
 

@@ -59,7 +59,8 @@ def mean_curve(runs: list[dict]) -> tuple[list[int], list[float]]:
 def write_report(path: Path, spec, summary: dict, cells: list[dict]) -> None:
     sources, targets = list(spec.sources), summary["targets"]
     parts = [f"<h1>promptbank transfer experiment</h1><p>backbone <b>{html.escape(spec.backbone)}</b>, "
-             f"{spec.shots} examples per class, {spec.train.steps} training steps per run, prompt length {spec.prompt_length}, "
+             f"{spec.shots} examples per class, {spec.train.steps} training steps per run, "
+             f"prompt length {spec.prompt_length}, "
              f"seeds {', '.join(map(str, spec.seeds))}, test sets of up to {spec.test_size} examples"
              + (f"; strategies retrieve the top {spec.k} sources by {spec.by}" if sources else "")
              + ". Raw numbers: results.json, matrix.csv.</p>"
@@ -126,16 +127,16 @@ def write_zero_shot_report(out: Path, spec, sources: list[str], categories: dict
     labels = [f"{c['task']} ({c['category']})" for c in columns]
     title = f"zero-shot test accuracy, source prompt as is ({spec.backbone})"
     plots.heatmap(matrix, rows, labels, title, "accuracy", out / "zero_shot.png")
-    parts = [f"<h1>Zero-shot transfer matrix</h1><p>backbone <b>{html.escape(spec.backbone)}</b>: every source "
-             f"prompt of the bank, unchanged, on each task's test split (up to {spec.test_size} examples), with the "
-             f"task's own template and answers. Raw numbers: zero_shot.json, zero_shot.csv.</p>",
+    parts = [(f"<h1>Zero-shot transfer matrix</h1><p>backbone <b>{html.escape(spec.backbone)}</b>: every source "
+              f"prompt of the bank, unchanged, on each task's test split (up to {spec.test_size} examples), with the "
+              f"task's own template and answers. Raw numbers: zero_shot.json, zero_shot.csv.</p>"),
              _img(out / "zero_shot.png"),
-             f"<p>{summary['pairs_same_category']} same-category and {summary['pairs_other_category']} other-category "
-             "(source, task) "
-             "pairs, a source's own task left out. Learnable tasks are those some prompt beats the majority class "
-             f"on by {summary['learnable_margin']} ({len(summary['learnable_tasks'])} here: "
-             f"{html.escape(', '.join(summary['learnable_tasks']))}; {summary['learnable_pairs_same_category']} "
-             f"same-category and {summary['learnable_pairs_other_category']} other-category pairs).</p>",
+             (f"<p>{summary['pairs_same_category']} same-category and {summary['pairs_other_category']} other-category "
+              "(source, task) pairs, a source's own task left out. Learnable tasks are those some prompt beats the "
+              "majority class "
+              f"on by {summary['learnable_margin']} ({len(summary['learnable_tasks'])} here: "
+              f"{html.escape(', '.join(summary['learnable_tasks']))}; {summary['learnable_pairs_same_category']} "
+              f"same-category and {summary['learnable_pairs_other_category']} other-category pairs).</p>"),
              _table(["", "same category", "other category"],
                     [[label, _number(same), _number(other)] for label, same, other in summary_rows(summary)]),
              _table(["task", "test examples", "own prompt", "majority", "template, no prompt"],
@@ -156,11 +157,12 @@ def write_cross_model_report(out: Path, spec, source: str, target: str, projecto
     names = [*rows, "random prompt", "template, no prompt", "majority class"]
     title = f"zero-shot test accuracy on {target} (rows: prompt, columns: task)"
     plots.heatmap(matrix, names, tasks, title, "accuracy", out / "zero_shot.png")
-    parts = [f"<h1>Cross-model transfer: {html.escape(source)} → {html.escape(target)}</h1>"
-             f"<p>Prompts of held-out tasks, trained on {html.escape(source)}, mapped into {html.escape(target)} by "
-             f"each projector. Few-shot: {spec.shots} examples per class, {spec.train.steps} steps, lr {spec.train.lr or 'of the recipe'}, seeds "
-             f"{', '.join(map(str, spec.seeds))}; test sets of up to {spec.test_size} examples. Raw numbers: "
-             "results.json, results.csv.</p>",
+    parts = [(f"<h1>Cross-model transfer: {html.escape(source)} → {html.escape(target)}</h1>"
+              f"<p>Prompts of held-out tasks, trained on {html.escape(source)}, mapped into {html.escape(target)} by "
+              f"each projector. Few-shot: {spec.shots} examples per class, {spec.train.steps} steps, "
+              f"lr {spec.train.lr or 'of the recipe'}, seeds "
+              f"{', '.join(map(str, spec.seeds))}; test sets of up to {spec.test_size} examples. Raw numbers: "
+              "results.json, results.csv.</p>"),
              _table(["projector", "method", "training tasks", "metrics before → after training"],
                     [[label, p.get("method", "–"), ", ".join(p.get("tasks", [])),
                       ", ".join(f"{k} {v:.3f}" for k, v in p.get("metrics", {}).items() if isinstance(v, float))]
@@ -174,18 +176,18 @@ def write_cross_model_report(out: Path, spec, source: str, target: str, projecto
                       _number(p["test_accuracy"]), _number(p["random_test_accuracy"]),
                       _number(p["gain"]) + (f" [{p['gain_ci']['low']:+.3f}, {p['gain_ci']['high']:+.3f}]"
                                             if p["gain_ci"] else ""),
-                      f"{_number(p['steps_to_random_best'], 1)} vs {_number(p['random_steps_to_best'], 1)} "
-                      f"({_number(p['reached_random_best'], 2)})"]
+                      (f"{_number(p['steps_to_random_best'], 1)} vs {_number(p['random_steps_to_best'], 1)} "
+                       f"({_number(p['reached_random_best'], 2)})")]
                      for t, row in summary["tasks"].items() for label, p in row["projected"].items()]),
-             "<p>Gains are paired with random init (same seeds, same test examples), with 95% bootstrap intervals "
-             "over seeds and test examples. Steps to random's best dev score are means over the seeds that reached "
-             "it.</p>",
-             *([f"<p>Mean cosine between the prompts of two different held-out tasks (near 1: one prompt for every "
-                f"task, whatever the scores): {html.escape(', '.join(f'{k} {v:.3f}' for k, v in spread.items()))}.</p>"]
+             ("<p>Gains are paired with random init (same seeds, same test examples), with 95% bootstrap intervals "
+              "over seeds and test examples. Steps to random's best dev score are means over the seeds that reached "
+              "it.</p>"),
+             *([(f"<p>Mean cosine between the prompts of two different held-out tasks (near 1: one prompt for every "
+                 f"task, whatever the scores): {html.escape(', '.join(f'{k} {v:.3f}' for k, v in spread.items()))}.</p>")]
                if (spread := summary.get("cosine_between_tasks")) else []),
-             "<h2>The projectors' own training tasks</h2><p>Each training task's source prompt, projected, on the "
-             "task's test split beside the target's native prompt (Su et al.'s headline setting: a projector trained "
-             "on SST-2, tested on SST-2).</p>",
+             ("<h2>The projectors' own training tasks</h2><p>Each training task's source prompt, projected, on the "
+              "task's test split beside the target's native prompt (Su et al.'s headline setting: a projector trained "
+              "on SST-2, tested on SST-2).</p>"),
              _table(["task", *labels, "native", "template", "majority"],
                     [[t, *(_number(row["projected"].get(label)) for label in labels), _number(row["native"]),
                       _number(row["template"]), _number(row["majority"])]

@@ -118,7 +118,9 @@ def summarize(cells: list[dict]) -> dict:
     tasks = list(dict.fromkeys(c["task"] for c in cells))
     settings = []
     for (init, lr, warmup, length), runs in sorted(groups.items()):
-        mean = lambda key: sum(r[key] for r in runs) / len(runs)
+        def mean(key: str, runs: list[dict] = runs) -> float:
+            return sum(r[key] for r in runs) / len(runs)
+
         per_task = {t: sum(r["final_dev"] for r in runs if r["task"] == t) / max(1, sum(r["task"] == t for r in runs))
                     for t in tasks}
         # knocked out: training threw the prompt more than 5 points below where it started, at some evaluation
