@@ -2,7 +2,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -84,41 +83,72 @@ def test_nonsensical_config_is_rejected(field):
 
 
 WORKER = """
+import json
 import sys
 from pathlib import Path
+import promptbank.tuning.loop as loop
 from promptbank import scoring
 from promptbank.backbones import load_backbone
 from promptbank.tuning.prompt import save_prompt
 from promptbank.tuning.init import init_prompt
 from promptbank.tasks.task import Example, Task
 from promptbank.tuning.config import TrainConfig
-from promptbank.tuning.loop import train_prompt
+model, checkpoints, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+pause_at = int(sys.argv[4]) if len(sys.argv) > 4 else None
+resumed_from = []
+resume = loop._resume
+def recording_resume(*args):
+    found = resume(*args)
+    resumed_from.append(None if found is None else found[0])
+    return found
+loop._resume = recording_resume
+step, calls = loop._step, []
+def pausing_step(*args):
+    losses = step(*args)
+    calls.append(1)
+    if len(calls) == pause_at:  # mid-step (gradients computed, not applied), steps past the last checkpoint
+        print("paused", flush=True)
+        sys.stdin.read()  # here until SIGKILLed (or the test's end of the pipe closes)
+        sys.exit("paused but never killed")
+    return losses
+loop._step = pausing_step
 words = ["good", "fine", "great", "bad", "awful", "poor"]
 examples = tuple(Example(f"the film number {i} was {words[i % 6]}", int(i % 6 < 3)) for i in range(48))
 task = Task("toy", "single", "sentiment", "Review: {text}\\nSentiment:", ("n", "p"), ("bad", "good"), examples)
-backbone = load_backbone(sys.argv[1], "float32")
+backbone = load_backbone(model, "float32")
 train, dev = scoring.encode(backbone, task, examples[:40]), scoring.encode(backbone, task, examples[40:])
-config = TrainConfig(steps=600, eval_every=10, patience=0, lr=0.05)
-result = train_prompt(backbone, train, dev, init_prompt(backbone, 4, seed=0), config,
-                      checkpoint_dir=Path(sys.argv[2]), progress=False)
-save_prompt(result.prompt, Path(sys.argv[3]))
+config = TrainConfig(steps=30, eval_every=10, patience=0, lr=0.05)
+result = loop.train_prompt(backbone, train, dev, init_prompt(backbone, 4, seed=0), config, checkpoint_dir=checkpoints,
+                           progress=False)
+save_prompt(result.prompt, out)
+curve = [{k: v for k, v in point.items() if k != "wall_seconds"} for point in result.curve]
+out.with_suffix(".json").write_text(json.dumps({"resumed_from": resumed_from, "curve": curve,
+                                               "best_step": result.best_step, "steps_done": result.steps_done}))
 """
 
 
 def test_killed_run_resumes_to_the_same_result(tiny_dirs, tmp_path):
-    model = str(tiny_dirs["causal"])
-    command = [sys.executable, "-c", WORKER, model]
-    subprocess.run(command + [str(tmp_path / "ck_ref"), str(tmp_path / "ref")], check=True, timeout=300)
-    victim = subprocess.Popen(command + [str(tmp_path / "ck"), str(tmp_path / "resumed")])
-    state = tmp_path / "ck" / "checkpoint.json"
-    deadline = time.time() + 120
-    while not (state.exists() and json.loads(state.read_text())["step"] > 0) and time.time() < deadline:
-        time.sleep(0.01)
-    assert victim.poll() is None, "the run ended before it could be killed"
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
+    """A run SIGKILLed mid-step, 4 steps past its step-10 checkpoint, resumes from that checkpoint and ends with the
+    prompt (bit for bit), curve and best step of an uninterrupted run. The victim pauses itself at a fixed step and
+    says so, so the kill lands at the same point on a fast or a slow machine: no timing is involved."""
+    command = [sys.executable, "-c", WORKER, str(tiny_dirs["causal"])]
+    reference = subprocess.Popen(command + [str(tmp_path / "ck_ref"), str(tmp_path / "ref")])  # alongside the victim
+    victim = subprocess.Popen(command + [str(tmp_path / "ck"), str(tmp_path / "resumed"), "15"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    with victim:
+        paused = any(line == "paused\n" for line in victim.stdout)  # False: the output ended, and so did the run
+        assert paused, f"the run ended (exit {victim.wait()}) before it could be killed"
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+    assert victim.returncode == -signal.SIGKILL
     assert not (tmp_path / "resumed").exists()
-    subprocess.run(command + [str(tmp_path / "ck"), str(tmp_path / "resumed")], check=True, timeout=300)
+    assert json.loads((tmp_path / "ck" / "checkpoint.json").read_text())["step"] == 10
+    subprocess.run(command + [str(tmp_path / "ck"), str(tmp_path / "resumed")], check=True)
+    assert reference.wait() == 0
+    ref, resumed = (json.loads((tmp_path / f"{name}.json").read_text()) for name in ("ref", "resumed"))
+    assert ref["resumed_from"] == [None] and resumed["resumed_from"] == [10]
+    assert resumed["curve"] == ref["curve"] and [p["step"] for p in ref["curve"]] == [0, 10, 20, 30]
+    assert (resumed["best_step"], resumed["steps_done"]) == (ref["best_step"], ref["steps_done"])
     assert torch.equal(load_prompt(tmp_path / "resumed").tensor, load_prompt(tmp_path / "ref").tensor)
 
 
