@@ -121,7 +121,7 @@ def test_a_ray_build_stopped_after_its_first_unit_continues_with_the_rest(local_
 def test_a_matrix_on_ray_gives_the_cells_it_gives_locally(local_ray, built_locally, tiny_dirs, tmp_path,
                                                           tmp_path_factory):
     bank_root = next(tmp_path_factory.getbasetemp().glob("local*/bank"))  # the bank built_locally wrote
-    spec = MatrixSpec(sources=tuple(TASKS), targets=("rotten_tomatoes", "presuppositions_nli"), seeds=(0, 1),
+    spec = MatrixSpec(sources=tuple(TASKS), targets=("rotten_tomatoes", "wiki_hedges"), seeds=(0, 1),
                       backbone=str(tiny_dirs["causal"]), shots=2, train=TrainConfig(steps=2, eval_every=2, patience=0), prompt_length=4,
                       strategies=("weighted-average",), k=1, test_size=8, dtype="float32")
     with PromptBank(bank_root) as bank:

@@ -1,6 +1,8 @@
 """PPT pre-training end to end on a tiny model and a small fixed corpus: stored with lineage, resumed after a kill,
 skipped when done, and picked by format for a downstream task."""
 
+import json
+
 import pytest
 import torch
 
@@ -10,7 +12,7 @@ from promptbank.pretraining import formats, labeller
 from promptbank.pretraining import run as pretraining_run
 from promptbank.pretraining.corpus import Corpus, Document
 from promptbank.pretraining.run import FORMAT_TAG, PretrainSpec, pretrain, pretrained_for
-from promptbank.tasks import get_task
+from promptbank.tasks.task import Example, Task
 from promptbank.tuning import loop as train
 from promptbank.tuning.config import TrainConfig
 from promptbank.tuning.prompt import SoftPrompt, load_prompt
@@ -79,21 +81,23 @@ def _store(bank: PromptBank, backbone: str, fmt: str, length: int = 4) -> str:
     return bank.add(prompt, kind="pretrained", tags=[FORMAT_TAG + fmt], lineage={"method": "ppt", "format": fmt}).id
 
 
-def test_pretrained_init_picks_the_format_that_matches_the_task(tmp_path):
+def test_pretrained_init_picks_the_format_that_matches_the_task(tmp_path, toy_task, toy_choice_task):
+    pair = Task("toy_nli", "pair", "nli", "Premise: {text}\nHypothesis: {text_b}\nEntailed:", ("no", "yes"), ("no", "yes"),
+                tuple(Example(f"premise {i}", i % 2, text_b=f"hypothesis {i}") for i in range(10)))
     with PromptBank(tmp_path / "bank", create=True) as bank:
         ids = {fmt: _store(bank, "b", fmt) for fmt in ("nsp3", "next_sentence_selection", "sentence_sentiment5",
                                                        "unified")}
-        picked = lambda task, init="pretrained": pretrained_for(bank, "b", get_task(task), init, 4).info["bank_id"]
-        assert picked("presuppositions_nli") == ids["nsp3"]  # sentence pair
-        assert picked("social_iqa") == ids["next_sentence_selection"]  # multiple choice
-        assert picked("rotten_tomatoes") == ids["sentence_sentiment5"]  # single text
-        assert picked("rotten_tomatoes", "pretrained-unified") == ids["unified"]
+        picked = lambda task, init="pretrained": pretrained_for(bank, "b", task, init, 4).info["bank_id"]
+        assert picked(pair) == ids["nsp3"]  # sentence pair
+        assert picked(toy_choice_task) == ids["next_sentence_selection"]  # multiple choice
+        assert picked(toy_task) == ids["sentence_sentiment5"]  # single text
+        assert picked(toy_task, "pretrained-unified") == ids["unified"]
         newer = _store(bank, "b", "nsp3")
-        assert picked("presuppositions_nli") == newer  # the newest of a format
+        assert picked(pair) == newer  # the newest of a format
         with pytest.raises(BadArgumentError, match="has 4 tokens, not --prompt-length 8"):
-            pretrained_for(bank, "b", get_task("social_iqa"), "pretrained", 8)
+            pretrained_for(bank, "b", toy_choice_task, "pretrained", 8)
         with pytest.raises(DataError, match="no pre-trained nsp3 prompt for backbone 'other'"):
-            pretrained_for(bank, "other", get_task("presuppositions_nli"), "pretrained", 4)
+            pretrained_for(bank, "other", pair, "pretrained", 4)
 
 
 def test_train_cli_starts_from_the_pretrained_prompt_and_pretrain_cli_reports(cli, tiny_dirs, small_corpus, tmp_path):
@@ -115,10 +119,21 @@ def test_train_cli_starts_from_the_pretrained_prompt_and_pretrain_cli_reports(cl
     assert torch.allclose(trained.tensor, tensor, atol=1e-5)  # a negligible lr: it is still the pre-trained prompt
     code, out, err = cli("pretrain", "--bank", tmp_path / "bank", "--formats", "nsp4")
     assert code == 2 and "Unknown pre-training format 'nsp4'" in err
-    code, out, err = cli("train", "--task", "social_iqa", "--backbone", backbone, "--shots", 2, "--steps", 2,
+    code, out, err = cli("train", "--task", _choice_task_file(tmp_path), "--backbone", backbone, "--shots", 2, "--steps", 2,
                          "--prompt-length", 4, "--init", "pretrained", "--bank", tmp_path / "bank", "--out",
                          tmp_path / "run2")
     assert code == 2 and "no pre-trained next_sentence_selection prompt" in err and not (tmp_path / "run2").exists()
+
+
+def _choice_task_file(folder) -> str:
+    """A user multiple-choice task (JSONL data and its spec)."""
+    rows = [{"question": f"question {i}?", "options": ["yes", "no", "maybe"], "answer": i % 3} for i in range(30)]
+    (folder / "choices.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    spec = folder / "choices.json"
+    spec.write_text(json.dumps({"name": "toy_choices", "data": "choices.jsonl", "format": "multiple_choice",
+                                "text": "question", "choices": "options", "label": "answer",
+                                "template": "Q: {text}\nA:", "category": "qa"}))
+    return str(spec)
 
 
 def test_a_transfer_run_starts_from_a_pretrained_prompt_which_is_never_retrieved_as_a_source(tiny_dirs, tmp_path):

@@ -78,7 +78,7 @@ def test_refusals_are_one_line(cli, tiny_dirs, bank, tmp_path):
             (("project", "apply", "--projector", tmp_path / "p", "--bank", bank, "--ids", wide_prompt.id),
              "maps prompts of"),
             (("project", "apply", "--projector", tmp_path, "--bank", bank), "not a saved projector"),
-            (("project", "train", "--from", small, "--to", wide, "--tasks", "winowhy", "--method", "distance", "--bank",
+            (("project", "train", "--from", small, "--to", wide, "--tasks", "tweet_sentiment", "--method", "distance", "--bank",
               bank, "--prompt-length", 4, "--out", tmp_path / "q"), "no 4-token"),
             (("project", "train", "--from", small, "--to", small, "--tasks", "bbc_news", "--out", tmp_path / "q"),
              "both are"),

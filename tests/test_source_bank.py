@@ -62,7 +62,7 @@ def test_a_local_build_trains_its_sources_together_as_they_would_be_trained_one_
     model = str(tiny_dirs["causal"])
     config = TrainConfig(steps=4, eval_every=2, patience=1, batch_size=4)  # early stopping stays per source
     with PromptBank(tmp_path / "bank", create=True) as bank:
-        together = build_bank(["movie_sentences", "presuppositions_nli"], bank, model, shots=2, prompt_length=4,
+        together = build_bank(["movie_sentences", "wiki_hedges"], bank, model, shots=2, prompt_length=4,
                               seeds=(0, 1), config=config, dtype="float32", test_size=12, margin=None, progress=False)
         assert not (tmp_path / "bank" / ".build" / "together.partial").exists()  # removed once all are stored
         for outcome in together:

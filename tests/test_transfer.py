@@ -24,11 +24,11 @@ TINY = TrainConfig(steps=4, eval_every=2, patience=0, batch_size=4)
 
 @pytest.fixture(scope="module")
 def source_bank(tiny_dirs, tmp_path_factory):
-    """Source prompts for two sentiment tasks and one NLI task (two seeds of one of them)."""
+    """Source prompts for two sentiment tasks and one hedge-detection task (two seeds of one of them)."""
     bank = PromptBank(tmp_path_factory.mktemp("bank") / "b", create=True)
     build_bank(["movie_sentences", "food_reviews"], bank, str(tiny_dirs["causal"]), shots=2, prompt_length=4,
                seeds=(0, 1), config=TINY, dtype="float32", test_size=8, margin=None, progress=False)
-    build_bank(["presuppositions_nli"], bank, str(tiny_dirs["causal"]), shots=2, prompt_length=4, config=TINY,
+    build_bank(["wiki_hedges"], bank, str(tiny_dirs["causal"]), shots=2, prompt_length=4, config=TINY,
                dtype="float32", test_size=8, margin=None, progress=False)
     yield bank
     bank.close()
@@ -77,7 +77,7 @@ def test_transfer_strategies_record_their_lineage(tiny_dirs, source_bank, strate
     if strategy == "best-of-k":
         assert result.lineage["chosen"] in result.lineage["sources"] and len(result.lineage["probe_dev_accuracy"]) == 2
     if strategy == "mixture":
-        assert set(result.lineage["mixed_tasks"]) <= {"movie_sentences", "food_reviews", "presuppositions_nli"}
+        assert set(result.lineage["mixed_tasks"]) <= {"movie_sentences", "food_reviews", "wiki_hedges"}
 
 
 def test_a_shared_ranking_and_encoding_give_the_same_result_as_a_fresh_run(tiny_dirs, source_bank):
@@ -119,8 +119,8 @@ def test_baseline_needs_no_bank_sources_and_bad_choices_are_refused(tiny_dirs, t
 def test_majority_baseline_comes_from_the_whole_training_split(tiny_dirs):
     """K-per-class samples are balanced: their most frequent label would be a tie, broken differently per seed."""
     backbone = load_backbone(str(tiny_dirs["causal"]), "float32")
-    parts = split(get_task("presuppositions_nli"))
+    parts = split(get_task("drug_reviews"))
     most = Counter(ex.label for ex in parts.train).most_common(1)[0][0]
     expected = sum(ex.label == most for ex in parts.test[:50]) / 50
-    majorities = [target_data(backbone, "presuppositions_nli", 2, seed, test_size=50).majority for seed in range(3)]
+    majorities = [target_data(backbone, "drug_reviews", 2, seed, test_size=50).majority for seed in range(3)]
     assert majorities == [pytest.approx(expected)] * 3

@@ -10,14 +10,14 @@ from promptbank.bank import PromptBank
 
 @pytest.fixture(scope="module")
 def built(tiny_dirs, tmp_path_factory):
-    """A bank built by the CLI: two sentiment tasks and one NLI task."""
+    """A bank built by the CLI: two sentiment tasks and one hedge-detection task."""
     import sys
 
     from promptbank.cli import main
     bank = tmp_path_factory.mktemp("cli") / "bank"
     argv = sys.argv
     sys.argv = ["promptbank", "bank", "build", "--bank", str(bank), "--backbone", str(tiny_dirs["causal"]), "--tasks",
-                "movie_sentences,food_reviews,presuppositions_nli", "--shots", "2", "--steps", "2", "--eval-every",
+                "movie_sentences,food_reviews,wiki_hedges", "--shots", "2", "--steps", "2", "--eval-every",
                 "2", "--prompt-length", "4", "--test-size", "4", "--dtype", "float32", "--no-bar"]
     try:
         with pytest.raises(SystemExit) as exit_:
@@ -33,7 +33,7 @@ def test_transfer_prints_the_ranking_and_stores_lineage(cli, tiny_dirs, built):
                          2, "--by", "zero-shot", "--backbone", tiny_dirs["causal"], "--shots", 2, "--steps", 2,
                          "--eval-every", 2, "--prompt-length", 4, "--test-size", 4, "--dtype", "float32")
     assert code == 0, err
-    assert "sources ranked by zero-shot" in out and "movie_sentences" in out and "presuppositions_nli" in out
+    assert "sources ranked by zero-shot" in out and "movie_sentences" in out and "wiki_hedges" in out
     stored = re.search(r"stored as\W*([0-9a-f]{12})", out).group(1)
     code, shown, _ = cli("bank", "show", stored, "--bank", built)
     assert code == 0 and "best-of-k" in shown and "rotten_tomatoes" in shown

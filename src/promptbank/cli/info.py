@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
+import typer
 from rich.table import Table
 
 from promptbank.cli.app import app, console
+from promptbank.errors import BadArgumentError, DataError
 
 
 @app.command()
@@ -27,19 +32,40 @@ def tasks() -> None:
     table = Table("task", "category", "format", "classes", "train", "validation", "test")
     for column in table.columns[:3]:
         column.no_wrap = True
+    missing = []
     for name in task_names():
-        task = get_task(name)
+        try:
+            task = get_task(name)
+        except DataError:  # its source archive was not fetched
+            missing.append(name)
+            continue
         parts = split(task)
         classes = " / ".join(task.verbalizer) if task.verbalizer else f"{len(task.labels)} choices per example"
         table.add_row(name, task.category, task.format, classes, *(str(len(s)) for s in
                                                                 (parts.train, parts.validation, parts.test)))
     console.print(table)
+    if missing:
+        console.print(f"Without their data (see `promptbank fetch-data`): {', '.join(missing)}.")
 
 
 @app.command("fetch-data")
-def fetch_data() -> None:
-    """Download the data archives the built-in tasks need and extract only the files they use."""
+def fetch_data(
+    archives: Annotated[Path | None, typer.Option(help="A folder holding source archives (e.g. "
+                                                       "bigbench-1.0.0.tar.gz) to use instead of downloading them.")]
+    = None,
+) -> None:
+    """Download the data archives the built-in tasks need and extract only the files they use.
+
+    An archive that cannot be had leaves its tasks unavailable and is reported; the other tasks are ready.
+    """
+    from promptbank.tasks.builtin import ARCHIVE_OF
+    from promptbank.tasks.sources import data_dir
     from promptbank.tasks.sources import fetch_data as fetch
-    console.print(f"task data ready in {fetch()}")
-
-
+    if archives is not None and not archives.is_dir():
+        raise BadArgumentError(f"--archives {archives} is not a folder.")
+    unavailable = fetch(archives)
+    for archive, why in unavailable.items():
+        tasks = [task for task, source in ARCHIVE_OF.items() if source == archive]
+        console.print(f"[yellow]{archive} is not available[/]: {why}\n  Unavailable until it is supplied "
+                      f"(`promptbank fetch-data --archives DIR`): {', '.join(tasks)}.")
+    console.print(f"task data {'partly ' if unavailable else ''}ready in {data_dir()}")

@@ -37,7 +37,7 @@ from promptbank.experiments.stats import (
 )
 from promptbank.pretraining.run import PRETRAINED_INITS
 from promptbank.scoring.evaluate import accuracy_of_many, evaluate_many
-from promptbank.tasks import get_task
+from promptbank.tasks import check_task, get_task, task_category
 from promptbank.transfer.inits import BASELINES, check_choice
 from promptbank.transfer.run import TransferSpec, retrieve, transfer_start
 from promptbank.transfer.similarity import METRICS, similarity_matrix
@@ -135,7 +135,7 @@ def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: to
                                      train=config)
         if strategy not in BASELINES + PRETRAINED_INITS:
             retrieval = retrieval or retrieve(transfer_spec, backbone, bank, data)
-        start, ranking, lineage = transfer_start(transfer_spec, backbone, bank, data, retrieval)
+        start, ranking, lineage = transfer_start(transfer_spec, backbone, bank, data, retrieval, progress)
         starts["strategies", strategy], transfers[strategy] = start, (ranking, lineage)
     trained = train_many(backbone, [Job(data.train_items, data.dev_items, start) for start in starts.values()],
                          config, progress=progress, desc=f"{label}: training {len(starts)} prompts")
@@ -242,7 +242,7 @@ def summarize(spec: MatrixSpec, cells: list[dict]) -> dict:
             if gains[oracle][t] is not None:
                 strategies[t]["best single source (oracle, test)"] = means(
                     [c["per_source"][oracle] for c in with_sources], paired) | {"sources_seed0": [oracle]}
-    categories = {name: get_task(name).category for name in dict.fromkeys((*spec.sources, *targets))}  # fixed order
+    categories = {name: task_category(name) for name in dict.fromkeys((*spec.sources, *targets))}  # fixed order
     same = [gains[s][t] for s, t in pairs if categories[s] == categories[t]]
     other = [gains[s][t] for s, t in pairs if categories[s] != categories[t]]
     # test, or dev for cells scored on their few-shot dev sets (see zero_shot_split); cells saved before: test
@@ -287,7 +287,9 @@ def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = T
     while it runs, or at one that was stopped).
     """
     executor = executor or Executor()
-    for name in spec.sources + spec.targets:
+    for name in spec.sources:  # their prompts come from the bank: no data needed
+        check_task(name)
+    for name in spec.targets:
         get_task(name)
     # Cells are kept per (target, seed), so targets and seeds may grow or shrink; nothing else may change.
     folder = ExperimentFolder(out, spec, "an experiment", may_differ=("targets", "seeds"))

@@ -22,7 +22,7 @@ from promptbank.errors import BadArgumentError, DataError
 from promptbank.experiments.folder import ExperimentFolder
 from promptbank.scoring.evaluate import accuracy_of_many, template_accuracy
 from promptbank.scoring.metrics import majority_accuracy
-from promptbank.tasks import get_task, split
+from promptbank.tasks import get_task, split, task_category
 
 LEARNABLE_MARGIN = 0.05  # a task is learnable when some prompt beats its majority class by this much
 
@@ -144,7 +144,7 @@ def run_zero_shot_matrix(spec: ZeroShotSpec, bank: PromptBank, out: Path, progre
             column = folder.save(f"columns/{task}", score_column(spec, prompts, sources, task, progress))
         columns.append(with_categories(column))
     folder.require(columns, "zero-shot columns")
-    categories = {r.task: get_task(r.task).category for r in records}
+    categories = {r.task: task_category(r.task) for r in records}
     summary = summarize(columns, categories)
     out = folder.root
     write_atomic(out / "zero_shot.json", json.dumps({"spec": asdict(spec), "sources": [

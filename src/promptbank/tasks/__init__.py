@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from promptbank.tasks.builtin import BUILTIN, load_builtin
+from promptbank.tasks.builtin import BUILTIN, CATEGORY_OF, load_builtin
 from promptbank.tasks.files import load_spec
 from promptbank.tasks.task import Example, Task, few_shot, fingerprint, split
 
-__all__ = ["Task", "Example", "split", "few_shot", "fingerprint", "get_task", "task_names"]
+__all__ = ["Example", "Task", "check_task", "few_shot", "fingerprint", "get_task", "split", "task_category",
+           "task_names"]
 
 
 def get_task(name_or_path: str) -> Task:
@@ -21,3 +22,17 @@ def get_task(name_or_path: str) -> Task:
 def task_names() -> tuple[str, ...]:
     """The built-in task names, grouped by category."""
     return tuple(BUILTIN)
+
+
+def check_task(name_or_path: str) -> None:
+    """Refuse an unknown task name or a bad spec file, without reading a built-in task's data (a source whose
+    prompt comes from a bank needs none)."""
+    if name_or_path not in BUILTIN:
+        get_task(name_or_path)
+
+
+def task_category(name_or_path: str) -> str:
+    """A task's category; a built-in task's is known without its data."""
+    if name_or_path in CATEGORY_OF:
+        return CATEGORY_OF[name_or_path]
+    return get_task(name_or_path).category

