@@ -24,7 +24,7 @@ from promptbank.tuning.loop import train_prompt
 from promptbank.tuning.prompt import SoftPrompt
 from promptbank.tuning.run import target_data
 
-SOURCES = ("movie_sentences", "food_reviews", "presuppositions_nli")
+SOURCES = ("movie_sentences", "food_reviews", "wiki_hedges")
 
 
 def test_spearman_and_steps_to_reach():
@@ -178,20 +178,20 @@ def test_zero_shot_summaries_written_before_read_with_categories():
     assert [row[1:] for row in rows] == [(0.1, 0.1)] * 6 and rows[0][0] == "mean zero-shot accuracy"
 
 
-def test_zero_shot_matrix_scores_every_source_on_every_task_and_continues(tiny_dirs, tmp_path, monkeypatch):
+def test_zero_shot_matrix_scores_every_source_on_every_task_and_continues(cli, tiny_dirs, tmp_path, monkeypatch):
     from promptbank.experiments import zero_shot as zero_shot_matrix
     from promptbank.experiments.zero_shot import ZeroShotSpec, run_zero_shot_matrix
     with PromptBank(tmp_path / "b", create=True) as bank:
-        build_bank(["movie_sentences", "presuppositions_nli"], bank, str(tiny_dirs["causal"]), shots=2, prompt_length=4,
+        build_bank(["movie_sentences", "wiki_hedges"], bank, str(tiny_dirs["causal"]), shots=2, prompt_length=4,
                    config=TrainConfig(steps=2, eval_every=2, patience=0, batch_size=4), dtype="float32", test_size=8,
                    margin=None, progress=False)
-        spec = ZeroShotSpec(str(tiny_dirs["causal"]), ("movie_sentences", "rotten_tomatoes", "presuppositions_nli"),
+        spec = ZeroShotSpec(str(tiny_dirs["causal"]), ("movie_sentences", "rotten_tomatoes", "wiki_hedges"),
                             test_size=6, prompt_length=4, dtype="float32")
         summary = run_zero_shot_matrix(spec, bank, tmp_path / "zs", progress=False)
         result = json.loads((tmp_path / "zs" / "zero_shot.json").read_text())
         assert [c["task"] for c in result["columns"]] == list(spec.tasks)
         for c in result["columns"]:
-            assert set(c["zero_shot"]) == {"movie_sentences", "presuppositions_nli"} and c["test_examples"] == 6
+            assert set(c["zero_shot"]) == {"movie_sentences", "wiki_hedges"} and c["test_examples"] == 6
             assert 0 <= c["template"] <= 1 and 0 <= c["majority"] <= 1
         # sentiment → sentiment is the one same-category pair (rotten_tomatoes), the diagonal is native
         assert summary["pairs_same_category"] == 1 and summary["pairs_other_category"] == 3
@@ -202,7 +202,7 @@ def test_zero_shot_matrix_scores_every_source_on_every_task_and_continues(tiny_d
                                                                        - rotten["template"])
         assert summary["native"]["movie_sentences"] == result["columns"][0]["zero_shot"]["movie_sentences"]
         csv = (tmp_path / "zs" / "zero_shot.csv").read_text().splitlines()
-        assert csv[0] == "source,movie_sentences,rotten_tomatoes,presuppositions_nli" and len(csv) == 5
+        assert csv[0] == "source,movie_sentences,rotten_tomatoes,wiki_hedges" and len(csv) == 5
         assert (tmp_path / "zs" / "zero_shot.png").read_bytes()[:4] == b"\x89PNG"
         monkeypatch.setattr(zero_shot_matrix, "score_column",
                             lambda *a: pytest.fail("a finished column was recomputed"))
@@ -214,6 +214,17 @@ def test_zero_shot_matrix_scores_every_source_on_every_task_and_continues(tiny_d
         assert run_zero_shot_matrix(spec, bank, tmp_path / "zs", progress=False, run_missing=False) == summary
         with pytest.raises(BadArgumentError, match=r"zero-shot matrix with other settings \(test_size 6 there, 7 "):
             run_zero_shot_matrix(replace(spec, test_size=7), bank, tmp_path / "zs", progress=False)
+    # the CLI's --report-only: a column asked for but not finished (food_reviews) is left out, nothing is scored
+    code, out, err = cli("experiment", "zero-shot", "--tasks", "movie_sentences,rotten_tomatoes,wiki_hedges,food_reviews",
+                         "--bank", tmp_path / "b", "--backbone", tiny_dirs["causal"], "--test-size", 6,
+                         "--prompt-length", 4, "--dtype", "float32", "--out", tmp_path / "zs", "--report-only")
+    assert code == 0, err
+    assert [c["task"] for c in json.loads((tmp_path / "zs" / "zero_shot.json").read_text())["columns"]] == list(
+        spec.tasks)
+    code, _, err = cli("experiment", "zero-shot", "--tasks", "food_reviews", "--bank", tmp_path / "b", "--backbone",
+                       tiny_dirs["causal"], "--test-size", 6, "--prompt-length", 4, "--dtype", "float32", "--out",
+                       tmp_path / "empty", "--report-only")
+    assert code == 2 and "holds no finished zero-shot columns yet" in err
 
 
 def test_baseline_inits_alone_need_no_sources(cli, tiny_dirs, bank, tmp_path):

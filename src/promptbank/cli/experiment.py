@@ -26,6 +26,7 @@ from promptbank.cli.options import (
     KOption,
     LrOption,
     PromptLengthOption,
+    ReportOnlyOption,
     Retrieval,
     SeedsOption,
     StepsOption,
@@ -68,7 +69,7 @@ def matrix(
                                                               "(default: all).")] = None,
     test_size: TestLimitOption = 200,
     dtype: DtypeOption = Dtype.AUTO,
-    report_only: Annotated[bool, typer.Option(help="Train nothing: report the cells finished so far.")] = False,
+    report_only: ReportOnlyOption = False,
     device: DeviceOption = None,
     executor: ExecutorOption = ExecutorKind.LOCAL, address: AddressOption = None, cpus_per_unit: CpusOption = None,
     gpus_per_unit: GpusOption = None,
@@ -117,7 +118,8 @@ def print_summary(spec, summary: dict) -> None:
                           "-" if run["steps_to_random_best"] is None else f"{run['steps_to_random_best']:.1f}")
     console.print(table)
     if spec.sources:
-        zero_shot = Table("source", *summary["targets"], title="zero-shot test accuracy (source prompt as is)")
+        split = summary.get("zero_shot_split") or "test"
+        zero_shot = Table("source", *summary["targets"], title=f"zero-shot {split} accuracy (source prompt as is)")
         for source in spec.sources:
             zero_shot.add_row(source, *(_figure(summary["zero_shot"][source][t]) for t in summary["targets"]))
         console.print(zero_shot)
@@ -161,6 +163,7 @@ def sweep(
     dev_size: Annotated[int, typer.Option(help="Dev examples from the validation split (never test).")] = 200,
     dtype: DtypeOption = Dtype.AUTO,
     device: DeviceOption = None,
+    report_only: ReportOnlyOption = False,
 ) -> None:
     """Few-shot training recipe sweep (lr × warmup × prompt length × init) scored on dev data only."""
     use_device(device)
@@ -176,7 +179,7 @@ def sweep(
                      seeds=tuple(range(seeds)), shots=shots, dev_size=dev_size,
                      train=TrainConfig(steps=steps, eval_every=eval_every, patience=0),
                      bank=None if bank is None else str(bank), dtype=dtype.value)
-    summary = run_sweep(spec, out)
+    summary = run_sweep(spec, out, run_missing=not report_only)
     table = Table("init", "lr", "warmup", "L", "runs", "start dev", "best dev", "knocked out", "final dev",
                   title=f"recipe sweep on {backbone} (mean dev accuracy over tasks and seeds)")
     for s in summary["settings"]:
@@ -198,6 +201,7 @@ def zero_shot(
     prompt_length: Annotated[int, typer.Option(help="Use the bank's source prompts of this many tokens.")] = 20,
     dtype: DtypeOption = Dtype.AUTO,
     device: DeviceOption = None,
+    report_only: ReportOnlyOption = False,
 ) -> None:
     """Zero-shot transfer matrix: every source prompt of the bank, as it is, on every task's test split."""
     use_device(device)
@@ -210,7 +214,7 @@ def zero_shot(
     spec = ZeroShotSpec(backbone=backbone, tasks=names(tasks), test_size=test_size, prompt_length=prompt_length,
                         dtype=dtype.value)
     with PromptBank(bank) as store:
-        summary = run_zero_shot_matrix(spec, store, out)
+        summary = run_zero_shot_matrix(spec, store, out, run_missing=not report_only)
     table = Table("", "same category", "other category",
                   title=f"zero-shot transfer on {backbone} (own task left out)")
     for label, same, other in summary_rows(summary):
@@ -290,6 +294,7 @@ def cross_model(
     test_size: TestLimitOption = 1000,
     dtype: DtypeOption = Dtype.AUTO,
     device: DeviceOption = None,
+    report_only: ReportOnlyOption = False,
 ) -> None:
     """Projected prompts of held-out tasks on the target backbone: zero-shot (own and other tasks) and as inits."""
     use_device(device)
@@ -307,7 +312,7 @@ def cross_model(
                           prompt_length=prompt_length,
                           test_size=test_size, dtype=dtype.value)
     with PromptBank(bank) as store:
-        summary = run_cross_model(spec, store, out)
+        summary = run_cross_model(spec, store, out, run_missing=not report_only)
     table = Table("task", "projector", "zero-shot", "native", "template", "majority", "few-shot", "random init",
                   "gain", "95% CI", title="projected prompts on the target backbone")
     for task, row in summary["tasks"].items():

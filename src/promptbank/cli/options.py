@@ -264,6 +264,8 @@ PatienceOption = Annotated[int, typer.Option(help="Stop after N evaluations with
                                                   "early).")]
 BatchSizeOption = Annotated[int, typer.Option(help="Training examples per step.")]
 PromptLengthOption = Annotated[int, typer.Option(help="Soft prompt tokens.")]
+ReportOnlyOption = Annotated[bool, typer.Option(help="Train and score nothing: report what --out holds so far "
+                                                       "(a long run's progress, from another shell).")]
 InitOption = Annotated[Init, typer.Option(help="How the prompt starts: random, vocab (random vocabulary embeddings), "
                                                "text (--init-text), labels (the label words), prompt (--init-prompt), "
                                                "or a pre-trained prompt from --bank: pretrained (the format matching "
