@@ -20,7 +20,7 @@ from promptbank.pretraining.run import PRETRAINED_INITS
 from promptbank.tasks import few_shot, get_task, split
 from promptbank.transfer.retrieval import RETRIEVALS
 from promptbank.tuning.config import TrainConfig
-from promptbank.tuning.loop import train_prompt
+from promptbank.tuning.loop import Job, train_many, train_prompt
 from promptbank.tuning.prompt import SoftPrompt
 
 STRATEGIES = ("best-of-k", "weighted-average", "mixture")
@@ -36,17 +36,20 @@ def weighted_average_init(prompts: torch.Tensor, scores: list[float],
 
 
 def best_of_k_init(backbone: Backbone, train_items: list, dev_items: list, candidates: torch.Tensor,
-                   template: SoftPrompt, config: TrainConfig, probe_steps: int) -> tuple[torch.Tensor, int, list[float]]:
-    """Train briefly from each candidate; return the best probe's prompt, its index, and every probe's dev score."""
+                   template: SoftPrompt, config: TrainConfig, probe_steps: int,
+                   progress: bool = False) -> tuple[torch.Tensor, int, list[float]]:
+    """Train briefly from each candidate (the k probes together, in shared passes); return the best probe's
+    prompt, its index, and every probe's dev score."""
     probe = replace(config, steps=probe_steps, eval_every=probe_steps, patience=0)
-    results = [train_prompt(backbone, train_items, dev_items, _like(template, tensor), probe, progress=False)
-               for tensor in candidates]
+    jobs = [Job(train_items, dev_items, _like(template, tensor), name=f"probe {i}")
+            for i, tensor in enumerate(candidates)]
+    results = train_many(backbone, jobs, probe, progress=progress, desc=f"best-of-{len(jobs)} probes")
     best = max(range(len(results)), key=lambda i: (results[i].best_dev, -i))
     return results[best].prompt.tensor, best, [r.best_dev for r in results]
 
 
 def mixture_init(backbone: Backbone, source_tasks: list[str], shots: int, template: SoftPrompt, config: TrainConfig,
-                 steps: int) -> torch.Tensor:
+                 steps: int, progress: bool = False) -> torch.Tensor:
     """One prompt trained on the mixed few-shot data of the source tasks (each keeps its own template and
     answers; the scoring path handles the mix), to start the target from."""
     train_items, dev_items = [], []
@@ -56,7 +59,8 @@ def mixture_init(backbone: Backbone, source_tasks: list[str], shots: int, templa
         train_items += scoring.encode(backbone, task, few_shot(parts.train, shots, config.seed))
         dev_items += scoring.encode(backbone, task, few_shot(parts.validation, shots, config.seed))
     mixed = replace(config, steps=steps, patience=0)
-    return train_prompt(backbone, train_items, dev_items, template, mixed, progress=False).prompt.tensor
+    return train_prompt(backbone, train_items, dev_items, template, mixed, progress=progress,
+                        desc=f"mixture of {len(source_tasks)} tasks").prompt.tensor
 
 
 def _like(template: SoftPrompt, tensor: torch.Tensor) -> SoftPrompt:

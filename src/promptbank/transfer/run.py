@@ -57,7 +57,7 @@ class TransferResult:
 
 
 def transfer_start(spec: TransferSpec, backbone: Backbone, bank: PromptBank, data: TargetData,
-                   retrieval: Retrieval | None = None) -> tuple[SoftPrompt, list[Ranked], dict]:
+                   retrieval: Retrieval | None = None, progress: bool = False) -> tuple[SoftPrompt, list[Ranked], dict]:
     """The prompt a transfer run starts from, as `spec` says: a baseline init, a pre-trained prompt, or the bank's
     retrieved sources combined by the strategy. Returned with the ranking (empty unless retrieved) and lineage."""
     seed = spec.train.seed
@@ -79,12 +79,12 @@ def transfer_start(spec: TransferSpec, backbone: Backbone, bank: PromptBank, dat
         tensor, lineage["weights"] = weighted_average_init(chosen, [r.score for r in top])
     elif spec.strategy == "best-of-k":
         tensor, best, probes = best_of_k_init(backbone, data.train_items, data.dev_items, chosen, random,
-                                              spec.train, spec.probe_steps)
+                                              spec.train, spec.probe_steps, progress)
         lineage |= {"chosen": top[best].record.id, "probe_dev_accuracy": probes,
                     "extra_steps": spec.probe_steps * len(top)}
     else:
         mixed = list(dict.fromkeys(r.record.task for r in top))
-        tensor = mixture_init(backbone, mixed, spec.shots or 16, random, spec.train, spec.mixture_steps)
+        tensor = mixture_init(backbone, mixed, spec.shots or 16, random, spec.train, spec.mixture_steps, progress)
         lineage |= {"mixed_tasks": mixed, "extra_steps": spec.mixture_steps}
     start = SoftPrompt(tensor, backbone.name, backbone.tokenizer_fingerprint, spec.strategy,
                        source=",".join(lineage["sources"]))
@@ -102,7 +102,7 @@ def transfer_run(spec: TransferSpec, bank: PromptBank, progress: bool = True, da
     get_task(spec.target)
     backbone = load_backbone(spec.backbone, spec.dtype)
     data = data or target_data(backbone, spec.target, spec.shots, spec.train.seed, test_size=spec.test_size)
-    start, ranking, lineage = transfer_start(spec, backbone, bank, data, retrieval)
+    start, ranking, lineage = transfer_start(spec, backbone, bank, data, retrieval, progress)
     training = train_prompt(backbone, data.train_items, data.dev_items, start, spec.train, progress=progress)
     test = evaluate(backbone, training.prompt.tensor, data.test_items, spec.train.eval_batch_size)
     training.prompt.info = run_info(data, spec.shots, spec.train, spec.dtype, training, test) | {"lineage": lineage}
