@@ -84,6 +84,14 @@ def toy_choice_task() -> Task:
     return Task("toy_mc", "multiple_choice", "qa", "Q: {text}\nA:", ("A", "B", "C"), (), examples)
 
 
+@pytest.fixture(autouse=True)
+def default_bank(monkeypatch, tmp_path) -> Path:
+    """Every test's default bank ($PROMPTBANK_HOME) is its own empty folder, never the user's: `train` without
+    --bank stores its prompt there."""
+    monkeypatch.setenv("PROMPTBANK_HOME", str(tmp_path / "default-bank"))
+    return tmp_path / "default-bank"
+
+
 @pytest.fixture
 def cli(monkeypatch, capsys):
     """Run the `promptbank` entry point in-process; returns (exit code, stdout, stderr)."""

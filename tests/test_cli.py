@@ -28,13 +28,6 @@ def write_spec(folder, rows=None, data_bytes=None, verbalizer=None):
     return spec
 
 
-@pytest.fixture(autouse=True)
-def default_bank(monkeypatch, tmp_path):
-    """The default bank ($PROMPTBANK_HOME) of these tests: `train` without --bank stores its prompt there."""
-    monkeypatch.setenv("PROMPTBANK_HOME", str(tmp_path / "default-bank"))
-    return tmp_path / "default-bank"
-
-
 def assert_user_error(result, *words):
     code, out, err = result
     assert code == 2, (code, out, err)
