@@ -96,6 +96,8 @@ def default_bank(monkeypatch, tmp_path) -> Path:
 def cli(monkeypatch, capsys):
     """Run the `promptbank` entry point in-process; returns (exit code, stdout, stderr)."""
     monkeypatch.setattr(console, "width", 250)  # tables unwrapped, whatever the terminal
+    for name in ("PROMPTBANK_DEVICE", "PROMPTBANK_SCORING_PATH"):  # left to their defaults, and restored after
+        monkeypatch.setenv(name, "")  # whatever --device and --scoring-path set
 
     def run(*args: str) -> tuple[int, str, str]:
         monkeypatch.setattr(sys, "argv", ["promptbank", *map(str, args)])

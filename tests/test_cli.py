@@ -151,8 +151,7 @@ def test_init_prompt_takes_a_run_directory_a_bank_id_or_a_peft_adapter(cli, tiny
     assert not (tmp_path / "bad").exists()
 
 
-def test_device_option_is_checked_and_used(cli, tiny_dirs, tmp_path, monkeypatch):
-    monkeypatch.setenv("PROMPTBANK_DEVICE", "")  # restored after the test, whatever --device sets
+def test_device_option_is_checked_and_used(cli, tiny_dirs, tmp_path):
     base = ("train", "--task", "movie_sentences", "--backbone", tiny_dirs["causal"], "--shots", 2, "--steps", 2,
             "--eval-every", 2, "--prompt-length", 4, "--test-size", 4, "--dtype", "float32")
     assert_user_error(cli(*base, "--device", "tpu", "--out", tmp_path / "a"), "--device must be")
@@ -161,6 +160,22 @@ def test_device_option_is_checked_and_used(cli, tiny_dirs, tmp_path, monkeypatch
     code, _, err = cli(*base, "--device", "cpu", "--out", tmp_path / "c")
     assert code == 0, err
     assert load_backbone(str(tiny_dirs["causal"]), "float32").device.type == "cpu"  # the command's choice holds
+
+
+def test_both_scoring_paths_train_the_same_prompt(cli, tiny_dirs, tmp_path, monkeypatch):
+    from promptbank.scoring import causal
+    base = ("train", "--task", "movie_sentences", "--backbone", tiny_dirs["causal"], "--shots", 2, "--steps", 3,
+            "--eval-every", 3, "--prompt-length", 4, "--test-size", 4, "--dtype", "float32", "--no-store")
+    used, path_of = [], causal.scoring_path
+    monkeypatch.setattr(causal, "scoring_path", lambda backbone: used.append(path_of(backbone)) or used[-1])
+    for path in ("one-pass", "shared-cache"):
+        code, _, err = cli(*base, "--scoring-path", path, "--out", tmp_path / path)
+        assert code == 0, err
+        assert set(used) == {path}
+        used.clear()
+    torch.testing.assert_close(load_prompt(tmp_path / "one-pass").tensor, load_prompt(tmp_path / "shared-cache").tensor,
+                               atol=1e-4, rtol=1e-4)
+    assert_user_error(cli(*base, "--scoring-path", "two-pass", "--out", tmp_path / "x"), "--scoring-path", "one-pass")
 
 
 def test_shots_all_trains_on_the_whole_training_split(cli, tiny_dirs, tmp_path):

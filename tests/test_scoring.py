@@ -6,6 +6,7 @@ import torch
 
 from promptbank import scoring
 from promptbank.backbones import dtype_name, load_backbone
+from promptbank.errors import BadArgumentError
 from promptbank.scoring import causal
 from promptbank.tuning.init import init_prompt
 
@@ -111,3 +112,40 @@ def test_an_empty_prompt_scores_the_template_alone(tiny_dirs, toy_task, family):
         with torch.no_grad():
             expected = _reference_causal(backbone, torch.zeros(0, backbone.hidden_size), text, candidate)
         assert scores[0, 1].item() == pytest.approx(expected.item(), abs=1e-4)
+
+
+@pytest.mark.parametrize("model", ["causal", "causal48", "gemma", "gemma_wide"])
+def test_the_one_pass_and_shared_cache_paths_give_the_same_scores_and_gradients(tiny_dirs, toy_task, toy_choice_task,
+                                                                                 model, monkeypatch):
+    """Multi-token candidates behind inputs of different lengths, several prompts in one batch; Gemma with a window
+    narrower than the rows (the shared path's fallback) and wider than them (its cache read on)."""
+    backbone = load_backbone(str(tiny_dirs[model]), "float32")
+    examples = [replace(ex, text=text) for ex, text in zip(toy_choice_task.examples[:4], [
+        "why?", "question 1 with a much longer input than the others?", "q two", "a fourth, of middling length?"])]
+    cases = [(toy_choice_task, examples), (toy_task, toy_task.examples[:5])]
+    results = {}
+    for path in "one-pass", "shared-cache":
+        monkeypatch.setenv("PROMPTBANK_SCORING_PATH", path)
+        assert causal.scoring_path(backbone) == path
+        prompts = torch.stack([init_prompt(backbone, 3, "random", seed=s).tensor for s in range(2)]).requires_grad_()
+        scores = [scoring.score(backbone, prompts, scoring.encode(backbone, task, chosen),
+                                torch.arange(len(chosen)) % 2) for task, chosen in cases]
+        total = sum(s[torch.isfinite(s)].sum() for s in scores)
+        results[path] = scores, torch.autograd.grad(total, prompts)[0]
+    (one_scores, one_grad), (shared_scores, shared_grad) = results.values()
+    for one, shared in zip(one_scores, shared_scores):
+        torch.testing.assert_close(one, shared, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(one_grad, shared_grad, atol=1e-4, rtol=1e-3)
+
+
+def test_the_scoring_path_is_chosen_by_device_unless_forced(tiny_dirs, monkeypatch):
+    backbone = load_backbone(str(tiny_dirs["causal"]), "float32")
+    monkeypatch.delenv("PROMPTBANK_SCORING_PATH", raising=False)
+    assert causal.scoring_path(backbone) == "shared-cache"  # a CPU: compute dominates
+    monkeypatch.setattr(type(backbone), "device", property(lambda self: torch.device("cuda")))
+    assert causal.scoring_path(backbone) == "one-pass"  # an accelerator: launches dominate
+    monkeypatch.setenv("PROMPTBANK_SCORING_PATH", "shared-cache")
+    assert causal.scoring_path(backbone) == "shared-cache"
+    monkeypatch.setenv("PROMPTBANK_SCORING_PATH", "two-pass")
+    with pytest.raises(BadArgumentError, match="one of auto, one-pass, shared-cache"):
+        causal.scoring_path(backbone)

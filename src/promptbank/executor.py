@@ -76,7 +76,8 @@ def _run_on_ray(work: Callable[[Unit], Result], units: list[Unit], on_result: Ca
         gpus = executor.gpus if executor.gpus is not None else int(ray.cluster_resources().get("GPU", 0) > 0)
         task = ray.remote(_on_device).options(num_cpus=executor.cpus, num_gpus=gpus)
         shared = ray.put(work)  # sent to the cluster once, not once per unit
-        pending = {task.remote(shared, unit, "cuda" if gpus else "cpu"): unit for unit in units}
+        scoring_path = os.environ.get("PROMPTBANK_SCORING_PATH")  # this command's, for every worker
+        pending = {task.remote(shared, unit, "cuda" if gpus else "cpu", scoring_path): unit for unit in units}
         with tqdm(total=len(units), desc="units", disable=not progress) as bar:
             while pending:
                 (done,), _ = ray.wait(list(pending), num_returns=1)
@@ -96,7 +97,10 @@ def _run_on_ray(work: Callable[[Unit], Result], units: list[Unit], on_result: Ca
             ray.shutdown()
 
 
-def _on_device(work: Callable[[Unit], Result], unit: Unit, device: str) -> Result:
-    """A Ray task: `work` on `unit` with every backbone on `device` (Ray limits a GPU task to the GPUs it holds)."""
+def _on_device(work: Callable[[Unit], Result], unit: Unit, device: str, scoring_path: str | None = None) -> Result:
+    """A Ray task: `work` on `unit` with every backbone on `device` (Ray limits a GPU task to the GPUs it holds),
+    scored by `scoring_path` where the command named one."""
     os.environ["PROMPTBANK_DEVICE"] = device
+    if scoring_path is not None:
+        os.environ["PROMPTBANK_SCORING_PATH"] = scoring_path
     return work(unit)

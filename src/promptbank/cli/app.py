@@ -21,11 +21,14 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_
 console = Console(width=None if sys.stdout.isatty() else 160)
 
 
-def use_device(device: str | None) -> None:
-    """Make `device` the one every backbone this command loads goes to (checked first: one sentence if absent)."""
+def use_device(device: str | None, scoring_path: str | None = None) -> None:
+    """Make `device` the one every backbone this command loads goes to (checked first: one sentence if absent), and
+    `scoring_path` the way causal backbones score (on Ray workers too)."""
     if device is not None:
         from promptbank.backbones import resolve_device
         os.environ["PROMPTBANK_DEVICE"] = resolve_device(device)
+    if scoring_path is not None:
+        os.environ["PROMPTBANK_SCORING_PATH"] = str(scoring_path)
 
 
 def use_executor(kind: str, address: str | None, cpus: float | None, gpus: float | None,

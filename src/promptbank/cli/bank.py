@@ -38,6 +38,7 @@ from promptbank.cli.options import (
     TrainSizeOption,
     names,
     sort_key,
+    ScoringPathOption,
 )
 from promptbank.errors import BadArgumentError
 
@@ -234,14 +235,14 @@ def build(tasks: TasksOption, bank: BankOption = None, backbone: BackboneOption 
           bar: Annotated[bool, typer.Option(help="Keep only sources that beat the majority class by 0.05 and the "
                                                  "template with no prompt on test (--no-bar keeps every source).")]
           = True,
-          dtype: DtypeOption = Dtype.AUTO, device: DeviceOption = None,
+          dtype: DtypeOption = Dtype.AUTO, device: DeviceOption = None, scoring_path: ScoringPathOption = None,
           executor: ExecutorOption = ExecutorKind.LOCAL, address: AddressOption = None,
           cpus_per_unit: CpusOption = None, gpus_per_unit: GpusOption = None) -> None:
     """Train source prompts into the bank, one per task and seed (a stopped build continues where it was).
 
     Each starts from random init and is held to a bar on its test split (--no-bar keeps every source)."""
     runner = use_executor(executor, address, cpus_per_unit, gpus_per_unit, device)
-    use_device(device)
+    use_device(device, scoring_path)
     from promptbank.bank import PromptBank
     from promptbank.bank.build import BAR_MARGIN, build_bank
     from promptbank.tasks import get_task

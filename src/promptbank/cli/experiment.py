@@ -37,6 +37,7 @@ from promptbank.cli.options import (
     bank_option,
     choices,
     names,
+    ScoringPathOption,
 )
 from promptbank.errors import BadArgumentError
 
@@ -71,13 +72,14 @@ def matrix(
     dtype: DtypeOption = Dtype.AUTO,
     report_only: ReportOnlyOption = False,
     device: DeviceOption = None,
+    scoring_path: ScoringPathOption = None,
     executor: ExecutorOption = ExecutorKind.LOCAL, address: AddressOption = None, cpus_per_unit: CpusOption = None,
     gpus_per_unit: GpusOption = None,
 ) -> None:
     """Source × target matrix of zero-shot scores and transfer gains, metric correlations, convergence curves.
     On Ray (--executor ray), each (target, seed) cell is a task; its workers read the bank at the same path."""
     runner = use_executor(executor, address, cpus_per_unit, gpus_per_unit, device)
-    use_device(device)
+    use_device(device, scoring_path)
     from promptbank.bank import PromptBank
     from promptbank.experiments.matrix import MatrixSpec, run_matrix
     from promptbank.tuning.config import TrainConfig
@@ -163,10 +165,11 @@ def sweep(
     dev_size: Annotated[int, typer.Option(help="Dev examples from the validation split (never test).")] = 200,
     dtype: DtypeOption = Dtype.AUTO,
     device: DeviceOption = None,
+    scoring_path: ScoringPathOption = None,
     report_only: ReportOnlyOption = False,
 ) -> None:
     """Few-shot training recipe sweep (lr × warmup × prompt length × init) scored on dev data only."""
-    use_device(device)
+    use_device(device, scoring_path)
     from promptbank.experiments.sweep import SweepSpec, run_sweep
     from promptbank.tuning.config import TrainConfig
     chosen = choices(inits, SweepInit, "--inits", "sweep init")
@@ -201,10 +204,11 @@ def zero_shot(
     prompt_length: Annotated[int, typer.Option(help="Use the bank's source prompts of this many tokens.")] = 20,
     dtype: DtypeOption = Dtype.AUTO,
     device: DeviceOption = None,
+    scoring_path: ScoringPathOption = None,
     report_only: ReportOnlyOption = False,
 ) -> None:
     """Zero-shot transfer matrix: every source prompt of the bank, as it is, on every task's test split."""
-    use_device(device)
+    use_device(device, scoring_path)
     from promptbank.bank import PromptBank
     from promptbank.experiments.zero_shot import (
         ZeroShotSpec,
@@ -294,10 +298,11 @@ def cross_model(
     test_size: TestLimitOption = 1000,
     dtype: DtypeOption = Dtype.AUTO,
     device: DeviceOption = None,
+    scoring_path: ScoringPathOption = None,
     report_only: ReportOnlyOption = False,
 ) -> None:
     """Projected prompts of held-out tasks on the target backbone: zero-shot (own and other tasks) and as inits."""
-    use_device(device)
+    use_device(device, scoring_path)
     from promptbank.bank import PromptBank
     from promptbank.experiments.cross_model import (
         CrossModelSpec,

@@ -82,6 +82,14 @@ class Dtype(StrEnum):
     BFLOAT16 = "bfloat16"
 
 
+class ScoringPath(StrEnum):
+    """How a causal backbone reads candidates (promptbank.scoring.causal.SCORING_PATHS)."""
+
+    AUTO = "auto"
+    ONE_PASS = "one-pass"
+    SHARED_CACHE = "shared-cache"
+
+
 class ExecutorKind(StrEnum):
     """Where units of work run (promptbank.executor.EXECUTORS)."""
 
@@ -226,6 +234,11 @@ BackboneOption = Annotated[str, typer.Option(help="A bundled backbone (see `prom
                                                   "Face model directory or id.")]
 DeviceOption = Annotated[str | None, typer.Option(help="cpu, cuda or cuda:N (default: $PROMPTBANK_DEVICE, else cuda "
                                                        "where there is one, else cpu).")]
+ScoringPathOption = Annotated[ScoringPath | None, typer.Option(
+    help="How a causal backbone reads each example's candidates: one-pass reads [prompt ; input ; candidate] as one "
+         "sequence (fewest kernel launches), shared-cache reads each input once and its candidates after its cached "
+         "keys and values (least compute); auto: one-pass on a GPU, shared-cache on the CPU. The scores are the same "
+         "(default: $PROMPTBANK_SCORING_PATH, else auto).")]
 DtypeOption = Annotated[Dtype, typer.Option(help="Compute precision: auto is bfloat16 where the hardware runs it "
                                                  "natively, else float32.")]
 ExecutorOption = Annotated[ExecutorKind, typer.Option(help="local: units one after another in this process; ray: "

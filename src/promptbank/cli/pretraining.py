@@ -25,6 +25,7 @@ from promptbank.cli.options import (
     PromptLengthOption,
     bank_option,
     choices,
+    ScoringPathOption,
 )
 
 
@@ -50,6 +51,7 @@ def pretrain(
     = Path("runs/pretrain"),
     dtype: DtypeOption = Dtype.AUTO,
     device: DeviceOption = None,
+    scoring_path: ScoringPathOption = None,
     executor: ExecutorOption = ExecutorKind.LOCAL,
     address: AddressOption = None,
     cpus_per_unit: CpusOption = None,
@@ -58,7 +60,7 @@ def pretrain(
     """Pre-train one prompt per format on self-supervised tasks built from unlabeled text (PPT), into the bank."""
     chosen = choices(formats, PretrainFormat, "--formats", "pre-training format")
     runner = use_executor(executor, address, cpus_per_unit, gpus_per_unit, device)
-    use_device(device)
+    use_device(device, scoring_path)
     from promptbank.bank import PromptBank
     from promptbank.pretraining.run import PretrainSpec
     from promptbank.pretraining.run import pretrain as run

@@ -19,6 +19,7 @@ from promptbank.cli.options import (
     PromptLengthOption,
     bank_option,
     names,
+    ScoringPathOption,
 )
 
 project_app = typer.Typer(no_args_is_help=True, help="Cross-model projectors: train, apply to bank prompts, list.")
@@ -48,9 +49,10 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed for the projector's weights and the batch order.")] = 0,
     dtype: DtypeOption = Dtype.AUTO,
     device: DeviceOption = None,
+    scoring_path: ScoringPathOption = None,
 ) -> None:
     """Train a projector from one backbone's prompts into another backbone's embedding space (Su et al.)."""
-    use_device(device)
+    use_device(device, scoring_path)
     from promptbank.bank import PromptBank
     from promptbank.errors import BadArgumentError
     from promptbank.projection.bank import ProjectionSpec, train_projector

@@ -30,6 +30,7 @@ from promptbank.cli.options import (
     TestSizeOption,
     TrainSizeOption,
     bank_option,
+    ScoringPathOption,
 )
 
 TaskOption = Annotated[str, typer.Option(help="A built-in task name (see `promptbank tasks`), or a task spec .json "
@@ -64,13 +65,14 @@ def train(
     store: Annotated[bool, typer.Option(help="Store the trained prompt in the bank (--no-store: only in --out).")]
     = True,
     device: DeviceOption = None,
+    scoring_path: ScoringPathOption = None,
 ) -> None:
     """Train a soft prompt on a task with the backbone frozen, evaluate it on test and save it.
 
     The prompt is written to --out and stored in the bank: --bank, else the default bank ($PROMPTBANK_HOME, else
     ~/.local/share/promptbank); --no-store leaves the bank alone. --init-prompt ids and pre-trained prompts are
     looked up in the same bank."""
-    use_device(device)
+    use_device(device, scoring_path)
     from promptbank.tuning.config import TrainConfig
     from promptbank.tuning.run import RunSpec, run_training
     spec = RunSpec(task=task, backbone=backbone, shots=shots, prompt_length=prompt_length, init=init.value,
@@ -107,9 +109,10 @@ def eval_(
     limit: Annotated[int | None, typer.Option(help="Evaluate on the first N examples only.")] = None,
     dtype: DtypeOption = Dtype.AUTO,
     device: DeviceOption = None,
+    scoring_path: ScoringPathOption = None,
 ) -> None:
     """Evaluate a saved prompt on a task split."""
-    use_device(device)
+    use_device(device, scoring_path)
     from promptbank.tuning.run import evaluate_saved
     result = evaluate_saved(prompt, task, backbone, split.value, limit, dtype.value)
     table = Table("prompt", "task", "split", "examples", "accuracy", "macro-F1", title="promptbank eval")

@@ -32,6 +32,7 @@ from promptbank.cli.options import (
     StrategyOption,
     TestSizeOption,
     bank_option,
+    ScoringPathOption,
 )
 from promptbank.errors import BadArgumentError
 
@@ -57,9 +58,10 @@ def transfer(
     seed: SeedOption = 0,
     dtype: DtypeOption = Dtype.AUTO,
     device: DeviceOption = None,
+    scoring_path: ScoringPathOption = None,
 ) -> None:
     """Initialise a target task's prompt from the bank's source prompts, train it, and store it with its lineage."""
-    use_device(device)
+    use_device(device, scoring_path)
     from promptbank.bank import PromptBank
     from promptbank.transfer.run import TransferSpec, transfer_run
     from promptbank.tuning.config import TrainConfig

@@ -11,14 +11,21 @@ once and handed on as a key/value cache:
 - an example's candidates share its input, so the input is read once per example and only each candidate's own
   tokens are read per candidate. On multiple choice with answer texts (3 answers of a few tokens behind a
   60-token question, say) that is most of the work.
+
+That shared-cache path saves compute at the price of up to three model passes and cache selection per batch. On an
+accelerator compute is what there is to spare and every pass costs kernel launches, so there each row is read as
+one sequence [prompt ; input ; candidate] in a single pass instead (the one-pass path). `scoring_path` chooses;
+both give the same scores up to float rounding.
 """
 
+import os
 from functools import partial
 
 import torch
 
 from promptbank.backbones import Backbone
-from promptbank.scoring.inputs import token_inputs
+from promptbank.errors import BadArgumentError
+from promptbank.scoring.inputs import prompted_inputs, token_inputs
 from promptbank.scoring.rows import RowItem, score_rows
 
 
@@ -32,6 +39,21 @@ def encode(backbone: Backbone, text: str, candidates: tuple[str, ...], label: in
         row = rows.setdefault(tuple(ids + answer[:-1]), len(rows))
         targets.extend((row, len(ids) - 1 + j, token, c) for j, token in enumerate(answer))
     return RowItem(tuple(rows), tuple(targets), len(candidates), label)
+
+
+SCORING_PATHS = ("auto", "one-pass", "shared-cache")
+
+
+def scoring_path(backbone: Backbone) -> str:
+    """The causal scoring path in force: $PROMPTBANK_SCORING_PATH (what `--scoring-path` sets), else auto: one pass
+    on an accelerator, where launches cost more than the compute the shared cache saves; the shared cache on a CPU,
+    where compute dominates."""
+    chosen = os.environ.get("PROMPTBANK_SCORING_PATH") or "auto"
+    if chosen not in SCORING_PATHS:
+        raise BadArgumentError(f"The scoring path must be one of {', '.join(SCORING_PATHS)}, not {chosen!r}.")
+    if chosen == "auto":
+        return "shared-cache" if backbone.device.type == "cpu" else "one-pass"
+    return chosen
 
 
 def _shared_length(rows: list[tuple[int, ...]]) -> int:
@@ -101,11 +123,26 @@ def _logits_at(backbone: Backbone, prompts: torch.Tensor, row_prompt: torch.Tens
         slot[longer] = torch.arange(len(longer), device=device)
         after = position - shared[row]
         hidden = torch.where((after >= 0)[:, None], suffix_hidden[slot[row], after.clamp(min=0)], hidden)
+    return _head(backbone, hidden)
+
+
+def _head(backbone: Backbone, hidden: torch.Tensor) -> torch.Tensor:
+    """The LM head at the scored positions only (with the model's logit soft-capping, where it has one)."""
     logits = backbone.model.get_output_embeddings()(hidden)
     cap = getattr(backbone.model.config, "final_logit_softcapping", None)
     return torch.tanh(logits / cap) * cap if cap else logits
 
 
+def _one_pass_logits(backbone: Backbone, prompts: torch.Tensor, row_prompt: torch.Tensor, rows: list[tuple[int, ...]],
+                     row: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
+    """Every row read whole, [prompt ; row], in one pass."""
+    embeds, mask = prompted_inputs(backbone, prompts[row_prompt], rows)
+    hidden = backbone.model.base_model(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+    return _head(backbone, hidden[row.to(backbone.device), prompts.shape[1] + position.to(backbone.device)])
+
+
 def score(backbone: Backbone, prompts: torch.Tensor, prompt_of: torch.Tensor, items: list[RowItem]) -> torch.Tensor:
+    if scoring_path(backbone) == "one-pass":
+        return score_rows(backbone, prompts, prompt_of, items, _one_pass_logits)
     row_example = [i for i, item in enumerate(items) for _ in item.rows]
     return score_rows(backbone, prompts, prompt_of, items, partial(_logits_at, row_example=row_example))
