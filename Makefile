@@ -38,6 +38,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/train_throughput.py
+	$(BIN)/python bench/op_count.py
 	$(BIN)/python bench/bank_ops.py
 	$(BIN)/python bench/zero_shot.py
 	$(BIN)/python bench/candidates.py

@@ -152,7 +152,7 @@ def test_killed_run_resumes_to_the_same_result(tiny_dirs, tmp_path):
     assert torch.equal(load_prompt(tmp_path / "resumed").tensor, load_prompt(tmp_path / "ref").tensor)
 
 
-def test_progress_bar_shows_no_best_until_a_trained_prompt_is_evaluated(tiny_dirs, toy_task, monkeypatch):
+def test_progress_bar_shows_what_the_last_evaluation_found(tiny_dirs, toy_task, monkeypatch):
     import promptbank.tuning.loop as train_module
     shown = []
 
@@ -164,8 +164,10 @@ def test_progress_bar_shows_no_best_until_a_trained_prompt_is_evaluated(tiny_dir
     monkeypatch.setattr(train_module, "tqdm", Bar)
     backbone, train, dev = _setup(tiny_dirs, toy_task)
     train_prompt(backbone, train, dev, init_prompt(backbone, 4), TrainConfig(steps=4, eval_every=2, patience=0))
-    assert [values["best"] for values in shown[:2]] == ["-", "-"]  # steps 1-2: only the start was evaluated
-    assert all(values["best"] not in ("-", "-inf") for values in shown[2:])
+    assert shown[0]["best"] == "-" and "loss" not in shown[0]  # step 1: only the start was evaluated
+    # from step 2 on, what the evaluation at step 2 (then 4) found: read from the device only then, not every step
+    assert all(values["best"] not in ("-", "-inf") and "loss" in values for values in shown[1:])
+    assert shown[1]["loss"] == shown[2]["loss"] != shown[3]["loss"]
 
 
 def test_evaluation_prints_short(tiny_dirs, toy_task):

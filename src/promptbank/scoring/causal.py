@@ -136,7 +136,8 @@ def _head(backbone: Backbone, hidden: torch.Tensor) -> torch.Tensor:
 def _one_pass_logits(backbone: Backbone, prompts: torch.Tensor, row_prompt: torch.Tensor, rows: list[tuple[int, ...]],
                      row: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
     """Every row read whole, [prompt ; row], in one pass."""
-    embeds, mask = prompted_inputs(backbone, prompts[row_prompt], rows)
+    per_row = prompts.expand(len(rows), -1, -1) if len(prompts) == 1 else prompts[row_prompt]  # expand: no copy
+    embeds, mask = prompted_inputs(backbone, per_row, rows)
     hidden = backbone.model.base_model(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
     return _head(backbone, hidden[row.to(backbone.device), prompts.shape[1] + position.to(backbone.device)])
 

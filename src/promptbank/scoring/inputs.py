@@ -8,14 +8,12 @@ from promptbank.backbones import Backbone
 def token_inputs(backbone: Backbone, rows: list[tuple[int, ...]],
                  prefix_length: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Token embeddings of `rows`, right-padded to the longest, and the attention mask of
-    [prefix ; tokens] for a prefix of `prefix_length` positions that every row sees in full."""
-    n_rows, length = len(rows), max(len(r) for r in rows)
-    ids = torch.full((n_rows, length), backbone.tokenizer.pad_token_id, dtype=torch.long)
-    mask = torch.zeros(n_rows, prefix_length + length, dtype=torch.long)
-    mask[:, :prefix_length] = 1
-    for i, row in enumerate(rows):
-        ids[i, :len(row)] = torch.tensor(row, dtype=torch.long)
-        mask[i, prefix_length:prefix_length + len(row)] = 1
+    [prefix ; tokens] for a prefix of `prefix_length` positions that every row sees in full. Built with a
+    handful of ops whatever the number of rows (each op is a kernel launch on an accelerator)."""
+    length, pad = max(len(r) for r in rows), backbone.tokenizer.pad_token_id
+    ids = torch.tensor([list(row) + [pad] * (length - len(row)) for row in rows], dtype=torch.long)
+    lengths = torch.tensor([prefix_length + len(row) for row in rows])
+    mask = (torch.arange(prefix_length + length)[None, :] < lengths[:, None]).long()
     return backbone.embed(ids.to(backbone.device)), mask.to(backbone.device)
 
 

@@ -40,8 +40,10 @@ def score_rows(backbone: Backbone, prompts: torch.Tensor, prompt_of: torch.Tenso
         rows.extend(item.rows)
         row_example.extend([i] * len(item.rows))
         targets.extend((base + r, p, t, i, c) for r, p, t, c in item.targets)
-    t = torch.tensor(targets, device=backbone.device)
-    row_prompt = prompt_of[torch.tensor(row_example)]  # on the CPU, to index prompts wherever they are
-    logits = logits_at(backbone, prompts, row_prompt, rows, t[:, 0], t[:, 1]).float()
-    logp = logits.log_softmax(-1).gather(1, t[:, 2:3]).squeeze(1)
-    return scatter_scores(len(items), [item.n_candidates for item in items], t[:, 3], t[:, 4], logp)
+    # one tensor split into its columns, and one for the rows' prompts: few ops (launches on an accelerator)
+    row, position, token, example, candidate = torch.tensor(targets, device=backbone.device).unbind(1)
+    owner = prompt_of.tolist()
+    row_prompt = torch.tensor([owner[e] for e in row_example])  # on the CPU, to index prompts wherever they are
+    logits = logits_at(backbone, prompts, row_prompt, rows, row, position).float()
+    logp = logits.log_softmax(-1).gather(1, token.unsqueeze(1)).squeeze(1)
+    return scatter_scores(len(items), [item.n_candidates for item in items], example, candidate, logp)

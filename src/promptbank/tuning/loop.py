@@ -80,14 +80,13 @@ class _Run:
     job: Job
     seed: int
     module: PromptParams
-    rows: torch.Tensor  # the row each training item reads
-    labels: torch.Tensor
+    rows: tuple[int, ...]  # the row each training item reads
     best: dict[str, torch.Tensor]
     curve: list[dict] = field(default_factory=list)
     best_step: int = 0
     best_dev: float = -math.inf
     bad_evals: int = 0
-    losses: list[float] = field(default_factory=list)
+    losses: list[torch.Tensor] = field(default_factory=list)  # since the last evaluation, on the device
     stopped_at: int | None = None  # the step early stopping ended this job
     epoch: tuple[int, list[list[int]]] = (-1, [])  # the current epoch and its batches
 
@@ -161,34 +160,39 @@ def _check(backbone: Backbone, jobs: list[Job], pass_size: int, pass_tokens: int
                                f"positions and job {lengths[0][0]}'s {lengths[0][1]}.")
 
 
-def _rows_of(rows: tuple[int, ...] | None, n: int) -> torch.Tensor:
-    return torch.zeros(n, dtype=torch.long) if rows is None else torch.tensor(rows, dtype=torch.long)
+def _rows_of(rows: tuple[int, ...] | None, n: int) -> tuple[int, ...]:
+    return (0,) * n if rows is None else tuple(rows)
 
 
-def _prompts(runs: list[_Run], rows: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Each run's prompts for the distinct rows its items read, and the index of each item's prompt in the
-    concatenation of all runs' outputs."""
+def _prompts(runs: list[_Run], rows: list[list[int]]) -> tuple[torch.Tensor | None, list[int]]:
+    """The prompts of the distinct rows the runs' items read, every run's stacked (None when no run has items), and
+    the index there of each item's prompt. The bookkeeping stays on the host: on an accelerator every tensor op is
+    a launch."""
     outputs, owners, offset = [], [], 0
     for run, item_rows in zip(runs, rows):
-        used = item_rows.unique()  # sorted: each prompt passed once
-        outputs.append(run.module(used.to(run.rows.device)))
-        owners.append(offset + torch.searchsorted(used, item_rows))
+        used = sorted(set(item_rows))  # each prompt passed once; a run with no items adds none
+        if used:
+            outputs.append(run.module(torch.tensor(used)))
+        position = {row: offset + k for k, row in enumerate(used)}
+        owners += [position[row] for row in item_rows]
         offset += len(used)
-    return outputs, owners
+    if not outputs:
+        return None, owners
+    return (outputs[0] if len(outputs) == 1 else torch.cat(outputs)), owners
 
 
-def _passes(backbone: Backbone, prompts: list[torch.Tensor], items: list, prompt_of: torch.Tensor, pass_size: int,
-            pass_tokens: float = math.inf) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
+def _passes(backbone: Backbone, prompts: torch.Tensor, items: list, prompt_of: list[int], pass_size: int,
+            pass_tokens: float = math.inf) -> Iterator[tuple[list[int], torch.Tensor]]:
     """`items` scored in passes of up to `pass_size` items of similar length (and `pass_tokens` padded tokens),
-    item i behind prompt `prompt_of[i]`: each pass's item indices, their prompt indices and their scores. Items
-    of K jobs mixed in one pass would all be padded to the longest, and that padding costs more than a larger
-    pass saves on a CPU."""
+    item i behind prompt `prompt_of[i]`: each pass's item indices and their scores. Items of K jobs mixed in one
+    pass would all be padded to the longest, and that padding costs more than a larger pass saves on a CPU."""
     for batch in length_batches(items, pass_size, pass_tokens):
-        owners = prompt_of[batch]
-        used = owners.unique()
-        scores = scoring.score(backbone, torch.stack([prompts[k] for k in used.tolist()]), [items[i] for i in batch],
-                               torch.searchsorted(used, owners))
-        yield batch, owners, scores
+        owners = [prompt_of[i] for i in batch]
+        used = sorted(set(owners))
+        chosen = prompts if len(used) == len(prompts) else prompts[torch.tensor(used)]
+        position = {owner: k for k, owner in enumerate(used)}
+        yield batch, scoring.score(backbone, chosen, [items[i] for i in batch],
+                                   torch.tensor([position[owner] for owner in owners]))
 
 
 def _step(backbone: Backbone, runs: list[_Run], batches: list[list[int]], pass_size: int,
@@ -198,29 +202,28 @@ def _step(backbone: Backbone, runs: list[_Run], batches: list[list[int]], pass_s
     (leaves cut from the modules' outputs), and only one pass's activations are held however many jobs train;
     then the prompts' gradients flow once through each module. Returns each job's loss. A row's scores past its
     own candidates hold -inf (a pass is as wide as its widest item), adding exp(-inf) = 0 to its softmax."""
-    outputs, owners = _prompts(runs, [run.rows[batch] for run, batch in zip(runs, batches)])
-    leaves = [output.detach().requires_grad_() for output in outputs]
-    prompts = [row for leaf in leaves for row in leaf]
-    items = [run.job.train_items[i] for run, batch in zip(runs, batches) for i in batch]
-    losses = torch.zeros(len(runs))
-    if items:
-        labels = torch.cat([run.labels[batch] for run, batch in zip(runs, batches)])
-        job_of = torch.tensor([k for k, batch in enumerate(batches) for _ in batch])
-        weight = torch.tensor([1.0 / max(1, len(batch)) for batch in batches])
-        for batch, _, scores in _passes(backbone, prompts, items, torch.cat(owners), pass_size, pass_tokens):
-            rows = torch.nn.functional.cross_entropy(scores, labels[batch], reduction="none")
-            (rows * weight[job_of[batch]].to(rows.device)).sum().backward()
-            losses.index_add_(0, job_of[batch], rows.detach().float().cpu() * weight[job_of[batch]])
+    joined, owners = _prompts(runs, [[run.rows[i] for i in batch] for run, batch in zip(runs, batches)])
+    losses = torch.zeros(len(runs), device=backbone.device)  # read by the host only when logged
     tensors, grads = [], []
-    for k, (run, output, leaf) in enumerate(zip(runs, outputs, leaves)):
-        if leaf.grad is not None:
-            tensors.append(output)
-            grads.append(leaf.grad)
+    if joined is not None:
+        leaf = joined.detach().requires_grad_()
+        items = [run.job.train_items[i] for run, batch in zip(runs, batches) for i in batch]
+        job_of = [k for k, batch in enumerate(batches) for _ in batch]
+        for batch, scores in _passes(backbone, leaf, items, owners, pass_size, pass_tokens):
+            # each item's label and job, and its weight 1/(its job's batch size): two tensors
+            label, job = torch.tensor([(items[i].label, job_of[i]) for i in batch], device=scores.device).unbind(1)
+            weight = torch.tensor([1.0 / len(batches[job_of[i]]) for i in batch], device=scores.device)
+            weighted = torch.nn.functional.cross_entropy(scores, label, reduction="none") * weight
+            weighted.sum().backward()
+            losses.index_add_(0, job, weighted.detach().float())
+        tensors.append(joined)
+        grads.append(leaf.grad)
+    for k, run in enumerate(runs):
         penalty = run.module.penalty()
         if penalty is not None:
             tensors.append(penalty)
             grads.append(torch.ones_like(penalty))
-            losses[k] += penalty.detach().float().cpu()
+            losses[k] += penalty.detach().float()
     if tensors:
         torch.autograd.backward(tensors, grads)
     return losses
@@ -229,13 +232,11 @@ def _step(backbone: Backbone, runs: list[_Run], batches: list[list[int]], pass_s
 @torch.inference_mode()
 def _evaluate(backbone: Backbone, runs: list[_Run], pass_size: int) -> list[Evaluation]:
     """Each run's module on its own dev items, the dev sets scored in shared passes."""
-    rows = [_rows_of(run.job.dev_rows, len(run.job.dev_items)).to(run.rows.device) for run in runs]
-    outputs, owners = _prompts(runs, rows)
-    prompts = [row for output in outputs for row in output]
+    prompts, owners = _prompts(runs, [list(_rows_of(run.job.dev_rows, len(run.job.dev_items))) for run in runs])
     items = [item for run in runs for item in run.job.dev_items]
     width = max(item.n_candidates for item in items)
     parts, order = [], []
-    for batch, _, scores in _passes(backbone, prompts, items, torch.cat(owners), pass_size):
+    for batch, scores in _passes(backbone, prompts, items, owners, pass_size):
         parts.append(torch.nn.functional.pad(scores, (0, width - scores.shape[1]), value=-math.inf))
         order += batch
     predicted = torch.cat(parts)[torch.argsort(torch.tensor(order))].argmax(-1).tolist()
@@ -338,20 +339,19 @@ def train_many(backbone: Backbone, jobs: list[Job], config: TrainConfig = TrainC
     for job in jobs:
         module = _module(job, device)
         run = _Run(job, config.seed if job.seed is None else job.seed, module,
-                   _rows_of(job.rows, len(job.train_items)).to(device),
-                   scoring.labels_of(job.train_items, device), {})
+                   _rows_of(job.rows, len(job.train_items)), {})
         run.best = run.snapshot()
         runs.append(run)
     # one AdamW, whose state is per parameter: each job's moments and step counts are its own, and a parameter
     # with no gradient (a stopped job's) is left as it is
+    # fused: one kernel for the whole update, where the device has one
     optimizer = torch.optim.AdamW([p for run in runs for p in run.parameters.values()], lr=config.lr,
-                                  weight_decay=config.weight_decay)
+                                  weight_decay=config.weight_decay, fused=device.type in ("cpu", "cuda"))
     identity = {"config": asdict(config), "seeds": [run.seed for run in runs], "job_names": [job.name for job in jobs]}
     resumed = _resume(checkpoint_dir, runs, optimizer, identity)
     step, wall = resumed or (0, 0.0)
-    single = len(runs) == 1
     bar = tqdm(total=config.steps, initial=step, disable=not progress, unit="step",
-               desc=desc or ("training" if single else f"training {len(runs)} prompts"))
+               desc=desc or ("training" if len(runs) == 1 else f"training {len(runs)} prompts"))
     started, seen = time.perf_counter() - wall, 0
 
     def active() -> list[_Run]:
@@ -363,7 +363,7 @@ def train_many(backbone: Backbone, jobs: list[Job], config: TrainConfig = TrainC
         dev = dict(zip(with_dev, _evaluate(backbone, with_dev, config.eval_batch_size))) if with_dev else {}
         elapsed = time.perf_counter() - started
         for run in now:
-            point = {"step": step, "train_loss": sum(run.losses) / len(run.losses) if run.losses else None}
+            point = {"step": step, "train_loss": torch.stack(run.losses).mean().item() if run.losses else None}
             run.losses = []
             if run in dev:
                 point |= {"dev_accuracy": dev[run].accuracy, "dev_macro_f1": dev[run].macro_f1}
@@ -383,6 +383,7 @@ def train_many(backbone: Backbone, jobs: list[Job], config: TrainConfig = TrainC
 
     if not resumed:
         evaluate_and_checkpoint()
+    postfix = _postfix(runs)
     while step < config.steps and active():
         now = active()
         batches = [_batch(run, step, config.batch_size) for run in now]
@@ -393,24 +394,32 @@ def train_many(backbone: Backbone, jobs: list[Job], config: TrainConfig = TrainC
         for run in now:  # each job clipped by its own norm, as its own run clips it
             torch.nn.utils.clip_grad_norm_(list(run.parameters.values()), config.max_grad_norm)
         optimizer.step()
-        for run, loss in zip(now, losses.tolist()):
-            run.losses.append(loss)
+        for k, run in enumerate(now):
+            run.losses.append(losses[k])
         step += 1
         seen += sum(len(batch) for batch in batches)
-        postfix = {"loss": f"{losses.mean().item():.4g}"}
-        if single and runs[0].job.dev_items:  # no trained prompt evaluated yet: no best
-            run = runs[0]
-            postfix |= {"dev": f"{run.curve[-1]['dev_accuracy']:.3f}",
-                        "best": "-" if run.best_step == 0 else f"{run.best_dev:.3f}"}
-        elif not single:
-            postfix = {"prompts": len(now)} | postfix
+        if step % config.eval_every == 0 or step == config.steps:
+            evaluate_and_checkpoint()
+            postfix = _postfix(runs)  # the host reads the losses here, not every step
         postfix["ex_s"] = f"{seen / max(1e-9, time.perf_counter() - started - wall):.1f}"
         bar.set_postfix(refresh=False, **postfix)
         bar.update(1)
-        if step % config.eval_every == 0 or step == config.steps:
-            evaluate_and_checkpoint()
     bar.close()
     return [_result(run, step) for run in runs]
+
+
+def _postfix(runs: list[_Run]) -> dict[str, str]:
+    """What the progress bar shows from the last evaluation: the mean training loss since the one before, and for a
+    single job its dev accuracy and best so far."""
+    losses = [run.curve[-1]["train_loss"] for run in runs if run.curve and run.curve[-1]["train_loss"] is not None]
+    postfix = {"loss": f"{sum(losses) / len(losses):.4g}"} if losses else {}
+    if len(runs) > 1:
+        return {"prompts": sum(run.stopped_at is None for run in runs)} | postfix
+    run = runs[0]
+    if run.job.dev_items and run.curve:  # no trained prompt evaluated yet: no best
+        postfix |= {"dev": f"{run.curve[-1]['dev_accuracy']:.3f}",
+                    "best": "-" if run.best_step == 0 else f"{run.best_dev:.3f}"}
+    return postfix
 
 
 def train_prompt(backbone: Backbone, train_items: list, dev_items: list, prompt: SoftPrompt | PromptParams,
