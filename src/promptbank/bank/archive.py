@@ -59,8 +59,9 @@ def import_archive(bank: PromptBank, archive: Path) -> tuple[list[PromptRecord],
     return [r for r, _ in added], [r for r, _ in present]
 
 
-def read_archive(archive: Path) -> tuple[list[PromptRecord], list[torch.Tensor]]:
-    """The records and tensors of an archive, fully checked; a foreign or damaged file is a DataError."""
+def read_archive(archive: Path) -> tuple[list[PromptRecord], list[dict[str, torch.Tensor]]]:
+    """The records and the tensors of each blob (its prompt and, where recorded, its init), fully checked; a foreign
+    or damaged file is a DataError."""
     archive = Path(archive)
     if not archive.is_file():
         raise DataError(f"The archive {archive} does not exist.")
@@ -90,7 +91,7 @@ def _record(raw: object, archive: Path) -> PromptRecord:
 
 
 def _tensor(tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], record: PromptRecord,
-            archive: Path) -> torch.Tensor:
+            archive: Path) -> dict[str, torch.Tensor]:
     name = f"blobs/{record.blob}{blobs.SUFFIX}"
     if name not in members:
         raise DataError(f"The archive {archive} lacks the tensor of prompt {record.id}.")
@@ -98,10 +99,11 @@ def _tensor(tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], record: P
     if hashlib.sha256(data).hexdigest() != record.blob:
         raise DataError(f"The archive {archive} is damaged: the tensor of prompt {record.id} fails its checksum.")
     try:
-        tensor = load(data)["prompt"]
+        tensors = load(data)
+        tensor = tensors["prompt"]
     except (SafetensorError, KeyError):
         raise DataError(f"The archive {archive} is damaged: the tensor of prompt {record.id} is unreadable.") from None
-    if tuple(tensor.shape) != (record.length, record.hidden_size):
+    if any(tuple(t.shape) != (record.length, record.hidden_size) for t in tensors.values()):
         raise DataError(f"The archive {archive} is damaged: prompt {record.id} has shape {tuple(tensor.shape)}, "
                         f"its record says {(record.length, record.hidden_size)}.")
-    return tensor
+    return tensors

@@ -15,9 +15,11 @@ from promptbank.errors import DataError
 SUFFIX = ".safetensors"
 
 
-def encode(tensor: torch.Tensor) -> tuple[bytes, str]:
-    """The blob bytes of a prompt tensor (float32, no metadata, so equal tensors give equal bytes) and their sha256."""
-    data = save({"prompt": tensor.detach().float().contiguous().cpu()})
+def encode(tensor: torch.Tensor, init: torch.Tensor | None = None) -> tuple[bytes, str]:
+    """The blob bytes of a prompt tensor and, where known, the exact tensor its training began from (float32, no
+    metadata, so equal tensors give equal bytes), and their sha256."""
+    tensors = {"prompt": tensor} | ({} if init is None else {"init": init})
+    data = save({key: value.detach().float().contiguous().cpu() for key, value in tensors.items()})
     return data, hashlib.sha256(data).hexdigest()
 
 
@@ -37,7 +39,12 @@ def write(root: Path, data: bytes, digest: str) -> Path:
 
 
 def read(root: Path, digest: str, check: bool = True) -> torch.Tensor:
-    """The tensor of a blob; a missing, altered or unreadable blob is a DataError naming its file."""
+    """The prompt tensor of a blob; a missing, altered or unreadable blob is a DataError naming its file."""
+    return read_all(root, digest, check)["prompt"]
+
+
+def read_all(root: Path, digest: str, check: bool = True) -> dict[str, torch.Tensor]:
+    """Every tensor of a blob: "prompt", and "init" where the prompt records the tensor it began from."""
     path = path_of(root, digest)
     try:
         data = path.read_bytes()
@@ -46,9 +53,12 @@ def read(root: Path, digest: str, check: bool = True) -> torch.Tensor:
     if check and hashlib.sha256(data).hexdigest() != digest:
         raise DataError(f"The blob {path} is corrupted (its checksum does not match); run `promptbank bank verify`.")
     try:
-        return load(data)["prompt"]
-    except (SafetensorError, KeyError):
-        raise DataError(f"The blob {path} is not a readable prompt tensor.") from None
+        tensors = load(data)
+    except SafetensorError:
+        tensors = {}
+    if "prompt" not in tensors or ("init" in tensors and tensors["init"].shape != tensors["prompt"].shape):
+        raise DataError(f"The blob {path} is not a readable prompt tensor.")
+    return tensors
 
 
 def all_digests(root: Path) -> set[str]:

@@ -14,14 +14,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from promptbank.bank import blobs, catalog
 from promptbank.bank.catalog import KINDS, PromptRecord
+from promptbank.bank.inits import rebuilt_init
 from promptbank.errors import BadArgumentError, DataError, IncompatiblePromptError
 from promptbank.tuning.prompt import SoftPrompt
+
+if TYPE_CHECKING:
+    from promptbank.backbones import Backbone
 
 CATALOG_FILE, BLOB_DIR = "catalog.sqlite", "blobs"
 LENGTH_POLICIES = ("reject", "pad", "truncate")
@@ -81,7 +85,7 @@ class PromptBank:
         lineages = lineages or [None] * len(prompts)
         records = []
         for prompt, name, lineage in zip(prompts, names, lineages):
-            data, digest = blobs.encode(prompt.tensor)
+            data, digest = blobs.encode(prompt.tensor, prompt.init_tensor)
             blobs.write(self.blob_root, data, digest)
             records.append(_record_of(prompt, digest, name, kind, sorted(set(tags)), lineage))
         with catalog.transaction(self.connection):
@@ -89,10 +93,10 @@ class PromptBank:
                 catalog.insert(self.connection, record)
         return records
 
-    def insert_records(self, records: list[PromptRecord], tensors: list[torch.Tensor]) -> None:
-        """Store records made elsewhere (an import) with their tensors, keeping their ids; all or none."""
+    def insert_records(self, records: list[PromptRecord], tensors: list[dict[str, torch.Tensor]]) -> None:
+        """Store records made elsewhere (an import) with their blobs' tensors, keeping their ids; all or none."""
         for tensor, record in zip(tensors, records):
-            data, digest = blobs.encode(tensor)
+            data, digest = blobs.encode(tensor["prompt"], tensor.get("init"))
             if digest != record.blob:
                 raise DataError(f"The tensor of prompt {record.id} does not match its recorded checksum.")
             blobs.write(self.blob_root, data, digest)
@@ -141,15 +145,33 @@ class PromptBank:
         return self.connection.execute("SELECT count(*) FROM prompts").fetchone()[0]
 
     def load(self, record_id: str) -> SoftPrompt:
-        """The prompt of a record, checksum verified."""
+        """The prompt of a record, checksum verified, with the exact tensor it began from where it records one."""
         record = self.get(record_id)
-        tensor = blobs.read(self.blob_root, record.blob)
-        return SoftPrompt(tensor, record.backbone, record.tokenizer_fingerprint, record.init,
-                          info={"task": record.task, "bank_id": record.id, "name": record.name})
+        tensors = blobs.read_all(self.blob_root, record.blob)
+        return SoftPrompt(tensors["prompt"], record.backbone, record.tokenizer_fingerprint, record.init,
+                          info={"task": record.task, "bank_id": record.id, "name": record.name},
+                          init_tensor=tensors.get("init"))
+
+    def init_of(self, record_id: str, backbone: Backbone | None = None) -> torch.Tensor:
+        """The exact tensor a prompt's training began from. A record made before inits were stored is rebuilt from
+        its recipe where it has one (a seeded random or vocab init: its seed is the training seed), which needs its
+        `backbone` loaded in the precision it was trained in; other inits cannot be rebuilt."""
+        record = self.get(record_id)
+        init = blobs.read_all(self.blob_root, record.blob).get("init")
+        if init is not None:
+            return init
+        return rebuilt_init(record, backbone)
+
+    def delta(self, record_id: str, backbone: Backbone | None = None) -> torch.Tensor:
+        """A prompt's task vector: the (L, d) tensor training added to the one it began from."""
+        return self.load(record_id).tensor - self.init_of(record_id, backbone)
 
     def stack(self, backbone: str, *, ids: list[str] | None = None, length_policy: str = "reject",
-              length: int | None = None, check: bool = False) -> tuple[torch.Tensor, list[PromptRecord]]:
-        """All prompts of one backbone (or the given ids) as one (N, L, d) float32 tensor, with their records.
+              length: int | None = None, check: bool = False, delta: bool = False,
+              loaded: Backbone | None = None) -> tuple[torch.Tensor, list[PromptRecord]]:
+        """All prompts of one backbone (or the given ids) as one (N, L, d) float32 tensor, with their records; with
+        `delta`, their task vectors (a record stored before inits were kept has its init rebuilt on `loaded`, the
+        backbone loaded; see `init_of`).
 
         Prompts of different lengths are rejected unless asked for: "pad" appends zero vectors up to `length`
         (default: the longest), "truncate" keeps the first `length` tokens (default: the shortest).
@@ -177,7 +199,11 @@ class PromptBank:
                                               f"length {target} asked for.")
         out = torch.zeros(len(records), target, records[0].hidden_size)
         for i, record in enumerate(records):
-            tensor = blobs.read(self.blob_root, record.blob, check=check)
+            tensors = blobs.read_all(self.blob_root, record.blob, check=check)
+            tensor = tensors["prompt"]
+            if delta:
+                init = tensors.get("init")
+                tensor = tensor - (init if init is not None else rebuilt_init(record, loaded))
             out[i, :min(target, tensor.shape[0])] = tensor[:target]
         return out, records
 

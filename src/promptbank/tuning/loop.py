@@ -81,6 +81,7 @@ class _Run:
     seed: int
     module: PromptParams
     rows: tuple[int, ...]  # the row each training item reads
+    init: torch.Tensor | None  # the prompt the module gave before training (None for a module of many prompts)
     best: dict[str, torch.Tensor]
     curve: list[dict] = field(default_factory=list)
     best_step: int = 0
@@ -310,7 +311,7 @@ def _result(run: _Run, steps_done: int) -> TrainResult:
     prompt = None
     if start is not None and tensor is not None:
         prompt = SoftPrompt(tensor.detach().cpu().clone(), start.backbone, start.tokenizer_fingerprint, start.init,
-                            start.source, dict(start.info))
+                            start.source, dict(start.info), init_tensor=run.init)
     stopped = run.stopped_at is not None
     return TrainResult(prompt, run.curve, run.best_step, run.best_dev, run.stopped_at if stopped else steps_done,
                        stopped, {name: tensor.cpu() for name, tensor in run.best.items()})
@@ -338,8 +339,10 @@ def train_many(backbone: Backbone, jobs: list[Job], config: TrainConfig = TrainC
     runs = []
     for job in jobs:
         module = _module(job, device)
+        initial = module.prompt()  # taken before a resume restores a later state
         run = _Run(job, config.seed if job.seed is None else job.seed, module,
-                   _rows_of(job.rows, len(job.train_items)), {})
+                   _rows_of(job.rows, len(job.train_items)), None if initial is None else initial.detach().cpu().clone(),
+                   {})
         run.best = run.snapshot()
         runs.append(run)
     # one AdamW, whose state is per parameter: each job's moments and step counts are its own, and a parameter

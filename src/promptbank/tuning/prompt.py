@@ -28,6 +28,15 @@ class SoftPrompt:
     init: str
     source: str = ""  # the init text, the label words, or the prompt it was initialised from
     info: dict[str, Any] = field(default_factory=dict)  # task, training config, metrics, curve, ...
+    # the exact tensor training began from (None where unknown): the task vector is tensor - init_tensor
+    init_tensor: torch.Tensor | None = None
+
+    @property
+    def delta(self) -> torch.Tensor:
+        """The task vector: what training added to the prompt it began from."""
+        if self.init_tensor is None:
+            raise DataError("This prompt does not record the tensor it began from, so it has no task vector.")
+        return self.tensor - self.init_tensor
 
     @property
     def length(self) -> int:
@@ -58,7 +67,8 @@ def check_compatible(prompt: SoftPrompt, backbone: Backbone) -> None:
 def save_prompt(prompt: SoftPrompt, directory: Path) -> None:
     """Write prompt.safetensors + prompt.json into `directory`, atomically: it appears whole or not at all."""
     with atomic_dir(directory) as partial:
-        save_file({"prompt": prompt.tensor.detach().float().contiguous().cpu()}, partial / TENSOR_FILE)
+        tensors = {"prompt": prompt.tensor} | ({} if prompt.init_tensor is None else {"init": prompt.init_tensor})
+        save_file({k: v.detach().float().contiguous().cpu() for k, v in tensors.items()}, partial / TENSOR_FILE)
         (partial / META_FILE).write_text(json.dumps(prompt.metadata(), indent=1))
 
 
@@ -69,7 +79,8 @@ def load_prompt(directory: Path) -> SoftPrompt:
         raise DataError(f"{directory} is not a saved prompt directory (one holding {TENSOR_FILE} and {META_FILE}).")
     try:
         meta = json.loads((directory / META_FILE).read_text())
-        tensor = load_file(directory / TENSOR_FILE)["prompt"]
+        tensors = load_file(directory / TENSOR_FILE)
+        tensor, init = tensors["prompt"], tensors.get("init")
     except FileNotFoundError:
         raise DataError(f"{directory} is not a saved prompt (it needs {TENSOR_FILE} and {META_FILE}).") from None
     except (json.JSONDecodeError, UnicodeDecodeError, SafetensorError, KeyError):
@@ -77,5 +88,8 @@ def load_prompt(directory: Path) -> SoftPrompt:
     if tensor.dim() != 2 or tensor.shape[1] != meta.get("hidden_size"):
         raise DataError(f"The prompt in {directory} is damaged: its tensor does not match its metadata.")
     core = {"backbone", "tokenizer_fingerprint", "init", "source", "hidden_size", "length"}
+    if init is not None and init.shape != tensor.shape:
+        raise DataError(f"The prompt in {directory} is damaged: its init tensor does not match its prompt.")
     return SoftPrompt(tensor.float(), meta["backbone"], meta["tokenizer_fingerprint"], meta["init"],
-                      meta.get("source", ""), {k: v for k, v in meta.items() if k not in core})
+                      meta.get("source", ""), {k: v for k, v in meta.items() if k not in core},
+                      None if init is None else init.float())
