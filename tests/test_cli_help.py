@@ -76,7 +76,7 @@ def test_the_choices_are_the_librarys():
     from promptbank.scoring.causal import SCORING_PATHS
     from promptbank.transfer.inits import BASELINES, STRATEGIES
     from promptbank.transfer.retrieval import RETRIEVALS
-    from promptbank.transfer.similarity import METRICS
+    from promptbank.transfer.similarity import COMPARED, METRICS
     from promptbank.tuning.init import INIT_METHODS
     o = cli_options
     for enum, library in [(o.Init, INIT_METHODS + PRETRAINED_INITS), (o.Strategy, STRATEGIES + BASELINES + PRETRAINED_INITS),
@@ -85,7 +85,7 @@ def test_the_choices_are_the_librarys():
                           (o.ProjectionMethod, METHODS), (o.Nonlinearity, tuple(NONLINEARITIES)),
                           (o.PretrainFormat, tuple(PRETRAINING_TASKS)), (o.SweepInit, SWEEP_INITS),
                           (o.Dtype, ("auto", "float32", "bfloat16")), (o.Split, ("train", "validation", "test")),
-                          (o.ScoringPath, SCORING_PATHS)]:
+                          (o.ScoringPath, SCORING_PATHS), (o.Compared, COMPARED)]:
         assert set(enum) == set(library), enum
     assert o.DEFAULT_BACKBONE == DEFAULT_BACKBONE
 

@@ -1,6 +1,7 @@
 """Retrieval and transfer initialisation on a tiny model with real built-in tasks."""
 
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 import torch
@@ -17,6 +18,7 @@ from promptbank.transfer.retrieval import rank_by_zero_shot
 from promptbank.transfer.run import TransferSpec, retrieve, transfer_run
 from promptbank.tuning.config import TrainConfig
 from promptbank.tuning.init import init_prompt
+from promptbank.tuning.loop import train_prompt
 from promptbank.tuning.run import target_data
 
 TINY = TrainConfig(steps=4, eval_every=2, patience=0, batch_size=4)
@@ -71,6 +73,12 @@ def test_transfer_strategies_record_their_lineage(tiny_dirs, source_bank, strate
     assert len(result.ranking) == 5 and result.lineage["method"] == strategy and result.lineage["by"] == "zero-shot"
     assert result.lineage["sources"] == [r.record.id for r in result.ranking[:2]]
     assert result.prompt.info["lineage"] == result.lineage and result.prompt.init == strategy
+    assert result.prompt.init_tensor is not None  # a transfer's init is the prompt it started from
+    if strategy == "weighted-average":
+        chosen = source_bank.stack(spec.backbone, ids=result.lineage["sources"], length_policy="truncate",
+                                   length=4)[0]
+        expected, _ = weighted_average_init(chosen, result.lineage["scores"])
+        assert torch.equal(result.prompt.init_tensor, expected)
     assert 0 <= result.test.accuracy <= 1 and result.test.n == 8
     if strategy == "weighted-average":
         assert sum(result.lineage["weights"]) == pytest.approx(1)
@@ -91,6 +99,30 @@ def test_a_shared_ranking_and_encoding_give_the_same_result_as_a_fresh_run(tiny_
     shared = transfer_run(spec, source_bank, progress=False, data=data, retrieval=retrieval)
     assert [(r.record.id, r.score) for r in shared.ranking] == [(r.record.id, r.score) for r in fresh.ranking]
     assert torch.equal(shared.prompt.tensor, fresh.prompt.tensor) and shared.lineage == fresh.lineage
+
+
+@pytest.mark.parametrize("on", ["delta", "prompt"])
+def test_retrieval_by_similarity_compares_task_vectors_or_prompts(tiny_dirs, source_bank, on, monkeypatch):
+    import promptbank.transfer.retrieval as retrieval_module
+    seen = {}
+    rank = retrieval_module.rank_by_similarity
+    monkeypatch.setattr(retrieval_module, "rank_by_similarity",
+                        lambda backbone, vectors, records, target, metric: seen.update(
+                            vectors=vectors, records=records, target=target) or rank(backbone, vectors, records,
+                                                                                       target, metric))
+    spec = TransferSpec(target="rotten_tomatoes", k=2, by="similarity", metric="cosine", on=on,
+                        backbone=str(tiny_dirs["causal"]), shots=2, prompt_length=4, embedding_steps=2,
+                        dtype="float32", test_size=8, train=TINY)
+    backbone = load_backbone(spec.backbone, spec.dtype)
+    data = target_data(backbone, spec.target, spec.shots, spec.train.seed, test_size=spec.test_size)
+    retrieve(spec, backbone, source_bank, data)
+    ids = [r.id for r in seen["records"]]
+    expected = source_bank.stack(spec.backbone, ids=ids, length_policy="truncate", length=4, delta=on == "delta")[0]
+    assert torch.equal(seen["vectors"], expected)
+    start = init_prompt(backbone, 4, "random", seed=0)  # the task embedding, trained again: its delta is from here
+    embedding = train_prompt(backbone, data.train_items, data.dev_items, start,
+                             replace(spec.train, steps=spec.embedding_steps, patience=0), progress=False).prompt
+    assert torch.equal(seen["target"], embedding.tensor - start.tensor if on == "delta" else embedding.tensor)
 
 
 def test_the_target_tasks_own_prompts_are_never_sources(tiny_dirs, source_bank):

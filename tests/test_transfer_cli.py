@@ -46,8 +46,25 @@ def test_similarity_prints_a_matrix_and_draws_a_heatmap(cli, tiny_dirs, built, t
     assert code == 0, err
     with PromptBank(built) as bank:
         count = len(bank)
-    assert f"{metric} similarity of {count} prompts" in out and "1.000" in out
+    compared = "prompts" if metric == "on" else "task vectors"  # every prompt here knows its init
+    assert f"{metric} similarity of {count} {compared}" in out and "1.000" in out
     assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_similarity_falls_back_to_the_prompts_only_when_asked_for_nothing(cli, tiny_dirs, built, tmp_path):
+    import shutil
+    from dataclasses import replace
+    shutil.copytree(built, tmp_path / "b")
+    with PromptBank(tmp_path / "b") as bank:  # a prompt whose init is neither stored nor rebuildable
+        prompt = bank.load(bank.list()[0].id)
+        bank.add(replace(prompt, init="labels", init_tensor=None))
+    common = ("similarity", "--bank", tmp_path / "b", "--backbone", tiny_dirs["causal"], "--dtype", "float32",
+              "--out", tmp_path / "s.png")
+    code, out, err = cli(*common)
+    assert code == 0 and "Comparing the prompts, not their task vectors" in out and "similarity of 5 prompts" in out
+    assert_user_error(cli(*common, "--on", "delta"), "'labels' init cannot be rebuilt")
+    code, out, err = cli(*common, "--on", "prompt")
+    assert code == 0 and "Comparing" not in out and "similarity of 5 prompts" in out
 
 
 def test_transfer_and_similarity_mistakes(cli, tiny_dirs, built, tmp_path):

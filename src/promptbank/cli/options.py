@@ -62,6 +62,13 @@ class Retrieval(StrEnum):
     STAGED = "staged"
 
 
+class Compared(StrEnum):
+    """What a similarity metric compares (promptbank.transfer.similarity.COMPARED)."""
+
+    DELTA = "delta"
+    PROMPT = "prompt"
+
+
 class Metric(StrEnum):
     """A similarity metric between prompts (promptbank.transfer.similarity.METRICS)."""
 
@@ -296,5 +303,9 @@ ByOption = Annotated[Retrieval, typer.Option(help="Rank sources by similarity (t
                                                   "accuracy: for large banks).")]
 MetricOption = Annotated[Metric, typer.Option(help="Similarity metric between prompts (on: overlap of activated "
                                                    "feed-forward neurons, loads the backbone).")]
+OnOption = Annotated[Compared, typer.Option(help="What the metric compares: delta, the task vectors (each prompt minus "
+                                                 "the exact tensor it began from, where the task is; a shared init "
+                                                 "would otherwise dominate), or prompt, the prompts as they are. The "
+                                                 "on metric always reads the prompts.")]
 TasksOption = Annotated[str, typer.Option(help="Comma-separated task names (see `promptbank tasks`).")]
 RecordIdArgument = Annotated[str, typer.Argument(metavar="ID", help="A prompt id (or a unique prefix).")]

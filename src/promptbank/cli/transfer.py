@@ -14,6 +14,7 @@ from promptbank.cli.options import (
     BackboneOption,
     BankOption,
     ByOption,
+    Compared,
     DeviceOption,
     Dtype,
     DtypeOption,
@@ -23,8 +24,10 @@ from promptbank.cli.options import (
     LrOption,
     Metric,
     MetricOption,
+    OnOption,
     PromptLengthOption,
     Retrieval,
+    ScoringPathOption,
     SeedOption,
     ShotsOption,
     StepsOption,
@@ -32,7 +35,6 @@ from promptbank.cli.options import (
     StrategyOption,
     TestSizeOption,
     bank_option,
-    ScoringPathOption,
 )
 from promptbank.errors import BadArgumentError
 
@@ -44,6 +46,7 @@ def transfer(
     strategy: StrategyOption = Strategy.WEIGHTED_AVERAGE,
     k: KOption = 3,
     metric: MetricOption = Metric.SPOT_AVG_COSINE,
+    on: OnOption = Compared.DELTA,
     by: ByOption = Retrieval.SIMILARITY,
     prefilter: Annotated[int, typer.Option(help="With --by staged: how many prompts most similar to the task "
                                                 "embedding go on to be scored (all of a bank this size or smaller)."
@@ -65,7 +68,7 @@ def transfer(
     from promptbank.bank import PromptBank
     from promptbank.transfer.run import TransferSpec, transfer_run
     from promptbank.tuning.config import TrainConfig
-    spec = TransferSpec(target=target, strategy=strategy.value, k=k, by=by.value, metric=metric.value,
+    spec = TransferSpec(target=target, strategy=strategy.value, k=k, by=by.value, metric=metric.value, on=on.value,
                         backbone=backbone, shots=shots, prompt_length=prompt_length, prefilter=prefilter,
                         dtype=dtype.value, test_size=test_size,
                         train=TrainConfig(steps=steps, eval_every=eval_every, lr=lr, patience=0, seed=seed))
@@ -73,7 +76,7 @@ def transfer(
         result = transfer_run(spec, store)
         record = store.add(result.prompt, lineage=result.lineage)
     if result.ranking:
-        how = {"similarity": f" ({metric.value})", "zero-shot": " (dev accuracy)",
+        how = {"similarity": f" ({metric.value} of {'prompts' if metric == Metric.ON else on.value + 's'})", "zero-shot": " (dev accuracy)",
                "staged": f" (dev accuracy of the prompts scored; prefilter by {metric.value})"}[by.value]
         ranking = Table("rank", "source", "task", "score", "used", title=f"sources ranked by {by.value}{how}")
         scored = [r for r in result.ranking if r.score == r.score]  # staged retrieval leaves most unscored (NaN)
@@ -98,23 +101,43 @@ def similarity(
     length_policy: Annotated[LengthPolicy, typer.Option(help="Prompts of different lengths: reject them, pad with zero "
                                                              "vectors to the longest, or truncate to the shortest.")]
     = LengthPolicy.REJECT,
+    on: Annotated[Compared | None, typer.Option(help="What the metric compares: delta, the task vectors (each prompt "
+                                                     "minus the exact tensor it began from), or prompt, the prompts "
+                                                     "as they are (default: delta where every prompt's init is known, "
+                                                     "else prompt; the on metric always reads the prompts).")] = None,
     out: Annotated[Path, typer.Option(help="Heatmap PNG to write.")] = Path("similarity.png"),
+    dtype: DtypeOption = Dtype.AUTO,
     device: DeviceOption = None,
 ) -> None:
-    """The similarity matrix of a bank's prompts (task similarity), printed and drawn as a heatmap."""
+    """The similarity matrix of a bank's prompts (task similarity), printed and drawn as a heatmap.
+
+    A prompt stored before inits were kept has its init rebuilt from its recipe on the backbone, loaded in --dtype
+    (the precision it was trained in)."""
     use_device(device)
     from promptbank.backbones import load_backbone
     from promptbank.bank import PromptBank
+    from promptbank.errors import DataError
     from promptbank.experiments.plots import heatmap
     from promptbank.transfer.similarity import similarity_matrix
+    compared = Compared.PROMPT if metric == Metric.ON else on or Compared.DELTA
     with PromptBank(bank) as store:
         prompts, records = store.stack(backbone, length_policy=length_policy.value)
-    if not records:
-        raise BadArgumentError(f"The bank has no prompts of backbone {backbone!r}.")
-    model = load_backbone(backbone) if metric == Metric.ON else None
+        if not records:
+            raise BadArgumentError(f"The bank has no prompts of backbone {backbone!r}.")
+        if compared == Compared.DELTA:
+            try:
+                prompts, _ = store.stack(backbone, length_policy=length_policy.value, delta=True,
+                                         loaded=load_backbone(backbone, dtype.value))
+            except DataError as error:
+                if on is not None:  # asked for: the reason is the answer
+                    raise
+                compared = Compared.PROMPT
+                console.print(f"[yellow]Comparing the prompts, not their task vectors[/]: {error}")
+    model = load_backbone(backbone, dtype.value) if metric == Metric.ON else None
     matrix = similarity_matrix(metric.value, prompts, prompts, backbone=model)
     labels = [f"{r.task or r.name} ({r.id[:6]})" for r in records]
-    table = Table("", *labels, title=f"{metric.value} similarity of {len(records)} prompts")
+    what = "task vectors" if compared == Compared.DELTA else "prompts"
+    table = Table("", *labels, title=f"{metric.value} similarity of {len(records)} {what}")
     for label, row in zip(labels, matrix.tolist()):
         table.add_row(label, *(f"{v:.3f}" for v in row))
     console.print(table)

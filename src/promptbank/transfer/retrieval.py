@@ -59,7 +59,8 @@ def rank_by_zero_shot(backbone: Backbone, prompts: torch.Tensor, records: list[P
 
 def rank_by_similarity(backbone: Backbone, prompts: torch.Tensor, records: list[PromptRecord], target: torch.Tensor,
                        metric: str) -> list[Ranked]:
-    """Sources ordered by the similarity of their prompt to the target's task embedding."""
+    """Sources ordered by the similarity of their prompt (or task vector) to the target's task embedding (or its
+    task vector)."""
     from promptbank.transfer.similarity import similarity_matrix
     scores = similarity_matrix(metric, target.unsqueeze(0), prompts, backbone=backbone)[0]
     return _ordered(records, scores)
@@ -95,10 +96,15 @@ def retrieve(spec: TransferSpec, backbone: Backbone, bank: PromptBank, data: Tar
     start = init_prompt(backbone, spec.prompt_length, "random", seed=spec.train.seed)
     embedding_config = replace(spec.train, steps=spec.embedding_steps, patience=0)
     embedding = train_prompt(backbone, data.train_items, data.dev_items, start, embedding_config, progress=False)
+    # task vectors against task vectors: the target's measured from its own init, as each source's is from its own
+    # (the ON metric reads what the prompts activate, so it compares the prompts themselves)
+    on_delta = spec.on == "delta" and spec.metric != "on"
+    target = embedding.prompt.delta if on_delta else embedding.prompt.tensor
+    vectors = bank.stack(backbone.name, ids=[r.id for r in records], length_policy="truncate",
+                         length=spec.prompt_length, delta=True, loaded=backbone)[0] if on_delta else prompts
     if spec.by == "staged":
         from promptbank.transfer.staged import rank_staged  # staged ranks with this module's Ranked
-        staged = rank_staged(backbone, prompts, records, data.dev_items, embedding.prompt.tensor, spec.metric,
-                             k=spec.k, prefilter=spec.prefilter, seed=spec.train.seed)
+        staged = rank_staged(backbone, prompts, records, data.dev_items, target, spec.metric, k=spec.k,
+                             vectors=vectors, prefilter=spec.prefilter, seed=spec.train.seed)
         return Retrieval(prompts, records, staged.ranking, staged.evaluations)
-    return Retrieval(prompts, records, rank_by_similarity(backbone, prompts, records, embedding.prompt.tensor,
-                                                          spec.metric))
+    return Retrieval(prompts, records, rank_by_similarity(backbone, vectors, records, target, spec.metric))

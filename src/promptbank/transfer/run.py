@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 
 from promptbank.backbones import DEFAULT_BACKBONE, Backbone, load_backbone
 from promptbank.bank import PromptBank
+from promptbank.errors import BadArgumentError
 from promptbank.pretraining.run import PRETRAINED_INITS
 from promptbank.scoring.evaluate import Evaluation, evaluate
 from promptbank.tasks import get_task
 from promptbank.transfer.inits import BASELINES, best_of_k_init, check_choice, mixture_init, weighted_average_init
 from promptbank.transfer.retrieval import Ranked, Retrieval, retrieve
+from promptbank.transfer.similarity import COMPARED
 from promptbank.transfer.staged import PREFILTER, check_stages
 from promptbank.tuning.config import TrainConfig
 from promptbank.tuning.init import init_prompt
@@ -27,6 +29,7 @@ class TransferSpec:
     k: int = 3
     by: str = "similarity"  # or "zero-shot", or "staged" (similarity prefilter, then successive halving on dev)
     metric: str = "spot-avg-cosine"
+    on: str = "delta"  # what similarity compares: task vectors (prompt - init), or the prompts (the ON metric: always)
     backbone: str = DEFAULT_BACKBONE
     shots: int | None = 16
     prompt_length: int = 20
@@ -40,6 +43,8 @@ class TransferSpec:
 
     def __post_init__(self) -> None:
         check_choice(self.strategy, self.k, self.by)
+        if self.on not in COMPARED:
+            raise BadArgumentError(f"--on must be one of {', '.join(COMPARED)}, not {self.on!r}.")
         check_sizes(self.shots, self.prompt_length, self.test_size)
         if self.by == "staged":
             check_stages(self.k, self.prefilter)

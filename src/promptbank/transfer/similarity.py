@@ -201,6 +201,8 @@ EMBEDDING_METRICS: dict[str, Callable[..., torch.Tensor]] = {
     "euclidean": euclidean, "token-cosine": token_cosine, "token-euclidean": token_euclidean}
 MODEL_METRICS = ("on",)
 METRICS = (*EMBEDDING_METRICS, *MODEL_METRICS)  # every name similarity_matrix takes
+# what a metric compares: task vectors (prompt - the tensor it began from), or the prompts as they are
+COMPARED = ("delta", "prompt")
 
 
 def _ffn_modules(backbone: Backbone) -> list[torch.nn.Module]:

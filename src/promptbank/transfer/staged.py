@@ -70,6 +70,7 @@ class StagedRanking:
 
 def rank_staged(backbone: Backbone, prompts: torch.Tensor, records: list[PromptRecord], dev_items: list,
                 task_embedding: torch.Tensor | None, metric: str = "spot-avg-cosine", k: int = 3,
+                vectors: torch.Tensor | None = None,
                 prefilter: int = PREFILTER, start: int = START, eta: int = ETA, final: int = FINAL, seed: int = 0,
                 batch_rows: int = 64) -> StagedRanking:
     """Rank N prompts (N, L, d) for the target by a similarity prefilter and successive halving of zero-shot dev
@@ -81,7 +82,8 @@ def rank_staged(backbone: Backbone, prompts: torch.Tensor, records: list[PromptR
     if task_embedding is None:
         pool, dropped = list(range(len(prompts))), []
     else:
-        similarity = similarity_matrix(metric, task_embedding.unsqueeze(0), prompts, backbone=backbone)[0].tolist()
+        compared = prompts if vectors is None else vectors  # the prompts, or their task vectors
+        similarity = similarity_matrix(metric, task_embedding.unsqueeze(0), compared, backbone=backbone)[0].tolist()
         by_similarity = sorted(range(len(prompts)), key=lambda i: (-similarity[i], records[i].id))
         pool, dropped = by_similarity[:prefilter], by_similarity[prefilter:]
     position = {index: rank for rank, index in enumerate(pool)}
