@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from promptbank.experiments.claims import (
     cross_model_claims,
     few_shot_claims,
@@ -51,21 +53,31 @@ def test_few_shot_verdicts_use_intervals_steps_and_within_target_correlations():
     source = {"best_dev": 0.8, "steps_to_random_best": 5}
     good = results((0.01, 0.05), [cell(20, 5, {"x": source}), cell(20, 10, {"x": source})],
                    {"on": 0.6, "cosine": 0.1, "zero-shot": 0.3})
-    beats, small, faster, on = few_shot_claims([good])
+    beats, small, faster, on, delta = few_shot_claims([good])
+    assert delta.holds == "not tested"  # no task-vector similarities in these results
     assert beats.holds == "yes" and "CI above 0 in 1/1" in beats.ours
     assert small.holds == "not tested"
     assert faster.holds == "yes" and "weighted-average: 7.5 steps vs random 20.0, 100% of runs" in faster.ours
     assert on.holds == "yes" and "on +0.60" in on.ours
     # never reaching random's best counts as one evaluation past the budget (35), and fails the 80% rule
     bad = results((-0.06, -0.01), [cell(10, None, {}), cell(10, 5, {})], {"on": 0.1, "cosine": 0.4})
-    beats, _, faster, on = few_shot_claims([bad])
+    beats, _, faster, on, _ = few_shot_claims([bad])
     assert beats.holds == "no" and "below 0 in 1/1" in beats.ours
     assert faster.holds == "no" and "20.0 steps vs random 10.0, 50% of runs" in faster.ours
     assert on.holds == "no"
-    *_, on = few_shot_claims([results((0.0, 0.01), [cell(10, 5, {})], {"on": 0.04, "cosine": -0.2})])
+    *_, on, _ = few_shot_claims([results((0.0, 0.01), [cell(10, 5, {})], {"on": 0.04, "cosine": -0.2})])
     assert on.holds == "partly"  # ahead of the embedding metrics, but a correlation too weak to predict anything
     table = to_markdown([beats, on])
     assert table.count("\n") == 4 and table.startswith("| claim | paper | ours | holds |")
+
+
+@pytest.mark.parametrize("rho, holds", [
+    ({"cosine": 0.0, "cosine (delta)": 0.4, "euclidean": 0.1, "euclidean (delta)": 0.1}, "yes"),
+    ({"cosine": 0.0, "cosine (delta)": 0.2, "euclidean": 0.1, "euclidean (delta)": 0.1}, "partly"),
+    ({"cosine": 0.3, "cosine (delta)": 0.35, "euclidean": 0.1, "euclidean (delta)": 0.1}, "no")])
+def test_task_vector_similarity_must_beat_the_best_prompt_metric_clearly(rho, holds):
+    *_, delta = few_shot_claims([results((0.0, 0.01), [cell(10, 5, {})], rho)])
+    assert delta.holds == holds and "cosine " in delta.ours and " → " in delta.ours
 
 
 def test_claims_cli_prints_and_writes_the_table_and_refuses_a_wrong_folder(cli, tmp_path):

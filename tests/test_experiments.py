@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from promptbank.backbones import load_backbone
 from promptbank.bank import PromptBank
@@ -56,7 +57,18 @@ def test_matrix_writes_report_json_csv_and_continues(tiny_dirs, bank, tmp_path):
     cells, summary = run_matrix(spec, bank, tmp_path / "exp", progress=False)
     assert len(cells) == 4 and summary["cells_planned"] == 4
     cell = cells[0]
-    assert set(cell["zero_shot"]) == set(SOURCES) and set(cell["similarity"]) == set(spec.metrics)
+    assert set(cell["zero_shot"]) == set(SOURCES)
+    # every metric on the prompts, and every embedding metric on task vectors (the sources know their inits)
+    assert set(cell["similarity"]) == set(spec.metrics) | {f"{m} (delta)" for m in spec.metrics if m != "on"}
+    deltas = bank.stack(spec.backbone, delta=True)
+    target = load_file(tmp_path / "exp" / "cells" / f"{cell['target']}-seed{cell['seed']}.safetensors")["prompt"]
+    backbone = load_backbone(spec.backbone, "float32")
+    target_delta = target - init_prompt(backbone, spec.prompt_length, "random", seed=cell["seed"]).tensor
+    for task, value in cell["similarity"]["cosine (delta)"].items():
+        (i,) = [k for k, r in enumerate(deltas[1]) if r.task == task]
+        expected = torch.nn.functional.cosine_similarity(deltas[0][i].flatten(), target_delta.flatten(), dim=0)
+        assert value == pytest.approx(expected.item(), abs=1e-5)
+    assert "cosine (delta)" in summary["spearman_with_gain"]
     assert set(cell["per_source"]) == set(SOURCES)  # rotten_tomatoes is not a source: every source is trained
     assert "movie_sentences" not in cells[2]["per_source"]  # a source is not transferred to its own task
     backbone = load_backbone(spec.backbone, "float32")
@@ -76,7 +88,7 @@ def test_matrix_writes_report_json_csv_and_continues(tiny_dirs, bank, tmp_path):
         assert ci["low"] <= ci["mean"] <= ci["high"] and ci["mean"] == pytest.approx(entry["gain"]), name
     chosen = summary["strategies"]["rotten_tomatoes"]["best single source (dev)"]
     assert chosen["sources_seed0"][0] in SOURCES and chosen["test_accuracy_std"] is not None
-    assert set(summary["spearman_with_gain"]) == set(spec.metrics) | {"zero-shot"}
+    assert set(summary["spearman_with_gain"]) == set(cell["similarity"]) | {"zero-shot"}
     by_group = summary["spearman_with_gain"]["zero-shot"]
     assert set(by_group) == {"all pairs", "rotten_tomatoes", "movie_sentences"}
     assert by_group["rotten_tomatoes"] == spearman([summary["zero_shot"][s]["rotten_tomatoes"] for s in SOURCES],

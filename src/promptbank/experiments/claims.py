@@ -149,6 +149,18 @@ def few_shot_claims(results: list[dict]) -> list[Claim]:
                         "(mean within-target Spearman ρ with the gain)",
                         "Su et al.: ON correlates with transfer performance more strongly than cosine or euclidean "
                         "similarity of the prompts", ours or "no per-source runs", holds))
+    pairs = [(m, f"{m} (delta)") for m in embedding if f"{m} (delta)" in mean_rho]
+    # the best task-vector metric against the best prompt metric: clearly ahead (by 0.1), and a moderate predictor
+    best_delta = max((mean_rho[d] for _, d in pairs), default=None)
+    best_raw = max((mean_rho[m] for m, _ in pairs), default=None)
+    claims.append(Claim("Similarity of task vectors (prompt minus its init) predicts the gain better than similarity "
+                        "of the prompts (mean within-target Spearman ρ with the gain)",
+                        "SPoT and Su et al. compare prompts trained from one shared init, where the init is most of "
+                        "each prompt; the task is in what training added",
+                        ", ".join(f"{m} {mean_rho[m]:+.2f} → {mean_rho[d]:+.2f}" for m, d in pairs)
+                        or "no task-vector similarities",
+                        "not tested" if not pairs else "no" if best_delta < best_raw + 0.1 else
+                        "yes" if best_delta >= MODERATE_RHO else "partly"))
     return claims
 
 

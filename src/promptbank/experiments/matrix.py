@@ -40,7 +40,7 @@ from promptbank.scoring.evaluate import accuracy_of_many, evaluate_many
 from promptbank.tasks import check_task, get_task, task_category
 from promptbank.transfer.inits import BASELINES, check_choice
 from promptbank.transfer.run import TransferSpec, retrieve, transfer_start
-from promptbank.transfer.similarity import METRICS, similarity_matrix
+from promptbank.transfer.similarity import METRICS, MODEL_METRICS, similarity_matrix
 from promptbank.tuning.config import TrainConfig
 from promptbank.tuning.init import init_prompt
 from promptbank.tuning.loop import Job, train_many
@@ -182,13 +182,37 @@ def _zero_shot(spec: MatrixSpec, backbone: Backbone, prompts: torch.Tensor, reco
 
 
 def add_similarities(spec: MatrixSpec, backbone: Backbone, prompts: torch.Tensor, records: list[PromptRecord],
-                     cell: dict, target_prompt: torch.Tensor) -> None:
+                     cell: dict, target_prompt: torch.Tensor, deltas: torch.Tensor | None = None) -> None:
     """Every metric between each source prompt and the target's trained random-init prompt (cheap, so it is
-    computed from the saved prompt whenever results are summarised, and new metrics need no retraining)."""
+    computed from the saved prompt whenever results are summarised, and new metrics need no retraining); with the
+    sources' task vectors, every embedding metric on task vectors too ("<metric> (delta)"), the target's measured
+    from its random init (rebuilt from the cell's seed)."""
     cell["similarity"] = {}
     for metric in spec.metrics:
         values = similarity_matrix(metric, prompts, target_prompt.unsqueeze(0), backbone=backbone)[:, 0].tolist()
         cell["similarity"][metric] = dict(zip([r.task for r in records], values))
+    if deltas is None:
+        return
+    target = target_prompt - init_prompt(backbone, spec.prompt_length, "random", seed=cell["seed"]).tensor
+    for metric in spec.metrics:
+        if metric not in MODEL_METRICS:  # ON reads what the prompts activate: it has no task-vector form
+            values = similarity_matrix(metric, deltas, target.unsqueeze(0))[:, 0].tolist()
+            cell["similarity"][f"{metric} (delta)"] = dict(zip([r.task for r in records], values))
+
+
+def source_deltas(bank: PromptBank, backbone: Backbone, records: list[PromptRecord],
+                  length: int) -> torch.Tensor | None:
+    """The sources' task vectors in the order of `records`, or None where there are none or some source's init is
+    not known."""
+    if not records:
+        return None
+    try:
+        deltas, stacked = bank.stack(backbone.name, ids=[r.id for r in records], length_policy="truncate",
+                                     length=length, delta=True, loaded=backbone)
+    except DataError:
+        return None
+    position = {r.id: i for i, r in enumerate(stacked)}
+    return deltas[[position[r.id] for r in records]]
 
 
 def summarize(spec: MatrixSpec, cells: list[dict]) -> dict:
@@ -205,10 +229,12 @@ def summarize(spec: MatrixSpec, cells: list[dict]) -> dict:
     zero_shot = {s: {t: mean([c["zero_shot"][s] for c in per_target(t)]) for t in targets} for s in spec.sources}
     gains = {s: {t: mean([c["per_source"][s]["gain"] for c in per_target(t) if s in c["per_source"]])
                  for t in targets} for s in spec.sources}
+    metrics = [m for m in dict.fromkeys(m for c in cells for m in c.get("similarity", {}))
+               if all(m in c.get("similarity", {}) for c in cells)]  # the metrics, then their task-vector forms
     similarity = {m: {s: {t: mean([c["similarity"][m][s] for c in per_target(t)]) for t in targets}
-                      for s in spec.sources} for m in spec.metrics}
+                      for s in spec.sources} for m in metrics}
     pairs = [(s, t) for s in spec.sources for t in targets if gains[s][t] is not None]
-    predictors = {**{m: similarity[m] for m in spec.metrics}, "zero-shot": zero_shot}
+    predictors = {**similarity, "zero-shot": zero_shot}
     groups = {"all pairs": pairs, **{t: [(s, u) for s, u in pairs if u == t] for t in targets}}
     # Pooled over targets, a predictor is also rewarded for telling targets apart; per target it is not.
     correlations = {name: {group: spearman([values[s][t] for s, t in kept], [gains[s][t] for s, t in kept])
@@ -289,8 +315,8 @@ def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = T
     executor = executor or Executor()
     for name in spec.sources:  # their prompts come from the bank: no data needed
         check_task(name)
-    for name in spec.targets:
-        get_task(name)
+    for name in spec.targets:  # a report of finished cells reads no target's data
+        (get_task if run_missing else check_task)(name)
     # Cells are kept per (target, seed), so targets and seeds may grow or shrink; nothing else may change.
     folder = ExperimentFolder(out, spec, "an experiment", may_differ=("targets", "seeds"))
     names = {(t, s): f"cells/{t}-seed{s}" for t in spec.targets for s in spec.seeds}
@@ -321,9 +347,10 @@ def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = T
         run_units(train_cell, units(list(first.values())), store, executor)
         run_units(train_cell, units([key for key in missing if key not in finished]), store, executor)
     cells = [finished[key] for key in names if key in finished]
+    deltas = source_deltas(bank, backbone, records, spec.prompt_length) if finished else None
     for key, cell in finished.items():
         add_similarities(spec, backbone, prompts, records, cell,
-                         load_file(folder.root / f"{names[key]}.safetensors")["prompt"])
+                         load_file(folder.root / f"{names[key]}.safetensors")["prompt"], deltas)
     folder.require(cells)
     summary = summarize(spec, cells) | {"cells_done": [f"{c['target']}-seed{c['seed']}" for c in cells],
                                          "cells_planned": len(names)}
