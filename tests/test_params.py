@@ -9,6 +9,7 @@ from promptbank.tuning import loop
 from promptbank.tuning.config import TrainConfig
 from promptbank.tuning.init import init_prompt
 from promptbank.tuning.loop import Job, train_many, train_prompt
+from promptbank.transfer.mixture import LearnedMixture
 from promptbank.tuning.params import PromptParams, ResidualPrompt
 
 
@@ -39,11 +40,22 @@ class Killed(Exception):
     pass
 
 
-def test_a_killed_parameterisation_resumes_bit_for_bit(tiny_dirs, toy_task, tmp_path, monkeypatch):
+def _deltas(backbone) -> torch.Tensor:
+    """Three made-up task vectors, at a tenth of a prompt's scale."""
+    return torch.stack([0.1 * init_prompt(backbone, 4, seed=s).tensor for s in (7, 8, 9)])
+
+
+PARAMETERISATIONS = {"residual": lambda start, backbone: ResidualPrompt(start, 8),
+                     "learned-mixture": lambda start, backbone: LearnedMixture(start, _deltas(backbone))}
+
+
+@pytest.mark.parametrize("kind", PARAMETERISATIONS)
+def test_a_killed_parameterisation_resumes_bit_for_bit(tiny_dirs, toy_task, tmp_path, monkeypatch, kind):
     backbone, train, dev = _data(tiny_dirs, toy_task)
     start = init_prompt(backbone, 4, seed=0)
     config = TrainConfig(steps=9, lr=0.05, eval_every=3, patience=0)
-    reference = train_prompt(backbone, train, dev, ResidualPrompt(start, 8), config, progress=False)
+    make = PARAMETERISATIONS[kind]
+    reference = train_prompt(backbone, train, dev, make(start, backbone), config, progress=False)
     save = loop.save_checkpoint
 
     def dying(directory, tensors, state):
@@ -52,11 +64,28 @@ def test_a_killed_parameterisation_resumes_bit_for_bit(tiny_dirs, toy_task, tmp_
             raise Killed
     monkeypatch.setattr(loop, "save_checkpoint", dying)
     with pytest.raises(Killed):
-        train_prompt(backbone, train, dev, ResidualPrompt(start, 8), config, tmp_path, progress=False)
+        train_prompt(backbone, train, dev, make(start, backbone), config, tmp_path, progress=False)
     monkeypatch.setattr(loop, "save_checkpoint", save)
-    resumed = train_prompt(backbone, train, dev, ResidualPrompt(start, 8), config, tmp_path, progress=False)
+    resumed = train_prompt(backbone, train, dev, make(start, backbone), config, tmp_path, progress=False)
     assert torch.equal(resumed.prompt.tensor, reference.prompt.tensor)
     assert resumed.curve == [p | {"wall_seconds": q["wall_seconds"]} for p, q in zip(reference.curve, resumed.curve)]
+
+
+def test_a_learned_mixture_starts_at_the_mean_task_vector_and_trains_its_weights(tiny_dirs, toy_task):
+    backbone, train, dev = _data(tiny_dirs, toy_task)
+    start, deltas = init_prompt(backbone, 4, seed=0), _deltas(backbone)
+    module = LearnedMixture(start, deltas)
+    torch.testing.assert_close(module.prompt(), start.tensor + deltas.mean(0))  # uniform weights, scale 1
+    result = train_prompt(backbone, train, dev, module, TrainConfig(steps=12, lr=0.05, eval_every=4, patience=0),
+                          progress=False)
+    learned = module.learned()
+    assert sum(learned["learned_weights"]) == pytest.approx(1) and len(learned["learned_weights"]) == 3
+    assert learned["learned_weights"] != [pytest.approx(1 / 3)] * 3 or learned["learned_scale"] != 1
+    assert torch.equal(module.deltas, deltas)  # the task vectors stay frozen
+    weights, scale = module.mixture()
+    torch.testing.assert_close(result.prompt.tensor, module.weights.detach() + scale.detach() * torch.einsum(
+        "k,kld->ld", weights.detach(), deltas))  # the bank gets the folded prompt
+    torch.testing.assert_close(result.prompt.init_tensor, start.tensor + deltas.mean(0))  # its init: where it began
 
 
 class TaskTable(PromptParams):

@@ -64,7 +64,7 @@ def test_zero_shot_ranking_orders_by_dev_accuracy(tiny_dirs, toy_task, source_ba
     assert ranking[0].score == pytest.approx(evaluate(backbone, by_id[ranking[0].record.id], items).accuracy)
 
 
-@pytest.mark.parametrize("strategy", ["weighted-average", "best-of-k", "mixture"])
+@pytest.mark.parametrize("strategy", ["weighted-average", "best-of-k", "mixture", "learned-mixture"])
 def test_transfer_strategies_record_their_lineage(tiny_dirs, source_bank, strategy):
     spec = TransferSpec(target="rotten_tomatoes", strategy=strategy, k=2, by="zero-shot",
                         backbone=str(tiny_dirs["causal"]), shots=2, prompt_length=4, probe_steps=2, mixture_steps=2,
@@ -84,6 +84,15 @@ def test_transfer_strategies_record_their_lineage(tiny_dirs, source_bank, strate
         assert sum(result.lineage["weights"]) == pytest.approx(1)
     if strategy == "best-of-k":
         assert result.lineage["chosen"] in result.lineage["sources"] and len(result.lineage["probe_dev_accuracy"]) == 2
+    if strategy == "learned-mixture":  # the target's init plus a trained mixture of the sources' task vectors
+        assert len(result.lineage["learned_weights"]) == 2 and sum(result.lineage["learned_weights"]) == pytest.approx(1)
+        assert result.lineage["learned_scale"] > 0 and result.prompt.info["lineage"]["learned_weights"]
+        deltas = source_bank.stack(spec.backbone, ids=result.lineage["sources"], length_policy="truncate", length=4,
+                                   delta=True)
+        position = {r.id: i for i, r in enumerate(deltas[1])}
+        mean = deltas[0][[position[i] for i in result.lineage["sources"]]].mean(0)
+        backbone = load_backbone(spec.backbone, spec.dtype)
+        torch.testing.assert_close(result.prompt.init_tensor, init_prompt(backbone, 4, "random").tensor + mean)
     if strategy == "mixture":
         assert set(result.lineage["mixed_tasks"]) <= {"movie_sentences", "food_reviews", "wiki_hedges"}
 

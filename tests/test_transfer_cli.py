@@ -39,6 +39,18 @@ def test_transfer_prints_the_ranking_and_stores_lineage(cli, tiny_dirs, built):
     assert code == 0 and "best-of-k" in shown and "rotten_tomatoes" in shown
 
 
+def test_a_learned_mixture_shows_what_it_took_from_each_source(cli, tiny_dirs, built):
+    code, out, err = cli("transfer", "--target", "rotten_tomatoes", "--bank", built, "--strategy", "learned-mixture",
+                         "--k", 2, "--by", "similarity", "--on", "delta", "--backbone", tiny_dirs["causal"], "--shots",
+                         2, "--steps", 2, "--eval-every", 2, "--prompt-length", 4, "--test-size", 4, "--dtype",
+                         "float32")
+    assert code == 0, err
+    assert "sources ranked by similarity (spot-avg-cosine of deltas)" in out
+    weights = re.search(r"learned weights\W*(\w+) ([0-9.]+), (\w+) ([0-9.]+)", out)
+    assert weights and float(weights.group(2)) + float(weights.group(4)) == pytest.approx(1, abs=2e-3)
+    assert "learned scale" in out
+
+
 @pytest.mark.parametrize("metric", ["spot-avg-cosine", "on"])
 def test_similarity_prints_a_matrix_and_draws_a_heatmap(cli, tiny_dirs, built, tmp_path, metric):
     code, out, err = cli("similarity", "--bank", built, "--backbone", tiny_dirs["causal"], "--metric", metric,
@@ -58,13 +70,14 @@ def test_similarity_falls_back_to_the_prompts_only_when_asked_for_nothing(cli, t
     with PromptBank(tmp_path / "b") as bank:  # a prompt whose init is neither stored nor rebuildable
         prompt = bank.load(bank.list()[0].id)
         bank.add(replace(prompt, init="labels", init_tensor=None))
+        count = len(bank)
     common = ("similarity", "--bank", tmp_path / "b", "--backbone", tiny_dirs["causal"], "--dtype", "float32",
               "--out", tmp_path / "s.png")
     code, out, err = cli(*common)
-    assert code == 0 and "Comparing the prompts, not their task vectors" in out and "similarity of 5 prompts" in out
+    assert code == 0 and "Comparing the prompts, not their task vectors" in out and f"similarity of {count} prompts" in out
     assert_user_error(cli(*common, "--on", "delta"), "'labels' init cannot be rebuilt")
     code, out, err = cli(*common, "--on", "prompt")
-    assert code == 0 and "Comparing" not in out and "similarity of 5 prompts" in out
+    assert code == 0 and "Comparing" not in out and f"similarity of {count} prompts" in out
 
 
 def test_transfer_and_similarity_mistakes(cli, tiny_dirs, built, tmp_path):

@@ -47,6 +47,7 @@ class Strategy(StrEnum):
     WEIGHTED_AVERAGE = "weighted-average"
     BEST_OF_K = "best-of-k"
     MIXTURE = "mixture"
+    LEARNED_MIXTURE = "learned-mixture"
     RANDOM = "random"
     VOCAB = "vocab"
     LABELS = "labels"
@@ -292,7 +293,8 @@ InitOption = Annotated[Init, typer.Option(help="How the prompt starts: random, v
                                                "the task) or pretrained-unified.")]
 
 StrategyOption = Annotated[Strategy, typer.Option(help="A transfer init from the top --k sources (best-of-k, "
-                                                       "weighted-average, mixture), a baseline (random, vocab, labels) "
+                                                       "weighted-average, mixture, learned-mixture), a baseline "
+                                                       "(random, vocab, labels) "
                                                        "or a pre-trained prompt (pretrained, pretrained-unified).")]
 StrategiesOption = Annotated[str, typer.Option(help="Comma-separated strategies, each one of: "
                                                     + ", ".join(Strategy) + ".")]

@@ -90,6 +90,10 @@ def transfer(
                          ("test macro-F1", f"{result.test.macro_f1:.3f}"),
                          ("majority-class accuracy", f"{result.majority:.3f}"), ("stored as", record.id)):
         table.add_row(label, value)
+    if "learned_weights" in result.lineage:  # what the learned mixture took from each source
+        table.add_row("learned weights", ", ".join(f"{task} {w:.3f}" for task, w in zip(
+            [r.record.task for r in result.ranking[:k]], result.lineage["learned_weights"])))
+        table.add_row("learned scale", f"{result.lineage['learned_scale']:.3f}")
     console.print(table)
 
 

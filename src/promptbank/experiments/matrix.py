@@ -39,7 +39,7 @@ from promptbank.pretraining.run import PRETRAINED_INITS
 from promptbank.scoring.evaluate import accuracy_of_many, evaluate_many
 from promptbank.tasks import check_task, get_task, task_category
 from promptbank.transfer.inits import BASELINES, check_choice
-from promptbank.transfer.run import TransferSpec, retrieve, transfer_start
+from promptbank.transfer.run import TransferSpec, retrieve, trained_lineage, transfer_start
 from promptbank.transfer.similarity import METRICS, MODEL_METRICS, similarity_matrix
 from promptbank.tuning.config import TrainConfig
 from promptbank.tuning.init import init_prompt
@@ -157,6 +157,7 @@ def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: to
             "gain": test.accuracy - random_test.accuracy, "steps_to_random_best": steps_to_reach(result.curve, reference)}
         if group == "strategies":
             ranking, lineage = transfers[name]
+            lineage = trained_lineage(starts[group, name], lineage)  # a learned mixture's weights, once trained
             task_of = {r.record.id: r.record.task for r in ranking}
             cell[group][name] |= {"lineage": lineage,
                                   "source_tasks": [task_of.get(i) or bank.get(i).task for i in lineage["sources"]]}

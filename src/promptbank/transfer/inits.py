@@ -2,7 +2,9 @@
 
 - best-of-k: a short probe run from each of the k sources; the best on dev is kept and continued;
 - weighted-average: Σ w_i P_i with w = softmax(score_i / temperature) over the k scores;
-- mixture: one prompt trained on the mixed few-shot data of the k source tasks, then used as the init.
+- mixture: one prompt trained on the mixed few-shot data of the k source tasks, then used as the init;
+- learned-mixture: the target's own prompt plus a trained softmax mixture of the k sources' frozen task vectors
+  (`promptbank.transfer.mixture`), trained on the target's data on the same budget.
 Baselines: random, vocab, labels (see `promptbank.tuning.init.init_prompt`), and the bank's pre-trained prompts
 (`pretrained`, `pretrained-unified`: see `promptbank.pretraining.run`), which are never retrieved as sources.
 """
@@ -23,7 +25,7 @@ from promptbank.tuning.config import TrainConfig
 from promptbank.tuning.loop import Job, train_many, train_prompt
 from promptbank.tuning.prompt import SoftPrompt
 
-STRATEGIES = ("best-of-k", "weighted-average", "mixture")
+STRATEGIES = ("best-of-k", "weighted-average", "mixture", "learned-mixture")
 BASELINES = ("random", "vocab", "labels")
 WEIGHT_TEMPERATURE = 0.1  # softmax temperature over the top-k scores (similarities or zero-shot accuracies)
 

@@ -13,6 +13,7 @@ from promptbank.scoring.evaluate import Evaluation, evaluate
 from promptbank.tasks import get_task
 from promptbank.transfer.inits import BASELINES, best_of_k_init, check_choice, mixture_init, weighted_average_init
 from promptbank.transfer.retrieval import Ranked, Retrieval, retrieve
+from promptbank.transfer.mixture import LearnedMixture
 from promptbank.transfer.similarity import COMPARED
 from promptbank.transfer.staged import PREFILTER, check_stages
 from promptbank.tuning.config import TrainConfig
@@ -62,9 +63,11 @@ class TransferResult:
 
 
 def transfer_start(spec: TransferSpec, backbone: Backbone, bank: PromptBank, data: TargetData,
-                   retrieval: Retrieval | None = None, progress: bool = False) -> tuple[SoftPrompt, list[Ranked], dict]:
+                   retrieval: Retrieval | None = None,
+                   progress: bool = False) -> tuple[SoftPrompt | LearnedMixture, list[Ranked], dict]:
     """The prompt a transfer run starts from, as `spec` says: a baseline init, a pre-trained prompt, or the bank's
-    retrieved sources combined by the strategy. Returned with the ranking (empty unless retrieved) and lineage."""
+    retrieved sources combined by the strategy (for learned-mixture, the parameterisation that trains the mixture).
+    Returned with the ranking (empty unless retrieved) and lineage."""
     seed = spec.train.seed
     if spec.strategy in BASELINES:
         return init_prompt(backbone, spec.prompt_length, spec.strategy, seed=seed, task=data.task), [], {
@@ -80,6 +83,14 @@ def transfer_start(spec: TransferSpec, backbone: Backbone, bank: PromptBank, dat
     if spec.by == "staged":
         lineage["prefilter"] = spec.prefilter
     random = init_prompt(backbone, spec.prompt_length, "random", seed=seed)
+    if spec.strategy == "learned-mixture":  # the target's own init plus the sources' frozen task vectors
+        ids = [r.record.id for r in top]
+        deltas, stacked = bank.stack(backbone.name, ids=ids, length_policy="truncate", length=spec.prompt_length,
+                                     delta=True, loaded=backbone)
+        position = {r.id: i for i, r in enumerate(stacked)}
+        start = SoftPrompt(random.tensor, backbone.name, backbone.tokenizer_fingerprint, spec.strategy,
+                           source=",".join(ids))
+        return LearnedMixture(start, deltas[[position[i] for i in ids]]), retrieval.ranking, lineage
     if spec.strategy == "weighted-average":
         tensor, lineage["weights"] = weighted_average_init(chosen, [r.score for r in top])
     elif spec.strategy == "best-of-k":
@@ -96,6 +107,11 @@ def transfer_start(spec: TransferSpec, backbone: Backbone, bank: PromptBank, dat
     return start, retrieval.ranking, lineage
 
 
+def trained_lineage(start: SoftPrompt | LearnedMixture, lineage: dict) -> dict:
+    """The lineage with what training chose, where the start learns its mixture (it is left at its best state)."""
+    return lineage | start.learned() if isinstance(start, LearnedMixture) else lineage
+
+
 def transfer_run(spec: TransferSpec, bank: PromptBank, progress: bool = True, data: TargetData | None = None,
                  retrieval: Retrieval | None = None) -> TransferResult:
     """Initialise the target's prompt from the bank as `spec` says, train it on the same budget as a baseline
@@ -109,6 +125,7 @@ def transfer_run(spec: TransferSpec, bank: PromptBank, progress: bool = True, da
     data = data or target_data(backbone, spec.target, spec.shots, spec.train.seed, test_size=spec.test_size)
     start, ranking, lineage = transfer_start(spec, backbone, bank, data, retrieval, progress)
     training = train_prompt(backbone, data.train_items, data.dev_items, start, spec.train, progress=progress)
+    lineage = trained_lineage(start, lineage)
     test = evaluate(backbone, training.prompt.tensor, data.test_items, spec.train.eval_batch_size)
     training.prompt.info = run_info(data, spec.shots, spec.train, spec.dtype, training, test) | {"lineage": lineage}
     return TransferResult(training.prompt, ranking, lineage, training, test, data.majority)
