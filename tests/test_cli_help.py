@@ -74,7 +74,7 @@ def test_the_choices_are_the_librarys():
     from promptbank.pretraining.run import PRETRAINED_INITS
     from promptbank.projection.model import METHODS, NONLINEARITIES
     from promptbank.scoring.causal import SCORING_PATHS
-    from promptbank.transfer.inits import BASELINES, STRATEGIES
+    from promptbank.transfer.inits import BASELINES, BASES, STRATEGIES
     from promptbank.transfer.retrieval import RETRIEVALS
     from promptbank.transfer.similarity import COMPARED, METRICS
     from promptbank.tuning.init import INIT_METHODS
@@ -85,7 +85,8 @@ def test_the_choices_are_the_librarys():
                           (o.ProjectionMethod, METHODS), (o.Nonlinearity, tuple(NONLINEARITIES)),
                           (o.PretrainFormat, tuple(PRETRAINING_TASKS)), (o.SweepInit, SWEEP_INITS),
                           (o.Dtype, ("auto", "float32", "bfloat16")), (o.Split, ("train", "validation", "test")),
-                          (o.ScoringPath, SCORING_PATHS), (o.Compared, COMPARED)]:
+                          (o.ScoringPath, SCORING_PATHS), (o.Compared, COMPARED),
+                          (o.Base, BASES)]:
         assert set(enum) == set(library), enum
     assert o.DEFAULT_BACKBONE == DEFAULT_BACKBONE
 

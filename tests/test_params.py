@@ -6,8 +6,8 @@ import torch
 from promptbank import scoring
 from promptbank.backbones import load_backbone
 from promptbank.tuning import loop
-from promptbank.tuning.config import TrainConfig
-from promptbank.tuning.init import init_prompt
+from promptbank.tuning.config import Step, TrainConfig
+from promptbank.tuning.init import embedding_rms, embedding_scale, init_prompt
 from promptbank.tuning.loop import Job, train_many, train_prompt
 from promptbank.transfer.mixture import LearnedMixture
 from promptbank.tuning.params import PromptParams, ResidualPrompt
@@ -121,3 +121,23 @@ def test_items_read_the_row_they_name_and_the_penalty_joins_the_loss(tiny_dirs, 
     assert not torch.equal(torch.sign(other.table.detach()[0] - fresh[0]), toward_zero[0])
     for row in (0, 1):
         assert not torch.equal(torch.sign(module.table.detach()[row] - fresh[row]), toward_zero[row])
+
+
+@pytest.mark.parametrize("model", ["gemma", "causal"])
+def test_a_relative_step_moves_the_prompt_by_the_learning_rate_times_the_embeddings_rms(tiny_dirs, toy_task, model):
+    """Adam's first step moves each coordinate by about lr: by lr itself with an absolute step, by lr times the RMS
+    of the embeddings the model reads with a relative one (the tiny Gemma scales its embeddings by sqrt(d))."""
+    backbone = load_backbone(str(tiny_dirs[model]), "float32")
+    items = scoring.encode(backbone, toy_task, toy_task.examples)
+    start = init_prompt(backbone, 4, seed=0)
+    moved = {}
+    for step in Step:
+        config = TrainConfig(steps=1, lr=0.01, warmup=0.0, schedule="constant", eval_every=1, patience=0, step=step)
+        result = train_prompt(backbone, items[:8], items[8:12], start, config, progress=False)
+        moved[step] = (result.prompt.tensor - start.tensor).abs().median().item()
+        torch.testing.assert_close(result.prompt.init_tensor, start.tensor)  # its init is where it began
+    rms = embedding_rms(backbone)
+    assert moved[Step.ABSOLUTE] == pytest.approx(0.01, rel=0.02)
+    assert moved[Step.RELATIVE] == pytest.approx(0.01 * rms, rel=0.02)
+    if model == "gemma":
+        assert embedding_scale(backbone) > 2  # a backbone whose embeddings are scaled inside the model

@@ -13,7 +13,7 @@ from promptbank.bank.build import build_bank
 from promptbank.errors import BadArgumentError, DataError
 from promptbank.scoring.evaluate import accuracy_of_many, evaluate
 from promptbank.tasks import get_task, split
-from promptbank.transfer.inits import weighted_average_init
+from promptbank.transfer.inits import LAMBDAS, weighted_average_init
 from promptbank.transfer.retrieval import rank_by_zero_shot
 from promptbank.transfer.run import TransferSpec, retrieve, transfer_run
 from promptbank.tuning.config import TrainConfig
@@ -64,7 +64,8 @@ def test_zero_shot_ranking_orders_by_dev_accuracy(tiny_dirs, toy_task, source_ba
     assert ranking[0].score == pytest.approx(evaluate(backbone, by_id[ranking[0].record.id], items).accuracy)
 
 
-@pytest.mark.parametrize("strategy", ["weighted-average", "best-of-k", "mixture", "learned-mixture"])
+@pytest.mark.parametrize("strategy", ["weighted-average", "best-of-k", "mixture", "learned-mixture", "delta-average",
+                                      "delta-best"])
 def test_transfer_strategies_record_their_lineage(tiny_dirs, source_bank, strategy):
     spec = TransferSpec(target="rotten_tomatoes", strategy=strategy, k=2, by="zero-shot",
                         backbone=str(tiny_dirs["causal"]), shots=2, prompt_length=4, probe_steps=2, mixture_steps=2,
@@ -93,6 +94,18 @@ def test_transfer_strategies_record_their_lineage(tiny_dirs, source_bank, strate
         mean = deltas[0][[position[i] for i in result.lineage["sources"]]].mean(0)
         backbone = load_backbone(spec.backbone, spec.dtype)
         torch.testing.assert_close(result.prompt.init_tensor, init_prompt(backbone, 4, "random").tensor + mean)
+    if strategy.startswith("delta-"):  # the target's own init plus λ times the sources' (mean) task vector
+        assert result.lineage["base"] == "target" and result.lineage["lambda"] in LAMBDAS
+        assert len(result.lineage["lambda_dev_accuracy"]) == len(LAMBDAS)
+        deltas = source_bank.stack(spec.backbone, ids=result.lineage["sources"], length_policy="truncate", length=4,
+                                   delta=True)
+        position = {r.id: i for i, r in enumerate(deltas[1])}
+        ordered = deltas[0][[position[i] for i in result.lineage["sources"]]]
+        vector = (weighted_average_init(ordered, result.lineage["scores"])[0] if strategy == "delta-average"
+                  else ordered[0])
+        backbone = load_backbone(spec.backbone, spec.dtype)
+        torch.testing.assert_close(result.prompt.init_tensor, init_prompt(backbone, 4, "random").tensor
+                                   + result.lineage["lambda"] * vector)
     if strategy == "mixture":
         assert set(result.lineage["mixed_tasks"]) <= {"movie_sentences", "food_reviews", "wiki_hedges"}
 

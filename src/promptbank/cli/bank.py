@@ -16,8 +16,8 @@ from promptbank.cli.options import (
     BackboneOption,
     BankOption,
     CpusOption,
-    DeviceOption,
     DevSizeOption,
+    DeviceOption,
     Dtype,
     DtypeOption,
     EvalEveryOption,
@@ -29,16 +29,18 @@ from promptbank.cli.options import (
     PatienceOption,
     PromptLengthOption,
     RecordIdArgument,
+    ScoringPathOption,
     SeedsOption,
     ShotsOption,
     SortColumn,
+    Step,
+    StepOption,
     StepsOption,
     TasksOption,
     TestSizeOption,
     TrainSizeOption,
     names,
     sort_key,
-    ScoringPathOption,
 )
 from promptbank.errors import BadArgumentError
 
@@ -231,6 +233,7 @@ def build(tasks: TasksOption, bank: BankOption = None, backbone: BackboneOption 
           shots: ShotsOption = 16, train_size: TrainSizeOption = None, dev_size: DevSizeOption = 200,
           steps: StepsOption = 100, prompt_length: PromptLengthOption = 20, seeds: SeedsOption = 1,
           eval_every: EvalEveryOption = 20, patience: PatienceOption = 0, lr: LrOption = None,
+          step: StepOption = Step.ABSOLUTE,
           test_size: TestSizeOption = None,
           bar: Annotated[bool, typer.Option(help="Keep only sources that beat the majority class by 0.05 and the "
                                                  "template with no prompt on test (--no-bar keeps every source).")]
@@ -247,7 +250,7 @@ def build(tasks: TasksOption, bank: BankOption = None, backbone: BackboneOption 
     from promptbank.bank.build import BAR_MARGIN, build_bank
     from promptbank.tasks import get_task
     from promptbank.tuning.config import TrainConfig
-    config = TrainConfig(steps=steps, eval_every=eval_every, lr=lr, patience=patience)
+    config = TrainConfig(steps=steps, eval_every=eval_every, lr=lr, patience=patience, step=step)
     task_names = list(names(tasks))
     for name in task_names:
         get_task(name)  # before a bank is created for them

@@ -28,7 +28,10 @@ from promptbank.cli.options import (
     PromptLengthOption,
     ReportOnlyOption,
     Retrieval,
+    ScoringPathOption,
     SeedsOption,
+    Step,
+    StepOption,
     StepsOption,
     StrategiesOption,
     Strategy,
@@ -37,7 +40,6 @@ from promptbank.cli.options import (
     bank_option,
     choices,
     names,
-    ScoringPathOption,
 )
 from promptbank.errors import BadArgumentError
 
@@ -61,6 +63,7 @@ def matrix(
     steps: StepsOption = 30,
     eval_every: EvalEveryOption = 5,
     lr: LrOption = None,
+    step: StepOption = Step.ABSOLUTE,
     prompt_length: PromptLengthOption = 20,
     strategies: StrategiesOption = "weighted-average,best-of-k,mixture",
     k: KOption = 3,
@@ -90,7 +93,7 @@ def matrix(
         sources = ",".join(sorted(found - set(names(targets))))
     spec = MatrixSpec(sources=names(sources), targets=names(targets), seeds=tuple(range(seeds)), backbone=backbone,
                       shots=shots, prompt_length=prompt_length,
-                      train=TrainConfig(steps=steps, eval_every=eval_every, lr=lr, patience=0),
+                      train=TrainConfig(steps=steps, eval_every=eval_every, lr=lr, patience=0, step=step),
                       strategies=chosen, k=k, by=by.value, per_source=per_source,
                       per_source_seeds=per_source_seeds, test_size=test_size, dtype=dtype.value)
     with PromptBank(bank) as store:

@@ -21,6 +21,7 @@ from typing import Annotated
 import typer
 
 from promptbank.errors import BadArgumentError
+from promptbank.tuning.config import Step
 
 DEFAULT_BACKBONE = "smollm2-135m"  # promptbank.backbones.DEFAULT_BACKBONE, without loading torch
 DEFAULT_BANK = "$PROMPTBANK_HOME, else ~/.local/share/promptbank"
@@ -48,6 +49,8 @@ class Strategy(StrEnum):
     BEST_OF_K = "best-of-k"
     MIXTURE = "mixture"
     LEARNED_MIXTURE = "learned-mixture"
+    DELTA_AVERAGE = "delta-average"
+    DELTA_BEST = "delta-best"
     RANDOM = "random"
     VOCAB = "vocab"
     LABELS = "labels"
@@ -61,6 +64,13 @@ class Retrieval(StrEnum):
     SIMILARITY = "similarity"
     ZERO_SHOT = "zero-shot"
     STAGED = "staged"
+
+
+class Base(StrEnum):
+    """What a task-vector init adds to (promptbank.transfer.inits.BASES)."""
+
+    TARGET = "target"
+    SOURCES = "sources"
 
 
 class Compared(StrEnum):
@@ -279,6 +289,11 @@ TestLimitOption = Annotated[int, typer.Option(help="Test examples per task: the 
 
 StepsOption = Annotated[int, typer.Option(help="Training steps of each run (the same budget for every init).")]
 EvalEveryOption = Annotated[int, typer.Option(help="Evaluate on the dev set every N steps.")]
+StepOption = Annotated[Step, typer.Option("--step", help="How far an optimiser step moves the prompt: absolute (about "
+                                                          "--lr) or relative (about --lr times the RMS of the "
+                                                          "embeddings the model reads, so a backbone whose "
+                                                          "embeddings are scaled, such as Gemma, moves as far); "
+                                                          "--lr left out is the recipe's for either.")]
 LrOption = Annotated[float | None, typer.Option(help="Learning rate (default: the backbone's recipe, chosen on dev "
                                                      "data; see `promptbank backbones`).")]
 PatienceOption = Annotated[int, typer.Option(help="Stop after N evaluations without a dev gain (0: never stop "
@@ -293,7 +308,8 @@ InitOption = Annotated[Init, typer.Option(help="How the prompt starts: random, v
                                                "the task) or pretrained-unified.")]
 
 StrategyOption = Annotated[Strategy, typer.Option(help="A transfer init from the top --k sources (best-of-k, "
-                                                       "weighted-average, mixture, learned-mixture), a baseline "
+                                                       "weighted-average, mixture, learned-mixture, delta-average, "
+                                                       "delta-best), a baseline "
                                                        "(random, vocab, labels) "
                                                        "or a pre-trained prompt (pretrained, pretrained-unified).")]
 StrategiesOption = Annotated[str, typer.Option(help="Comma-separated strategies, each one of: "

@@ -13,8 +13,8 @@ from promptbank.cli.options import (
     DEFAULT_BACKBONE,
     BackboneOption,
     BatchSizeOption,
-    DeviceOption,
     DevSizeOption,
+    DeviceOption,
     Dtype,
     DtypeOption,
     EvalEveryOption,
@@ -23,14 +23,16 @@ from promptbank.cli.options import (
     LrOption,
     PatienceOption,
     PromptLengthOption,
+    ScoringPathOption,
     SeedOption,
     ShotsOption,
     Split,
+    Step,
+    StepOption,
     StepsOption,
     TestSizeOption,
     TrainSizeOption,
     bank_option,
-    ScoringPathOption,
 )
 
 TaskOption = Annotated[str, typer.Option(help="A built-in task name (see `promptbank tasks`), or a task spec .json "
@@ -52,6 +54,7 @@ def train(
     init_prompt: Annotated[str | None, typer.Option(help="With --init prompt: a saved prompt directory, a PEFT "
                                                          "adapter directory, or a prompt id in --bank.")] = None,
     lr: LrOption = None,
+    step: StepOption = Step.ABSOLUTE,
     batch_size: BatchSizeOption = 8,
     eval_every: EvalEveryOption = 20,
     patience: PatienceOption = 5,
@@ -78,7 +81,7 @@ def train(
     spec = RunSpec(task=task, backbone=backbone, shots=shots, prompt_length=prompt_length, init=init.value,
                    init_text=init_text, init_prompt=init_prompt, bank=bank, dtype=dtype.value, dev_size=dev_size,
                    test_size=test_size, train_size=train_size,
-                   train=TrainConfig(steps=steps, batch_size=batch_size, lr=lr, eval_every=eval_every,
+                   train=TrainConfig(steps=steps, batch_size=batch_size, lr=lr, step=step, eval_every=eval_every,
                                      patience=patience, seed=seed))
     result = run_training(spec, out)
     info = result.prompt.info

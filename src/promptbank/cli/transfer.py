@@ -12,6 +12,7 @@ from promptbank.cli.app import app, console, use_device
 from promptbank.cli.options import (
     DEFAULT_BACKBONE,
     BackboneOption,
+    Base,
     BankOption,
     ByOption,
     Compared,
@@ -30,6 +31,8 @@ from promptbank.cli.options import (
     ScoringPathOption,
     SeedOption,
     ShotsOption,
+    Step,
+    StepOption,
     StepsOption,
     Strategy,
     StrategyOption,
@@ -47,6 +50,9 @@ def transfer(
     k: KOption = 3,
     metric: MetricOption = Metric.SPOT_AVG_COSINE,
     on: OnOption = Compared.DELTA,
+    base: Annotated[Base, typer.Option(help="With delta-average and delta-best: the start the task vectors are added "
+                                            "to, target (the target's own random init) or sources (their init).")]
+    = Base.TARGET,
     by: ByOption = Retrieval.SIMILARITY,
     prefilter: Annotated[int, typer.Option(help="With --by staged: how many prompts most similar to the task "
                                                 "embedding go on to be scored (all of a bank this size or smaller)."
@@ -57,6 +63,7 @@ def transfer(
     prompt_length: PromptLengthOption = 20,
     eval_every: EvalEveryOption = 10,
     lr: LrOption = None,
+    step: StepOption = Step.ABSOLUTE,
     test_size: TestSizeOption = None,
     seed: SeedOption = 0,
     dtype: DtypeOption = Dtype.AUTO,
@@ -69,14 +76,17 @@ def transfer(
     from promptbank.transfer.run import TransferSpec, transfer_run
     from promptbank.tuning.config import TrainConfig
     spec = TransferSpec(target=target, strategy=strategy.value, k=k, by=by.value, metric=metric.value, on=on.value,
+                        base=base.value,
                         backbone=backbone, shots=shots, prompt_length=prompt_length, prefilter=prefilter,
                         dtype=dtype.value, test_size=test_size,
-                        train=TrainConfig(steps=steps, eval_every=eval_every, lr=lr, patience=0, seed=seed))
+                        train=TrainConfig(steps=steps, eval_every=eval_every, lr=lr, patience=0, seed=seed,
+                                          step=step))
     with PromptBank(bank) as store:
         result = transfer_run(spec, store)
         record = store.add(result.prompt, lineage=result.lineage)
     if result.ranking:
-        how = {"similarity": f" ({metric.value} of {'prompts' if metric == Metric.ON else on.value + 's'})", "zero-shot": " (dev accuracy)",
+        compared = "prompts" if metric == Metric.ON else f"{on.value}s"
+        how = {"similarity": f" ({metric.value} of {compared})", "zero-shot": " (dev accuracy)",
                "staged": f" (dev accuracy of the prompts scored; prefilter by {metric.value})"}[by.value]
         ranking = Table("rank", "source", "task", "score", "used", title=f"sources ranked by {by.value}{how}")
         scored = [r for r in result.ranking if r.score == r.score]  # staged retrieval leaves most unscored (NaN)

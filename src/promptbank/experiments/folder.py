@@ -22,6 +22,7 @@ from pathlib import Path
 
 from promptbank.atomic import write_atomic
 from promptbank.errors import BadArgumentError, DataError
+from promptbank.tuning.config import TrainConfig
 
 SPEC = "spec.json"
 # What the runs of a folder written before `train` existed used besides its top-level steps, eval_every and lr:
@@ -56,7 +57,10 @@ def _leaves(settings: dict) -> dict:
 def differences(recorded: dict, spec, may_differ: Collection[str] = (), legacy_train: dict | None = None) -> list[str]:
     """Each setting of `spec` that `recorded` (a spec.json) has otherwise, as "KEY THERE there, HERE here"."""
     defaults = {f.name: f.default for f in fields(spec) if f.default is not MISSING}
-    there = _leaves(as_json(defaults) | upgrade(recorded, legacy_train))
+    recorded = upgrade(recorded, legacy_train)
+    if isinstance(recorded.get("train"), dict):  # a train setting added since it was written has its default there
+        recorded = recorded | {"train": as_json(TrainConfig()) | recorded["train"]}
+    there = _leaves(as_json(defaults) | recorded)
     here = _leaves(as_json(spec))
     return [f"{key} {there.get(key)!r} there, {value!r} here" for key, value in here.items()
             if key not in may_differ and there.get(key) != value]

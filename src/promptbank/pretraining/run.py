@@ -23,7 +23,7 @@ from promptbank.executor import Executor, run_units
 from promptbank.pretraining.corpus import Corpus, load_corpus
 from promptbank.pretraining.formats import PRETRAINING_TASKS, format_for
 from promptbank.tasks import Task
-from promptbank.tuning.config import Schedule, TrainConfig
+from promptbank.tuning.config import Schedule, Step, TrainConfig
 from promptbank.tuning.init import init_prompt
 from promptbank.tuning.loop import train_prompt
 from promptbank.tuning.prompt import SoftPrompt
@@ -58,10 +58,13 @@ class PretrainSpec:
 
     def settings(self, fmt: str) -> dict:
         """What makes two pre-trained prompts of a format the same: everything but the other formats. A linear
-        schedule is left out, as prompts stored before the schedule could be chosen record it (they used it)."""
+        schedule and an absolute step are left out, as prompts stored before they could be chosen record neither
+        (they used them)."""
         settings = {k: v for k, v in asdict(self).items() if k != "formats"} | {"format": fmt}
         if self.train.schedule == Schedule.LINEAR:
             del settings["train"]["schedule"]
+        if self.train.step == Step.ABSOLUTE:
+            del settings["train"]["step"]
         return settings
 
 

@@ -4,7 +4,13 @@
 - weighted-average: Σ w_i P_i with w = softmax(score_i / temperature) over the k scores;
 - mixture: one prompt trained on the mixed few-shot data of the k source tasks, then used as the init;
 - learned-mixture: the target's own prompt plus a trained softmax mixture of the k sources' frozen task vectors
-  (`promptbank.transfer.mixture`), trained on the target's data on the same budget.
+  (`promptbank.transfer.mixture`), trained on the target's data on the same budget;
+- delta-average: P_base + λ·Σ wᵢΔᵢ, the weighted average of the sources' task vectors (weights as weighted-average's)
+  added to a base: the target's own random init, or the sources' own init (their mean, which is the one init a bank
+  built from one seed shares); λ is chosen on dev among `LAMBDAS` by the start's zero-shot dev accuracy;
+- delta-best: P_base + λ·Δ_best, the top source's task vector on the base, λ chosen alike.
+With one shared init and weights summing to 1, weighted-average equals delta-average with the sources' base and
+λ = 1: what the task-vector forms change is the base and λ.
 Baselines: random, vocab, labels (see `promptbank.tuning.init.init_prompt`), and the bank's pre-trained prompts
 (`pretrained`, `pretrained-unified`: see `promptbank.pretraining.run`), which are never retrieved as sources.
 """
@@ -18,6 +24,7 @@ import torch
 from promptbank import scoring
 from promptbank.backbones import Backbone
 from promptbank.errors import BadArgumentError
+from promptbank.scoring.evaluate import accuracy_of_many
 from promptbank.pretraining.run import PRETRAINED_INITS
 from promptbank.tasks import few_shot, get_task, split
 from promptbank.transfer.retrieval import RETRIEVALS
@@ -25,7 +32,9 @@ from promptbank.tuning.config import TrainConfig
 from promptbank.tuning.loop import Job, train_many, train_prompt
 from promptbank.tuning.prompt import SoftPrompt
 
-STRATEGIES = ("best-of-k", "weighted-average", "mixture", "learned-mixture")
+STRATEGIES = ("best-of-k", "weighted-average", "mixture", "learned-mixture", "delta-average", "delta-best")
+BASES = ("target", "sources")  # what a task-vector init adds to: the target's own init, or the sources' init
+LAMBDAS = (0.5, 1.0, 1.5, 2.0)
 BASELINES = ("random", "vocab", "labels")
 WEIGHT_TEMPERATURE = 0.1  # softmax temperature over the top-k scores (similarities or zero-shot accuracies)
 
@@ -35,6 +44,17 @@ def weighted_average_init(prompts: torch.Tensor, scores: list[float],
     """Σ w_i P_i with w = softmax(score / temperature): closer sources weigh more, none is dropped."""
     weights = torch.softmax(torch.tensor(scores) / temperature, dim=0)
     return torch.einsum("k,kld->ld", weights, prompts), weights.tolist()
+
+
+def delta_init(backbone: Backbone, base: torch.Tensor, vector: torch.Tensor, dev_items: list,
+               lambdas: tuple[float, ...] = LAMBDAS) -> tuple[torch.Tensor, float, list[float]]:
+    """base + λ·vector for the λ whose start scores best zero-shot on the dev items (the smallest, on a tie): the
+    start, λ, and every λ's dev accuracy. A task vector learnt from one start need not carry to another (the model
+    is not linear), so its step is measured, not assumed."""
+    starts = torch.stack([base + lam * vector for lam in lambdas])
+    accuracy = accuracy_of_many(backbone, starts, dev_items).tolist()
+    best = max(range(len(lambdas)), key=lambda i: (accuracy[i], -i))
+    return starts[best], lambdas[best], accuracy
 
 
 def best_of_k_init(backbone: Backbone, train_items: list, dev_items: list, candidates: torch.Tensor,

@@ -11,7 +11,15 @@ from promptbank.errors import BadArgumentError
 from promptbank.pretraining.run import PRETRAINED_INITS
 from promptbank.scoring.evaluate import Evaluation, evaluate
 from promptbank.tasks import get_task
-from promptbank.transfer.inits import BASELINES, best_of_k_init, check_choice, mixture_init, weighted_average_init
+from promptbank.transfer.inits import (
+    BASELINES,
+    BASES,
+    best_of_k_init,
+    check_choice,
+    delta_init,
+    mixture_init,
+    weighted_average_init,
+)
 from promptbank.transfer.retrieval import Ranked, Retrieval, retrieve
 from promptbank.transfer.mixture import LearnedMixture
 from promptbank.transfer.similarity import COMPARED
@@ -31,6 +39,7 @@ class TransferSpec:
     by: str = "similarity"  # or "zero-shot", or "staged" (similarity prefilter, then successive halving on dev)
     metric: str = "spot-avg-cosine"
     on: str = "delta"  # what similarity compares: task vectors (prompt - init), or the prompts (the ON metric: always)
+    base: str = "target"  # delta-average and delta-best: the target's own init, or the sources' init
     backbone: str = DEFAULT_BACKBONE
     shots: int | None = 16
     prompt_length: int = 20
@@ -46,6 +55,8 @@ class TransferSpec:
         check_choice(self.strategy, self.k, self.by)
         if self.on not in COMPARED:
             raise BadArgumentError(f"--on must be one of {', '.join(COMPARED)}, not {self.on!r}.")
+        if self.base not in BASES:
+            raise BadArgumentError(f"--base must be one of {', '.join(BASES)}, not {self.base!r}.")
         check_sizes(self.shots, self.prompt_length, self.test_size)
         if self.by == "staged":
             check_stages(self.k, self.prefilter)
@@ -83,15 +94,23 @@ def transfer_start(spec: TransferSpec, backbone: Backbone, bank: PromptBank, dat
     if spec.by == "staged":
         lineage["prefilter"] = spec.prefilter
     random = init_prompt(backbone, spec.prompt_length, "random", seed=seed)
-    if spec.strategy == "learned-mixture":  # the target's own init plus the sources' frozen task vectors
+    if spec.strategy in ("learned-mixture", "delta-average", "delta-best"):  # on the sources' task vectors
         ids = [r.record.id for r in top]
         deltas, stacked = bank.stack(backbone.name, ids=ids, length_policy="truncate", length=spec.prompt_length,
                                      delta=True, loaded=backbone)
-        position = {r.id: i for i, r in enumerate(stacked)}
-        start = SoftPrompt(random.tensor, backbone.name, backbone.tokenizer_fingerprint, spec.strategy,
-                           source=",".join(ids))
-        return LearnedMixture(start, deltas[[position[i] for i in ids]]), retrieval.ranking, lineage
-    if spec.strategy == "weighted-average":
+        deltas = deltas[[{r.id: i for i, r in enumerate(stacked)}[i] for i in ids]]
+        if spec.strategy == "learned-mixture":  # the target's own init plus a mixture trained with it
+            start = SoftPrompt(random.tensor, backbone.name, backbone.tokenizer_fingerprint, spec.strategy,
+                               source=",".join(ids))
+            return LearnedMixture(start, deltas), retrieval.ranking, lineage
+        base = random.tensor if spec.base == "target" else (chosen - deltas).mean(0)  # the sources' own init
+        if spec.strategy == "delta-average":
+            vector, lineage["weights"] = weighted_average_init(deltas, [r.score for r in top])
+        else:
+            vector = deltas[0]
+        tensor, lineage["lambda"], lineage["lambda_dev_accuracy"] = delta_init(backbone, base, vector, data.dev_items)
+        lineage["base"] = spec.base
+    elif spec.strategy == "weighted-average":
         tensor, lineage["weights"] = weighted_average_init(chosen, [r.score for r in top])
     elif spec.strategy == "best-of-k":
         tensor, best, probes = best_of_k_init(backbone, data.train_items, data.dev_items, chosen, random,

@@ -38,6 +38,13 @@ def embedding_scale(backbone: Backbone) -> float:
         return (backbone.embed(ids).float().norm() / table.norm()).item()
 
 
+def embedding_rms(backbone: Backbone) -> float:
+    """The RMS of the embeddings the model reads for its ordinary tokens (scaling included): the unit of a prompt
+    trained with a relative step."""
+    with torch.no_grad():
+        return backbone.embed(ordinary_tokens(backbone).to(backbone.device)).float().pow(2).mean().sqrt().item()
+
+
 def ordinary_tokens(backbone: Backbone) -> torch.Tensor:
     """The first VOCAB_SAMPLE_SIZE token ids that are neither special nor added (Gemma's thousands of unused
     and image placeholders): the frequent real tokens of a vocabulary ordered by merge frequency."""

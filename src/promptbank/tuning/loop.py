@@ -32,8 +32,9 @@ from promptbank.backbones import Backbone
 from promptbank.errors import BadArgumentError, DataError, IncompatiblePromptError
 from promptbank.scoring.evaluate import Evaluation, length_batches
 from promptbank.scoring.metrics import accuracy, macro_f1
-from promptbank.tuning.config import TrainConfig
-from promptbank.tuning.params import PlainPrompt, PromptParams
+from promptbank.tuning.config import Step, TrainConfig
+from promptbank.tuning.init import embedding_rms
+from promptbank.tuning.params import PlainPrompt, PromptParams, ScaledPrompt
 from promptbank.tuning.prompt import SoftPrompt, check_compatible
 
 CHECKPOINT_TENSORS, CHECKPOINT_STATE = "checkpoint.safetensors", "checkpoint.json"
@@ -126,9 +127,11 @@ def _batch(run: _Run, step: int, batch_size: int) -> list[int]:
     return run.epoch[1][offset]
 
 
-def _module(job: Job, device: torch.device) -> PromptParams:
-    module = PlainPrompt(job.start) if isinstance(job.start, SoftPrompt) else job.start
-    return module.to(device)
+def _module(job: Job, device: torch.device, scale: float | None) -> PromptParams:
+    """The job's parameterisation; a plain prompt is trained in units of `scale` where the step is relative."""
+    if not isinstance(job.start, SoftPrompt):
+        return job.start.to(device)
+    return (PlainPrompt(job.start) if scale is None else ScaledPrompt(job.start, scale)).to(device)
 
 
 def _start(job: Job) -> SoftPrompt | None:
@@ -336,13 +339,14 @@ def train_many(backbone: Backbone, jobs: list[Job], config: TrainConfig = TrainC
     config = config.for_backbone(backbone.name)
     torch.manual_seed(config.seed)
     device = backbone.device
+    scale = embedding_rms(backbone) if config.step is Step.RELATIVE else None
     runs = []
     for job in jobs:
-        module = _module(job, device)
+        module = _module(job, device, scale)
         initial = module.prompt()  # taken before a resume restores a later state
-        run = _Run(job, config.seed if job.seed is None else job.seed, module,
-                   _rows_of(job.rows, len(job.train_items)), None if initial is None else initial.detach().cpu().clone(),
-                   {})
+        initial = None if initial is None else initial.detach().cpu().clone()
+        run = _Run(job, config.seed if job.seed is None else job.seed, module, _rows_of(job.rows, len(job.train_items)),
+                   initial, {})
         run.best = run.snapshot()
         runs.append(run)
     # one AdamW, whose state is per parameter: each job's moments and step counts are its own, and a parameter

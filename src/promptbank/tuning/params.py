@@ -49,6 +49,26 @@ class PlainPrompt(PromptParams):
         return self.weights.detach()
 
 
+class ScaledPrompt(PromptParams):
+    """Prompt tuning with a step relative to the embeddings' scale: the parameter is the prompt in units of `scale`
+    (the RMS of the embeddings the model reads), so AdamW, whose step is about lr whatever the gradient, moves the
+    prompt by about lr × scale. A Gemma prompt (embeddings × sqrt(d) inside the model) then moves as far from its
+    init, relative to what the model reads, as a SmolLM2 one."""
+
+    def __init__(self, start: SoftPrompt, scale: float) -> None:
+        super().__init__()
+        if not scale > 0:
+            raise ValueError(f"The embedding scale must be positive, not {scale}.")
+        self.start, self.scale = start, float(scale)
+        self.weights = torch.nn.Parameter(start.tensor.detach().clone().float() / self.scale)
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        return (self.weights * self.scale).unsqueeze(0).expand(len(rows), -1, -1)
+
+    def prompt(self) -> torch.Tensor:
+        return (self.weights * self.scale).detach()
+
+
 class ResidualPrompt(PromptParams):
     """A residual re-parameterisation (after Razdaibiedina et al. 2023, Residual Prompt Tuning): each token is its
     trainable vector plus a shared bottleneck MLP of it, P + s·W2 relu(W1 P/s), s the start's RMS so the MLP
