@@ -181,6 +181,11 @@ def test_the_few_shot_report_scripts_run_the_matrices_they_ran_before(repo):
     assert spec(ppt[0])["strategies"] == ["vocab", "pretrained", "pretrained-unified"]
     assert spec(ppt[0])["sources"] == [] and spec(ppt[0])["per_source"] is False
 
+    (budget,) = the(run(repo, "reports/task-vectors/run.sh"), "run_matrix")  # PPT's few-shot budget
+    assert spec(budget)["targets"] == ["rotten_tomatoes", "snli"] and spec(budget)["shots"] == 32
+    assert (spec(budget)["train"]["steps"], spec(budget)["train"]["eval_every"]) == (200, 20)
+    assert spec(budget)["strategies"] == ["vocab", "weighted-average", "best-of-k", "delta-average", "learned-mixture"]
+
     zero_shot = the(run(repo, "reports/transfer/zero-shot.sh", "smollm2-135m", "gemma3-270m"), "run_zero_shot_matrix")
     assert [spec(z)["backbone"] for z in zero_shot] == ["smollm2-135m", "gemma3-270m"]
     assert all(len(spec(z)["tasks"]) > 20 and spec(z)["test_size"] == 1000 for z in zero_shot)
