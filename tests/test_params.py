@@ -8,6 +8,7 @@ from promptbank.backbones import load_backbone
 from promptbank.tuning import loop
 from promptbank.tuning.config import Step, TrainConfig
 from promptbank.tuning.init import embedding_rms, embedding_scale, init_prompt
+from promptbank.tuning.prompt import load_prompt
 from promptbank.tuning.loop import Job, train_many, train_prompt
 from promptbank.transfer.mixture import LearnedMixture
 from promptbank.tuning.params import PromptParams, ResidualPrompt
@@ -141,3 +142,17 @@ def test_a_relative_step_moves_the_prompt_by_the_learning_rate_times_the_embeddi
     assert moved[Step.RELATIVE] == pytest.approx(0.01 * rms, rel=0.02)
     if model == "gemma":
         assert embedding_scale(backbone) > 2  # a backbone whose embeddings are scaled inside the model
+
+
+def test_the_residual_reparameterisation_is_a_train_setting_and_ends_as_a_plain_prompt(cli, tiny_dirs, tmp_path):
+    base = ("train", "--task", "movie_sentences", "--backbone", tiny_dirs["causal"], "--shots", 2, "--steps", 3,
+            "--eval-every", 3, "--prompt-length", 4, "--test-size", 4, "--dtype", "float32", "--no-store", "--lr", 0.05)
+    code, _, err = cli(*base, "--reparam", "residual", "--out", tmp_path / "residual")
+    assert code == 0, err
+    code, _, err = cli(*base, "--out", tmp_path / "plain")
+    assert code == 0, err
+    residual, plain = load_prompt(tmp_path / "residual"), load_prompt(tmp_path / "plain")
+    assert residual.tensor.shape == plain.tensor.shape and not torch.equal(residual.tensor, plain.tensor)
+    assert residual.info["training"]["reparam"] == "residual" and torch.equal(residual.init_tensor, plain.init_tensor)
+    code, _, err = cli(*base, "--reparam", "residual", "--step", "relative", "--out", tmp_path / "both")
+    assert code == 2 and "--step absolute" in err

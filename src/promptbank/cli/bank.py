@@ -29,6 +29,8 @@ from promptbank.cli.options import (
     PatienceOption,
     PromptLengthOption,
     RecordIdArgument,
+    Reparam,
+    ReparamOption,
     ScoringPathOption,
     SeedsOption,
     ShotsOption,
@@ -233,7 +235,7 @@ def build(tasks: TasksOption, bank: BankOption = None, backbone: BackboneOption 
           shots: ShotsOption = 16, train_size: TrainSizeOption = None, dev_size: DevSizeOption = 200,
           steps: StepsOption = 100, prompt_length: PromptLengthOption = 20, seeds: SeedsOption = 1,
           eval_every: EvalEveryOption = 20, patience: PatienceOption = 0, lr: LrOption = None,
-          step: StepOption = Step.ABSOLUTE,
+          step: StepOption = Step.ABSOLUTE, reparam: ReparamOption = Reparam.NONE,
           test_size: TestSizeOption = None,
           bar: Annotated[bool, typer.Option(help="Keep only sources that beat the majority class by 0.05 and the "
                                                  "template with no prompt on test (--no-bar keeps every source).")]
@@ -250,7 +252,8 @@ def build(tasks: TasksOption, bank: BankOption = None, backbone: BackboneOption 
     from promptbank.bank.build import BAR_MARGIN, build_bank
     from promptbank.tasks import get_task
     from promptbank.tuning.config import TrainConfig
-    config = TrainConfig(steps=steps, eval_every=eval_every, lr=lr, patience=patience, step=step)
+    config = TrainConfig(steps=steps, eval_every=eval_every, lr=lr, patience=patience, step=step,
+                         reparam=reparam)
     task_names = list(names(tasks))
     for name in task_names:
         get_task(name)  # before a bank is created for them

@@ -21,7 +21,7 @@ from typing import Annotated
 import typer
 
 from promptbank.errors import BadArgumentError
-from promptbank.tuning.config import Step
+from promptbank.tuning.config import Reparam, Step
 
 DEFAULT_BACKBONE = "smollm2-135m"  # promptbank.backbones.DEFAULT_BACKBONE, without loading torch
 DEFAULT_BANK = "$PROMPTBANK_HOME, else ~/.local/share/promptbank"
@@ -294,6 +294,9 @@ StepOption = Annotated[Step, typer.Option("--step", help="How far an optimiser s
                                                           "embeddings the model reads, so a backbone whose "
                                                           "embeddings are scaled, such as Gemma, moves as far); "
                                                           "--lr left out is the recipe's for either.")]
+ReparamOption = Annotated[Reparam, typer.Option(help="How the prompt is parameterised while it trains: none, or "
+                                                    "residual (Residual Prompt Tuning's MLP with a skip connection "
+                                                    "over the prompt, folded back into a plain prompt at the end).")]
 LrOption = Annotated[float | None, typer.Option(help="Learning rate (default: the backbone's recipe, chosen on dev "
                                                      "data; see `promptbank backbones`).")]
 PatienceOption = Annotated[int, typer.Option(help="Stop after N evaluations without a dev gain (0: never stop "

@@ -23,6 +23,8 @@ from promptbank.cli.options import (
     LrOption,
     PatienceOption,
     PromptLengthOption,
+    Reparam,
+    ReparamOption,
     ScoringPathOption,
     SeedOption,
     ShotsOption,
@@ -55,6 +57,7 @@ def train(
                                                          "adapter directory, or a prompt id in --bank.")] = None,
     lr: LrOption = None,
     step: StepOption = Step.ABSOLUTE,
+    reparam: ReparamOption = Reparam.NONE,
     batch_size: BatchSizeOption = 8,
     eval_every: EvalEveryOption = 20,
     patience: PatienceOption = 5,
@@ -81,8 +84,8 @@ def train(
     spec = RunSpec(task=task, backbone=backbone, shots=shots, prompt_length=prompt_length, init=init.value,
                    init_text=init_text, init_prompt=init_prompt, bank=bank, dtype=dtype.value, dev_size=dev_size,
                    test_size=test_size, train_size=train_size,
-                   train=TrainConfig(steps=steps, batch_size=batch_size, lr=lr, step=step, eval_every=eval_every,
-                                     patience=patience, seed=seed))
+                   train=TrainConfig(steps=steps, batch_size=batch_size, lr=lr, step=step, reparam=reparam,
+                                     eval_every=eval_every, patience=patience, seed=seed))
     result = run_training(spec, out)
     info = result.prompt.info
     table = Table("", "", title="promptbank train", show_header=False)

@@ -23,7 +23,7 @@ from promptbank.executor import Executor, run_units
 from promptbank.pretraining.corpus import Corpus, load_corpus
 from promptbank.pretraining.formats import PRETRAINING_TASKS, format_for
 from promptbank.tasks import Task
-from promptbank.tuning.config import Schedule, Step, TrainConfig
+from promptbank.tuning.config import Reparam, Schedule, Step, TrainConfig
 from promptbank.tuning.init import init_prompt
 from promptbank.tuning.loop import train_prompt
 from promptbank.tuning.prompt import SoftPrompt
@@ -57,14 +57,13 @@ class PretrainSpec:
         object.__setattr__(self, "train", self.train.for_backbone(self.backbone))  # the recipe, as the CLI gets it
 
     def settings(self, fmt: str) -> dict:
-        """What makes two pre-trained prompts of a format the same: everything but the other formats. A linear
-        schedule and an absolute step are left out, as prompts stored before they could be chosen record neither
-        (they used them)."""
+        """What makes two pre-trained prompts of a format the same: everything but the other formats. The train
+        settings added since prompts were first stored are left out at the value those prompts used (a linear
+        schedule, an absolute step, no reparameterisation), as they record none of them."""
         settings = {k: v for k, v in asdict(self).items() if k != "formats"} | {"format": fmt}
-        if self.train.schedule == Schedule.LINEAR:
-            del settings["train"]["schedule"]
-        if self.train.step == Step.ABSOLUTE:
-            del settings["train"]["step"]
+        for name, used in (("schedule", Schedule.LINEAR), ("step", Step.ABSOLUTE), ("reparam", Reparam.NONE)):
+            if getattr(self.train, name) == used:
+                del settings["train"][name]
         return settings
 
 

@@ -28,6 +28,14 @@ class Step(StrEnum):
     RELATIVE = "relative"
 
 
+class Reparam(StrEnum):
+    """How a plain prompt is parameterised while it trains: as itself, or through Residual Prompt Tuning's MLP with a
+    skip connection (folded back into a plain prompt at the end, so banks and PEFT files are unchanged)."""
+
+    NONE = "none"
+    RESIDUAL = "residual"
+
+
 class Schedule(StrEnum):
     """The learning rate over the run: linear warmup then linear decay to zero, or held constant."""
 
@@ -70,6 +78,7 @@ class TrainConfig:
     eval_batch_size: int = 32
     schedule: Schedule = Schedule.LINEAR
     step: Step = Step.ABSOLUTE
+    reparam: Reparam = Reparam.NONE
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_every", "eval_batch_size"):
@@ -87,6 +96,12 @@ class TrainConfig:
         if self.step not in tuple(Step):
             raise BadArgumentError(f"Unknown step {self.step!r}; use one of {', '.join(Step)}.")
         object.__setattr__(self, "step", Step(self.step))
+        if self.reparam not in tuple(Reparam):
+            raise BadArgumentError(f"Unknown reparameterisation {self.reparam!r}; use one of {', '.join(Reparam)}.")
+        if self.reparam is not Reparam.NONE and self.step is Step.RELATIVE:
+            raise BadArgumentError("--reparam residual works at the embeddings' scale itself; use it with --step "
+                                   "absolute.")
+        object.__setattr__(self, "reparam", Reparam(self.reparam))
 
     def for_backbone(self, backbone: str) -> TrainConfig:
         """This config with the learning rate and warmup left open taken from `backbone`'s recipe."""

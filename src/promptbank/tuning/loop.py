@@ -32,9 +32,9 @@ from promptbank.backbones import Backbone
 from promptbank.errors import BadArgumentError, DataError, IncompatiblePromptError
 from promptbank.scoring.evaluate import Evaluation, length_batches
 from promptbank.scoring.metrics import accuracy, macro_f1
-from promptbank.tuning.config import Step, TrainConfig
+from promptbank.tuning.config import Reparam, Step, TrainConfig
 from promptbank.tuning.init import embedding_rms
-from promptbank.tuning.params import PlainPrompt, PromptParams, ScaledPrompt
+from promptbank.tuning.params import PlainPrompt, PromptParams, ResidualPrompt, ScaledPrompt
 from promptbank.tuning.prompt import SoftPrompt, check_compatible
 
 CHECKPOINT_TENSORS, CHECKPOINT_STATE = "checkpoint.safetensors", "checkpoint.json"
@@ -127,10 +127,13 @@ def _batch(run: _Run, step: int, batch_size: int) -> list[int]:
     return run.epoch[1][offset]
 
 
-def _module(job: Job, device: torch.device, scale: float | None) -> PromptParams:
-    """The job's parameterisation; a plain prompt is trained in units of `scale` where the step is relative."""
+def _module(job: Job, device: torch.device, scale: float | None, reparam: Reparam) -> PromptParams:
+    """The job's parameterisation: a plain prompt is trained as itself, in units of `scale` where the step is
+    relative, or through the residual MLP."""
     if not isinstance(job.start, SoftPrompt):
         return job.start.to(device)
+    if reparam is Reparam.RESIDUAL:
+        return ResidualPrompt(job.start).to(device)
     return (PlainPrompt(job.start) if scale is None else ScaledPrompt(job.start, scale)).to(device)
 
 
@@ -342,7 +345,7 @@ def train_many(backbone: Backbone, jobs: list[Job], config: TrainConfig = TrainC
     scale = embedding_rms(backbone) if config.step is Step.RELATIVE else None
     runs = []
     for job in jobs:
-        module = _module(job, device, scale)
+        module = _module(job, device, scale, config.reparam)
         initial = module.prompt()  # taken before a resume restores a later state
         initial = None if initial is None else initial.detach().cpu().clone()
         run = _Run(job, config.seed if job.seed is None else job.seed, module, _rows_of(job.rows, len(job.train_items)),
