@@ -216,6 +216,15 @@ def source_deltas(bank: PromptBank, backbone: Backbone, records: list[PromptReco
     return deltas[[position[r.id] for r in records]]
 
 
+def _sources_shown(run: dict) -> list[str]:
+    """A strategy's source tasks as reports show them: with the weight a learned mixture gave each, and the task
+    vectors' λ chosen on dev."""
+    lineage = run.get("lineage", {})
+    shown = [f"{task} ({w:.2f})" for task, w in zip(run["source_tasks"], lineage["learned_weights"])] if (
+        "learned_weights" in lineage) else list(run["source_tasks"])
+    return shown + ([f"λ {lineage['lambda']:g}"] if "lambda" in lineage else [])
+
+
 def summarize(spec: MatrixSpec, cells: list[dict]) -> dict:
     """Means over seeds of every matrix, and each metric's Spearman correlation with the transfer gains (over all
     (source, target) pairs and within each target)."""
@@ -256,7 +265,7 @@ def summarize(spec: MatrixSpec, cells: list[dict]) -> dict:
         strategies[t] = {"random": means([r | {"gain": 0.0} for r in randoms], randoms)}
         for name in spec.strategies:
             strategies[t][name] = means([c["strategies"][name] for c in cells_t], randoms) | {
-                "sources_seed0": cells_t[0]["strategies"][name]["source_tasks"]}
+                "sources_seed0": _sources_shown(cells_t[0]["strategies"][name])}
         with_sources = [c for c in cells_t if c["per_source"]]
         if with_sources:
             paired = [c["random"] for c in with_sources]
