@@ -287,3 +287,14 @@ def test_task_vector_strategies_run_in_a_cell_and_the_report_shows_what_they_cho
     assert shown["learned-mixture"]["sources_seed0"] == [f"{t} ({w:.2f})" for t, w in zip(tasks,
                                                                                          mixture["learned_weights"])]
     assert shown["delta-average"]["sources_seed0"][-1] == f"λ {delta['lambda']:g}" and delta["base"] == "target"
+
+
+def test_the_summary_counts_how_often_retrieval_holds_the_oracle_source():
+    from promptbank.experiments.matrix import _oracle_retrieved
+    run = lambda accuracy: {"test_accuracy": accuracy}
+    picked = {"w": {"source_tasks": ["a", "b"]}}
+    cells = [{"per_source": {"a": run(0.9), "b": run(0.6), "c": run(0.5)}, "strategies": picked},
+             {"per_source": {"a": run(0.5), "b": run(0.6), "c": run(0.9)}, "strategies": picked},
+             {"per_source": {}, "strategies": picked}]  # no oracle without its runs
+    assert _oracle_retrieved(cells) == {"hits": 1, "cells": 2}
+    assert _oracle_retrieved(cells[2:]) is None

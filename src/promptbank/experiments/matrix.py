@@ -225,6 +225,19 @@ def _sources_shown(run: dict) -> list[str]:
     return shown + ([f"λ {lineage['lambda']:g}"] if "lambda" in lineage else [])
 
 
+def _oracle_retrieved(cells: list[dict]) -> dict | None:
+    """How often the sources retrieved for a target (every retrieving strategy of a cell shares one ranking) hold
+    its oracle: the source whose own run on that cell reached the best test accuracy. None without per-source runs
+    or retrieval."""
+    hits = []
+    for cell in cells:
+        retrieved = next((run["source_tasks"] for run in cell["strategies"].values() if run.get("source_tasks")), None)
+        if cell["per_source"] and retrieved:
+            oracle = max(cell["per_source"], key=lambda s: (cell["per_source"][s]["test_accuracy"], s))
+            hits.append(oracle in retrieved)
+    return {"hits": sum(hits), "cells": len(hits)} if hits else None
+
+
 def summarize(spec: MatrixSpec, cells: list[dict]) -> dict:
     """Means over seeds of every matrix, and each metric's Spearman correlation with the transfer gains (over all
     (source, target) pairs and within each target)."""
@@ -279,6 +292,7 @@ def summarize(spec: MatrixSpec, cells: list[dict]) -> dict:
                 strategies[t]["best single source (oracle, test)"] = means(
                     [c["per_source"][oracle] for c in with_sources], paired) | {"sources_seed0": [oracle]}
     categories = {name: task_category(name) for name in dict.fromkeys((*spec.sources, *targets))}  # fixed order
+    retrieval = {t: _oracle_retrieved(per_target(t)) for t in targets}
     same = [gains[s][t] for s, t in pairs if categories[s] == categories[t]]
     other = [gains[s][t] for s, t in pairs if categories[s] != categories[t]]
     # test, or dev for cells scored on their few-shot dev sets (see zero_shot_split); cells saved before: test
@@ -286,6 +300,7 @@ def summarize(spec: MatrixSpec, cells: list[dict]) -> dict:
     return {"targets": targets, "zero_shot": zero_shot, "zero_shot_split": split or None, "gain": gains,
             "similarity": similarity,
             "spearman_with_gain": correlations, "strategies": strategies, "categories": categories,
+            "oracle_in_retrieved": retrieval,
             "mean_gain_same_category": mean(same), "mean_gain_other_category": mean(other),
             "majority": {t: mean([c["majority"] for c in per_target(t)]) for t in targets},
             "random_test": {t: mean([c["random"]["test_accuracy"] for c in per_target(t)]) for t in targets}}
