@@ -287,6 +287,8 @@ def test_task_vector_strategies_run_in_a_cell_and_the_report_shows_what_they_cho
     assert shown["learned-mixture"]["sources_seed0"] == [f"{t} ({w:.2f})" for t, w in zip(tasks,
                                                                                          mixture["learned_weights"])]
     assert shown["delta-average"]["sources_seed0"][-1] == f"λ {delta['lambda']:g}" and delta["base"] == "target"
+    assert 0 <= shown["learned-mixture"]["dev_auc"] <= 1 and shown["random"]["reached_95"] == 1  # random reaches its own
+    assert (tmp_path / "exp" / "report.html").read_text().count("dev AUC") == 1
 
 
 def test_the_summary_counts_how_often_retrieval_holds_the_oracle_source():
@@ -298,3 +300,10 @@ def test_the_summary_counts_how_often_retrieval_holds_the_oracle_source():
              {"per_source": {}, "strategies": picked}]  # no oracle without its runs
     assert _oracle_retrieved(cells) == {"hits": 1, "cells": 2}
     assert _oracle_retrieved(cells[2:]) is None
+
+
+def test_the_area_under_the_dev_curve_is_the_mean_dev_accuracy_along_training():
+    from promptbank.experiments.stats import dev_auc
+    curve = [{"step": 0, "dev_accuracy": 0.5}, {"step": 10, "dev_accuracy": 0.7}, {"step": 30, "dev_accuracy": 0.7}]
+    assert dev_auc(curve) == pytest.approx((10 * 0.6 + 20 * 0.7) / 30)
+    assert dev_auc(curve[:1]) is None

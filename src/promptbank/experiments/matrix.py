@@ -30,6 +30,7 @@ from promptbank.errors import BadArgumentError, DataError
 from promptbank.executor import Executor, run_units
 from promptbank.experiments.folder import ExperimentFolder
 from promptbank.experiments.stats import (
+    dev_auc,
     gain_interval,
     run_json,
     spearman,
@@ -266,6 +267,13 @@ def summarize(spec: MatrixSpec, cells: list[dict]) -> dict:
         """Means over seeds, with the std of test accuracy across seeds and the paired gain's bootstrap interval."""
         summary = {key: mean([run.get(key) for run in runs])
                    for key in ("test_accuracy", "gain", "steps_to_random_best")}
+        # convergence as the papers measure it: the mean dev accuracy along training, and the steps to 95% of
+        # random init's final dev accuracy (None where a run never gets there; `reached_95` says how often)
+        summary["dev_auc"] = mean([dev_auc(run["curve"]) for run in runs])
+        steps = [steps_to_reach(run["curve"], 0.95 * random["curve"][-1]["dev_accuracy"])
+                 for run, random in zip(runs, randoms)]
+        summary["steps_to_95_random_final"] = mean(steps)
+        summary["reached_95"] = sum(s is not None for s in steps) / len(steps)
         accuracies = torch.tensor([run["test_accuracy"] for run in runs])
         summary["test_accuracy_std"] = accuracies.std().item() if len(runs) > 1 else None
         summary["gain_ci"] = gain_interval(runs, randoms)

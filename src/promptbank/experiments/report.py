@@ -75,9 +75,12 @@ def write_report(path: Path, spec, summary: dict, cells: list[dict]) -> None:
                          _number(r["test_accuracy"]) + (f" ± {r['test_accuracy_std']:.3f}"
                                                         if r.get("test_accuracy_std") is not None else ""),
                          _number(r["gain"]) + (f" [{ci['low']:+.3f}, {ci['high']:+.3f}]" if ci else ""),
-                         _number(r["steps_to_random_best"], 1)])
+                         _number(r["steps_to_random_best"], 1), _number(r.get("dev_auc")),
+                         _number(r.get("steps_to_95_random_final"), 1) + (
+                             f" ({r['reached_95']:.0%} reach it)" if r.get("reached_95") is not None else "")])
     parts.append(_table(["target", "init", "sources (seed 0)", "test accuracy (mean ± std over seeds)",
-                         "gain over random [95% CI]", "steps to random's best dev"], rows))
+                         "gain over random [95% CI]", "steps to random's best dev", "dev AUC (mean dev accuracy)",
+                         "steps to 95% of random's final dev"], rows))
     parts.append("<p>Majority-class accuracy: " + ", ".join(f"{t} {_number(summary['majority'][t])}" for t in targets)
                  + ". Steps to random's best dev are means over the seeds where it was reached. Gains are paired "
                  "with random init (same seeds, same test examples); their intervals are 95% bootstrap intervals "

@@ -67,6 +67,16 @@ def steps_to_reach(curve: list[dict], threshold: float) -> int | None:
     return next((p["step"] for p in curve if p["dev_accuracy"] >= threshold - 1e-9), None)
 
 
+def dev_auc(curve: list[dict]) -> float | None:
+    """The area under the dev-accuracy curve over its steps (trapezoids between evaluations), divided by the steps:
+    the mean dev accuracy along training, which rewards reaching a level early as well as reaching it at all."""
+    points = [(p["step"], p["dev_accuracy"]) for p in curve if p.get("dev_accuracy") is not None]
+    if len(points) < 2 or points[-1][0] == points[0][0]:
+        return None
+    area = sum((b[0] - a[0]) * (a[1] + b[1]) / 2 for a, b in zip(points, points[1:]))
+    return area / (points[-1][0] - points[0][0])
+
+
 def spearman(x: list[float], y: list[float]) -> float | None:
     """Spearman's rank correlation (average ranks for ties); None when it is undefined."""
     if len(x) < 3:
