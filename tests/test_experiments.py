@@ -307,3 +307,21 @@ def test_the_area_under_the_dev_curve_is_the_mean_dev_accuracy_along_training():
     curve = [{"step": 0, "dev_accuracy": 0.5}, {"step": 10, "dev_accuracy": 0.7}, {"step": 30, "dev_accuracy": 0.7}]
     assert dev_auc(curve) == pytest.approx((10 * 0.6 + 20 * 0.7) / 30)
     assert dev_auc(curve[:1]) is None
+
+
+def test_a_matrix_on_full_data_trains_on_the_training_split_with_validation_dev(cli, tiny_dirs, bank, tmp_path):
+    code, out, err = cli("experiment", "matrix", "--bank", bank.root, "--backbone", tiny_dirs["causal"], "--sources",
+                         ",".join(SOURCES), "--targets", "rotten_tomatoes", "--seeds", 1, "--shots", "all",
+                         "--train-size", 12, "--dev-size", 6, "--steps", 2, "--eval-every", 2, "--prompt-length", 4,
+                         "--strategies", "delta-average", "--k", 2, "--no-per-source", "--test-size", 8, "--dtype",
+                         "float32", "--out", tmp_path / "full")
+    assert code == 0, err
+    spec = json.loads((tmp_path / "full" / "spec.json").read_text())
+    assert (spec["shots"], spec["train_size"], spec["dev_size"]) == (None, 12, 6)
+    (cell,) = [json.loads(p.read_text()) for p in (tmp_path / "full" / "cells").glob("*.json")]
+    backbone = load_backbone(str(tiny_dirs["causal"]), "float32")
+    data = target_data(backbone, "rotten_tomatoes", None, 0, dev_size=6, test_size=8, train_size=12)
+    assert (len(data.train_items), len(data.dev_items)) == (12, 6)
+    alone = train_prompt(backbone, data.train_items, data.dev_items, init_prompt(backbone, 4, "random", seed=0),
+                         TrainConfig(steps=2, eval_every=2, patience=0), progress=False)
+    assert [p["dev_accuracy"] for p in alone.curve] == [p["dev_accuracy"] for p in cell["random"]["curve"]]

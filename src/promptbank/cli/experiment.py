@@ -15,6 +15,7 @@ from promptbank.cli.options import (
     BackboneOption,
     ByOption,
     CpusOption,
+    DevSizeOption,
     DeviceOption,
     Dtype,
     DtypeOption,
@@ -30,6 +31,7 @@ from promptbank.cli.options import (
     Retrieval,
     ScoringPathOption,
     SeedsOption,
+    ShotsOption,
     Step,
     StepOption,
     StepsOption,
@@ -37,6 +39,7 @@ from promptbank.cli.options import (
     Strategy,
     SweepInit,
     TestLimitOption,
+    TrainSizeOption,
     bank_option,
     choices,
     names,
@@ -59,7 +62,9 @@ def matrix(
     bank: bank_option("The bank of source (and pre-trained) prompts") = None,
     seeds: SeedsOption = 3,
     backbone: BackboneOption = DEFAULT_BACKBONE,
-    shots: FewShotsOption = 16,
+    shots: ShotsOption = 16,
+    train_size: TrainSizeOption = None,
+    dev_size: DevSizeOption = 200,
     steps: StepsOption = 30,
     eval_every: EvalEveryOption = 5,
     lr: LrOption = None,
@@ -92,7 +97,7 @@ def matrix(
             found = {r.task for r in store.list(backbone=backbone, tag="source")}
         sources = ",".join(sorted(found - set(names(targets))))
     spec = MatrixSpec(sources=names(sources), targets=names(targets), seeds=tuple(range(seeds)), backbone=backbone,
-                      shots=shots, prompt_length=prompt_length,
+                      shots=shots, train_size=train_size, dev_size=dev_size, prompt_length=prompt_length,
                       train=TrainConfig(steps=steps, eval_every=eval_every, lr=lr, patience=0, step=step),
                       strategies=chosen, k=k, by=by.value, per_source=per_source,
                       per_source_seeds=per_source_seeds, test_size=test_size, dtype=dtype.value)

@@ -55,7 +55,9 @@ class MatrixSpec:
     targets: tuple[str, ...]
     seeds: tuple[int, ...] = (0, 1, 2)
     backbone: str = DEFAULT_BACKBONE
-    shots: int = 16
+    shots: int | None = 16  # None: the whole training split (capped by train_size), dev_size validation examples
+    train_size: int | None = None
+    dev_size: int = 200
     prompt_length: int = 20
     strategies: tuple[str, ...] = ("weighted-average", "best-of-k", "mixture")
     k: int = 3
@@ -78,7 +80,7 @@ class MatrixSpec:
                                    "task; only --no-per-source with baseline or pretrained strategies runs without.")
         for strategy in self.strategies:
             check_choice(strategy, self.k, self.by)
-        check_sizes(self.shots, self.prompt_length, self.test_size)
+        check_sizes(self.shots, self.prompt_length, self.test_size, self.dev_size)
         # Recorded as the precision in use, so cells that a continued run adds on another host are not
         # silently computed in another one.
         object.__setattr__(self, "dtype", dtype_name(self.dtype))
@@ -118,7 +120,7 @@ def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: to
     Every run of the cell starts from its own prompt but trains on the same batches, so they are trained together
     (`train_many`): the same prompts as separate runs, in shared forward passes. `progress` shows the training
     steps and the test examples scored."""
-    data: TargetData = target_data(backbone, target, spec.shots, seed, test_size=spec.test_size)
+    data: TargetData = target_data(backbone, target, spec.shots, seed, spec.dev_size, spec.test_size, spec.train_size)
     config = spec.config(seed)
     gold = [item.label for item in data.test_items]
     label = f"{target} seed {seed}"
