@@ -20,8 +20,8 @@ from promptbank.transfer.inits import (
     mixture_init,
     weighted_average_init,
 )
-from promptbank.transfer.retrieval import Ranked, Retrieval, retrieve
 from promptbank.transfer.mixture import LearnedMixture
+from promptbank.transfer.retrieval import Ranked, Retrieval, retrieve
 from promptbank.transfer.similarity import COMPARED
 from promptbank.transfer.staged import PREFILTER, check_stages
 from promptbank.tuning.config import TrainConfig
