@@ -37,6 +37,7 @@ def test_transfer_prints_the_ranking_and_stores_lineage(cli, tiny_dirs, built):
     stored = re.search(r"stored as\W*([0-9a-f]{12})", out).group(1)
     code, shown, _ = cli("bank", "show", stored, "--bank", built)
     assert code == 0 and "best-of-k" in shown and "rotten_tomatoes" in shown
+    assert "exact: its init is stored" in shown  # it began from the best probe's prompt
 
 
 def test_a_learned_mixture_shows_what_it_took_from_each_source(cli, tiny_dirs, built):
@@ -69,8 +70,12 @@ def test_similarity_falls_back_to_the_prompts_only_when_asked_for_nothing(cli, t
     shutil.copytree(built, tmp_path / "b")
     with PromptBank(tmp_path / "b") as bank:  # a prompt whose init is neither stored nor rebuildable
         prompt = bank.load(bank.list()[0].id)
-        bank.add(replace(prompt, init="labels", init_tensor=None))
+        unknown = bank.add(replace(prompt, init="labels", init_tensor=None))
+        older = bank.add(replace(prompt, init_tensor=None))  # as stored before inits were kept: a random init
         count = len(bank)
+    for record, says in ((unknown, "none: its init was not stored"), (older, "rebuilt from its recipe")):
+        code, shown, _ = cli("bank", "show", record.id, "--bank", tmp_path / "b")
+        assert code == 0 and says in shown
     common = ("similarity", "--bank", tmp_path / "b", "--backbone", tiny_dirs["causal"], "--dtype", "float32",
               "--out", tmp_path / "s.png")
     code, out, err = cli(*common)

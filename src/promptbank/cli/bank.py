@@ -112,12 +112,18 @@ def list_(bank: BankOption = None,
 def show(record_id: RecordIdArgument, bank: BankOption = None) -> None:
     """Show a prompt's metadata, lineage and training-curve summary."""
     from promptbank.bank import PromptBank
+    from promptbank.bank.inits import REBUILDABLE
     with PromptBank(bank) as store:
         r = store.get(record_id)
+        stored = store.load(r.id).init_tensor is not None
     table = Table("field", "value", title=f"prompt {r.id}", show_header=False)
     for field in ("name", "kind", "task", "task_format", "labels", "backbone", "hidden_size", "tokenizer_fingerprint",
                   "length", "init", "lineage", "data_fingerprint", "metrics", "created", "tags", "blob"):
         table.add_row(field, str(getattr(r, field)))
+    rebuildable = r.kind == "task" and r.init in REBUILDABLE
+    table.add_row("task vector", "exact: its init is stored" if stored else
+                  "its init is rebuilt from its recipe when asked for" if rebuildable else
+                  "none: its init was not stored and cannot be rebuilt")
     if r.curve:
         best = max(r.curve, key=lambda p: p.get("dev_accuracy") or 0)
         table.add_row("curve", f"{len(r.curve)} evaluations over {r.curve[-1]['step']} steps, "
