@@ -185,6 +185,9 @@ def test_the_few_shot_report_scripts_run_the_matrices_they_ran_before(repo):
     assert spec(budget)["targets"] == ["rotten_tomatoes", "snli"] and spec(budget)["shots"] == 32
     assert (spec(budget)["train"]["steps"], spec(budget)["train"]["eval_every"]) == (200, 20)
     assert spec(budget)["strategies"] == ["vocab", "weighted-average", "best-of-k", "delta-average", "learned-mixture"]
+    steps = the(run(repo, "reports/task-vectors/step.sh"), "run_training")  # absolute against relative steps
+    assert [spec(s)["train"]["step"] for s in steps] == ["absolute", "relative"]
+    assert all(spec(s)["backbone"] == "gemma3-270m" and spec(s)["shots"] is None for s in steps)
     (full,) = the(run(repo, "reports/task-vectors/full-data.sh"), "run_matrix")  # the papers' full-data regime
     assert (spec(full)["shots"], spec(full)["dev_size"], spec(full)["seeds"]) == (None, 200, [0, 1, 2])
     assert (spec(full)["train"]["steps"], spec(full)["train"]["eval_every"]) == (600, 25)
