@@ -41,6 +41,8 @@ def test_a_trained_prompt_stores_its_init_and_its_task_vector_is_exact(built, ti
         stacked, stacked_records = bank.stack(str(tiny_dirs["causal"]), delta=True)
         for tensor, record in zip(stacked, stacked_records):
             assert torch.equal(tensor, bank.delta(record.id))
+        ids = [r.id for r in reversed(stacked_records)]  # asked for by id: in the order asked for
+        assert [r.id for r in bank.stack(str(tiny_dirs["causal"]), ids=ids, delta=True)[1]] == ids
 
 
 def test_a_record_stored_before_inits_were_kept_is_rebuilt_bit_for_bit(built, tiny_dirs, tmp_path):

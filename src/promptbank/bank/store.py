@@ -157,19 +157,19 @@ class PromptBank:
         its recipe where it has one (a seeded random or vocab init: its seed is the training seed), which needs its
         `backbone` loaded in the precision it was trained in; other inits cannot be rebuilt."""
         record = self.get(record_id)
-        init = blobs.read_all(self.blob_root, record.blob).get("init")
-        if init is not None:
-            return init
-        return rebuilt_init(record, backbone)
+        return _init(record, blobs.read_all(self.blob_root, record.blob), backbone)
 
     def delta(self, record_id: str, backbone: Backbone | None = None) -> torch.Tensor:
         """A prompt's task vector: the (L, d) tensor training added to the one it began from."""
-        return self.load(record_id).tensor - self.init_of(record_id, backbone)
+        record = self.get(record_id)
+        tensors = blobs.read_all(self.blob_root, record.blob)
+        return tensors["prompt"] - _init(record, tensors, backbone)
 
     def stack(self, backbone: str, *, ids: list[str] | None = None, length_policy: str = "reject",
               length: int | None = None, check: bool = False, delta: bool = False,
               loaded: Backbone | None = None) -> tuple[torch.Tensor, list[PromptRecord]]:
-        """All prompts of one backbone (or the given ids) as one (N, L, d) float32 tensor, with their records; with
+        """All prompts of one backbone (or the given ids, in their order) as one (N, L, d) float32 tensor, with their
+        records; with
         `delta`, their task vectors (a record stored before inits were kept has its init rebuilt on `loaded`, the
         backbone loaded; see `init_of`).
 
@@ -182,6 +182,9 @@ class PromptBank:
         if ids is not None and len(records) != len(set(ids)):
             raise IncompatiblePromptError(f"Some of the prompts asked for are not in the bank or not of backbone "
                                           f"{backbone!r}.")
+        if ids is not None:  # in the order asked for, so stacks of the same ids line up
+            found = {r.id: r for r in records}
+            records = [found[i] for i in dict.fromkeys(ids)]
         if not records:
             return torch.zeros(0, length or 0, 0), []
         lengths = {r.length for r in records}
@@ -200,10 +203,7 @@ class PromptBank:
         out = torch.zeros(len(records), target, records[0].hidden_size)
         for i, record in enumerate(records):
             tensors = blobs.read_all(self.blob_root, record.blob, check=check)
-            tensor = tensors["prompt"]
-            if delta:
-                init = tensors.get("init")
-                tensor = tensor - (init if init is not None else rebuilt_init(record, loaded))
+            tensor = tensors["prompt"] - _init(record, tensors, loaded) if delta else tensors["prompt"]
             out[i, :min(target, tensor.shape[0])] = tensor[:target]
         return out, records
 
@@ -239,6 +239,12 @@ class PromptBank:
             for path in stale:
                 path.unlink(missing_ok=True)
         return stale
+
+
+def _init(record: PromptRecord, tensors: dict[str, torch.Tensor], backbone: Backbone | None) -> torch.Tensor:
+    """A record's init: the one its blob stores, else rebuilt from its recipe (see `rebuilt_init`)."""
+    init = tensors.get("init")
+    return init if init is not None else rebuilt_init(record, backbone)
 
 
 def _record_of(prompt: SoftPrompt, digest: str, name: str | None, kind: str, tags: list[str],

@@ -211,12 +211,10 @@ def source_deltas(bank: PromptBank, backbone: Backbone, records: list[PromptReco
     if not records:
         return None
     try:
-        deltas, stacked = bank.stack(backbone.name, ids=[r.id for r in records], length_policy="truncate",
-                                     length=length, delta=True, loaded=backbone)
+        return bank.stack(backbone.name, ids=[r.id for r in records], length_policy="truncate", length=length,
+                          delta=True, loaded=backbone)[0]
     except DataError:
         return None
-    position = {r.id: i for i, r in enumerate(stacked)}
-    return deltas[[position[r.id] for r in records]]
 
 
 def _sources_shown(run: dict) -> list[str]:

@@ -96,9 +96,8 @@ def transfer_start(spec: TransferSpec, backbone: Backbone, bank: PromptBank, dat
     random = init_prompt(backbone, spec.prompt_length, "random", seed=seed)
     if spec.strategy in ("learned-mixture", "delta-average", "delta-best"):  # on the sources' task vectors
         ids = [r.record.id for r in top]
-        deltas, stacked = bank.stack(backbone.name, ids=ids, length_policy="truncate", length=spec.prompt_length,
-                                     delta=True, loaded=backbone)
-        deltas = deltas[[{r.id: i for i, r in enumerate(stacked)}[i] for i in ids]]
+        deltas = bank.stack(backbone.name, ids=ids, length_policy="truncate", length=spec.prompt_length, delta=True,
+                            loaded=backbone)[0]
         if spec.strategy == "learned-mixture":  # the target's own init plus a mixture trained with it
             start = SoftPrompt(random.tensor, backbone.name, backbone.tokenizer_fingerprint, spec.strategy,
                                source=",".join(ids))
