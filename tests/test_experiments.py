@@ -277,10 +277,11 @@ def test_a_refused_or_failed_command_leaves_no_folder(tiny_dirs, bank, tmp_path)
 def test_task_vector_strategies_run_in_a_cell_and_the_report_shows_what_they_chose(tiny_dirs, bank, tmp_path):
     spec = MatrixSpec(sources=SOURCES, targets=("rotten_tomatoes",), seeds=(0,), backbone=str(tiny_dirs["causal"]),
                       shots=2, train=TrainConfig(steps=2, eval_every=2, patience=0), prompt_length=4,
-                      strategies=("learned-mixture", "delta-average"), k=2, by="zero-shot", per_source=False,
-                      test_size=8, dtype="float32")
+                      strategies=("learned-mixture", "delta-average", "attention-mixture"), k=2, by="zero-shot",
+                      per_source=False, test_size=8, dtype="float32")
     (cell,), summary = run_matrix(spec, bank, tmp_path / "exp", progress=False)
-    mixture, delta = (cell["strategies"][name]["lineage"] for name in spec.strategies)
+    mixture, delta, attention = (cell["strategies"][name]["lineage"] for name in spec.strategies)
+    assert "weights_spread" in attention and len(cell["strategies"]["attention-mixture"]["test_correct"]) == 8
     assert len(mixture["learned_weights"]) == 2 and sum(mixture["learned_weights"]) == pytest.approx(1)
     shown = summary["strategies"]["rotten_tomatoes"]
     tasks = cell["strategies"]["learned-mixture"]["source_tasks"]

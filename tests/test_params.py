@@ -10,7 +10,7 @@ from promptbank.tuning.config import Step, TrainConfig
 from promptbank.tuning.init import embedding_rms, embedding_scale, init_prompt
 from promptbank.tuning.prompt import load_prompt
 from promptbank.tuning.loop import Job, train_many, train_prompt
-from promptbank.transfer.mixture import LearnedMixture
+from promptbank.transfer.mixture import AttentionMixture, LearnedMixture, input_features
 from promptbank.tuning.params import PromptParams, ResidualPrompt
 
 
@@ -46,8 +46,18 @@ def _deltas(backbone) -> torch.Tensor:
     return torch.stack([0.1 * init_prompt(backbone, 4, seed=s).tensor for s in (7, 8, 9)])
 
 
-PARAMETERISATIONS = {"residual": lambda start, backbone: ResidualPrompt(start, 8),
-                     "learned-mixture": lambda start, backbone: LearnedMixture(start, _deltas(backbone))}
+def _attention(start, backbone, train, dev) -> AttentionMixture:
+    return AttentionMixture(start, _deltas(backbone), input_features(backbone, train), input_features(backbone, dev),
+                            bottleneck=8)
+
+
+PARAMETERISATIONS = {"residual": lambda start, backbone, train, dev: ResidualPrompt(start, 8),
+                     "learned-mixture": lambda start, backbone, train, dev: LearnedMixture(start, _deltas(backbone)),
+                     "attention-mixture": _attention}
+
+
+def _job(module, train, dev) -> Job:
+    return module.job(train, dev) if isinstance(module, AttentionMixture) else Job(train, dev, module)
 
 
 @pytest.mark.parametrize("kind", PARAMETERISATIONS)
@@ -55,8 +65,9 @@ def test_a_killed_parameterisation_resumes_bit_for_bit(tiny_dirs, toy_task, tmp_
     backbone, train, dev = _data(tiny_dirs, toy_task)
     start = init_prompt(backbone, 4, seed=0)
     config = TrainConfig(steps=9, lr=0.05, eval_every=3, patience=0)
-    make = PARAMETERISATIONS[kind]
-    reference = train_prompt(backbone, train, dev, make(start, backbone), config, progress=False)
+    def make():
+        return _job(PARAMETERISATIONS[kind](start, backbone, train, dev), train, dev)
+    reference = train_many(backbone, [make()], config, progress=False)[0]
     save = loop.save_checkpoint
 
     def dying(directory, tensors, state):
@@ -65,9 +76,9 @@ def test_a_killed_parameterisation_resumes_bit_for_bit(tiny_dirs, toy_task, tmp_
             raise Killed
     monkeypatch.setattr(loop, "save_checkpoint", dying)
     with pytest.raises(Killed):
-        train_prompt(backbone, train, dev, make(start, backbone), config, tmp_path, progress=False)
+        train_many(backbone, [make()], config, tmp_path, progress=False)
     monkeypatch.setattr(loop, "save_checkpoint", save)
-    resumed = train_prompt(backbone, train, dev, make(start, backbone), config, tmp_path, progress=False)
+    resumed = train_many(backbone, [make()], config, tmp_path, progress=False)[0]
     assert torch.equal(resumed.prompt.tensor, reference.prompt.tensor)
     assert resumed.curve == [p | {"wall_seconds": q["wall_seconds"]} for p, q in zip(reference.curve, resumed.curve)]
 
@@ -87,6 +98,26 @@ def test_a_learned_mixture_starts_at_the_mean_task_vector_and_trains_its_weights
     torch.testing.assert_close(result.prompt.tensor, module.weights.detach() + scale.detach() * torch.einsum(
         "k,kld->ld", weights.detach(), deltas))  # the bank gets the folded prompt
     torch.testing.assert_close(result.prompt.init_tensor, start.tensor + deltas.mean(0))  # its init: where it began
+
+
+def test_an_attention_mixture_starts_as_the_learned_mixture_and_learns_weights_for_each_input(tiny_dirs, toy_task):
+    backbone, train, dev = _data(tiny_dirs, toy_task)
+    start, deltas = init_prompt(backbone, 4, seed=0), _deltas(backbone)
+    module = _attention(start, backbone, train, dev)
+    torch.testing.assert_close(module(torch.arange(len(train) + len(dev))),  # every input: uniform weights, scale 1
+                               (start.tensor + deltas.mean(0)).expand(len(train) + len(dev), -1, -1))
+    assert module.learned()["weights_spread"] == 0
+    result = train_many(backbone, [module.job(train, dev)], TrainConfig(steps=12, lr=0.05, eval_every=4, patience=0),
+                        progress=False)[0]
+    learned = module.learned()
+    assert learned["weights_spread"] > 0, "the attention should give different inputs different weights"
+    assert sum(learned["learned_weights"]) == pytest.approx(1) and torch.equal(module.deltas, deltas)
+    # the stored prompt is the train items' mean prompt; a new input gets its own
+    torch.testing.assert_close(result.prompt.tensor, module(torch.arange(len(train))).detach().mean(0))
+    torch.testing.assert_close(module.prompts_for(input_features(backbone, dev[:3])).detach(),
+                               module(torch.arange(len(train), len(train) + 3)).detach())
+    with pytest.raises(ValueError, match="not those"):
+        module.job(train[:-1], dev)
 
 
 class TaskTable(PromptParams):

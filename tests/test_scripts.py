@@ -190,7 +190,7 @@ def test_the_few_shot_report_scripts_run_the_matrices_they_ran_before(repo):
     assert all(spec(s)["backbone"] == "gemma3-270m" and spec(s)["shots"] is None for s in steps)
     (full,) = the(run(repo, "reports/task-vectors/full-data.sh"), "run_matrix")  # the papers' full-data regime
     assert (spec(full)["shots"], spec(full)["dev_size"], spec(full)["seeds"]) == (None, 200, [0, 1, 2])
-    assert (spec(full)["train"]["steps"], spec(full)["train"]["eval_every"]) == (600, 25)
+    assert (spec(full)["train"]["steps"], spec(full)["train"]["eval_every"]) == (500, 25)
 
     zero_shot = the(run(repo, "reports/transfer/zero-shot.sh", "smollm2-135m", "gemma3-270m"), "run_zero_shot_matrix")
     assert [spec(z)["backbone"] for z in zero_shot] == ["smollm2-135m", "gemma3-270m"]

@@ -64,8 +64,8 @@ def test_zero_shot_ranking_orders_by_dev_accuracy(tiny_dirs, toy_task, source_ba
     assert ranking[0].score == pytest.approx(evaluate(backbone, by_id[ranking[0].record.id], items).accuracy)
 
 
-@pytest.mark.parametrize("strategy", ["weighted-average", "best-of-k", "mixture", "learned-mixture", "delta-average",
-                                      "delta-best"])
+@pytest.mark.parametrize("strategy", ["weighted-average", "best-of-k", "mixture", "learned-mixture",
+                                      "attention-mixture", "delta-average", "delta-best"])
 def test_transfer_strategies_record_their_lineage(tiny_dirs, source_bank, strategy):
     spec = TransferSpec(target="rotten_tomatoes", strategy=strategy, k=2, by="zero-shot",
                         backbone=str(tiny_dirs["causal"]), shots=2, prompt_length=4, probe_steps=2, mixture_steps=2,
@@ -94,6 +94,9 @@ def test_transfer_strategies_record_their_lineage(tiny_dirs, source_bank, strate
         mean = deltas[0][[position[i] for i in result.lineage["sources"]]].mean(0)
         backbone = load_backbone(spec.backbone, spec.dtype)
         torch.testing.assert_close(result.prompt.init_tensor, init_prompt(backbone, 4, "random").tensor + mean)
+    if strategy == "attention-mixture":  # weights for each input; the bank gets the train items' mean prompt
+        assert len(result.lineage["learned_weights"]) == 2 and result.lineage["weights_spread"] >= 0
+        assert 0 <= result.lineage["stored_prompt_test_accuracy"] <= 1
     if strategy.startswith("delta-"):  # the target's own init plus λ times the sources' (mean) task vector
         assert result.lineage["base"] == "target" and result.lineage["lambda"] in LAMBDAS
         assert len(result.lineage["lambda_dev_accuracy"]) == len(LAMBDAS)

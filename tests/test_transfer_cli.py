@@ -40,8 +40,9 @@ def test_transfer_prints_the_ranking_and_stores_lineage(cli, tiny_dirs, built):
     assert "exact: its init is stored" in shown  # it began from the best probe's prompt
 
 
-def test_a_learned_mixture_shows_what_it_took_from_each_source(cli, tiny_dirs, built):
-    code, out, err = cli("transfer", "--target", "rotten_tomatoes", "--bank", built, "--strategy", "learned-mixture",
+@pytest.mark.parametrize("strategy", ["learned-mixture", "attention-mixture"])
+def test_a_learned_mixture_shows_what_it_took_from_each_source(cli, tiny_dirs, built, strategy):
+    code, out, err = cli("transfer", "--target", "rotten_tomatoes", "--bank", built, "--strategy", strategy,
                          "--k", 2, "--by", "similarity", "--on", "delta", "--backbone", tiny_dirs["causal"], "--shots",
                          2, "--steps", 2, "--eval-every", 2, "--prompt-length", 4, "--test-size", 4, "--dtype",
                          "float32")
@@ -50,6 +51,8 @@ def test_a_learned_mixture_shows_what_it_took_from_each_source(cli, tiny_dirs, b
     weights = re.search(r"learned weights\W*(\w+) ([0-9.]+), (\w+) ([0-9.]+)", out)
     assert weights and float(weights.group(2)) + float(weights.group(4)) == pytest.approx(1, abs=2e-3)
     assert "learned scale" in out
+    if strategy == "attention-mixture":  # per input: the stored prompt is the train items' mean, scored beside it
+        assert re.search(r"weights' spread over inputs\W*[0-9.]+", out) and "stored prompt's test accuracy" in out
 
 
 @pytest.mark.parametrize("metric", ["spot-avg-cosine", "on"])

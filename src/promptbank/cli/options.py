@@ -49,6 +49,7 @@ class Strategy(StrEnum):
     BEST_OF_K = "best-of-k"
     MIXTURE = "mixture"
     LEARNED_MIXTURE = "learned-mixture"
+    ATTENTION_MIXTURE = "attention-mixture"
     DELTA_AVERAGE = "delta-average"
     DELTA_BEST = "delta-best"
     RANDOM = "random"
@@ -311,8 +312,8 @@ InitOption = Annotated[Init, typer.Option(help="How the prompt starts: random, v
                                                "the task) or pretrained-unified.")]
 
 StrategyOption = Annotated[Strategy, typer.Option(help="A transfer init from the top --k sources (best-of-k, "
-                                                       "weighted-average, mixture, learned-mixture, delta-average, "
-                                                       "delta-best), a baseline "
+                                                       "weighted-average, mixture, learned-mixture, attention-mixture "
+                                                       "(weights per input), delta-average, delta-best), a baseline "
                                                        "(random, vocab, labels) "
                                                        "or a pre-trained prompt (pretrained, pretrained-unified).")]
 StrategiesOption = Annotated[str, typer.Option(help="Comma-separated strategies, each one of: "

@@ -104,6 +104,9 @@ def transfer(
         table.add_row("learned weights", ", ".join(f"{task} {w:.3f}" for task, w in zip(
             [r.record.task for r in result.ranking[:k]], result.lineage["learned_weights"])))
         table.add_row("learned scale", f"{result.lineage['learned_scale']:.3f}")
+    if "weights_spread" in result.lineage:  # a per-input mixture: the stored prompt is its train items' mean
+        table.add_row("weights' spread over inputs", f"{result.lineage['weights_spread']:.3f}")
+        table.add_row("stored prompt's test accuracy", f"{result.lineage['stored_prompt_test_accuracy']:.3f}")
     console.print(table)
 
 

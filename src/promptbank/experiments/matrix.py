@@ -40,11 +40,19 @@ from promptbank.pretraining.run import PRETRAINED_INITS
 from promptbank.scoring.evaluate import accuracy_of_many, evaluate_many
 from promptbank.tasks import check_task, get_task, task_category
 from promptbank.transfer.inits import BASELINES, check_choice
-from promptbank.transfer.run import TransferSpec, retrieve, trained_lineage, transfer_start
+from promptbank.transfer.mixture import AttentionMixture
+from promptbank.transfer.run import (
+    TransferSpec,
+    retrieve,
+    trained_lineage,
+    transfer_job,
+    transfer_start,
+    transfer_test,
+)
 from promptbank.transfer.similarity import METRICS, MODEL_METRICS, similarity_matrix
 from promptbank.tuning.config import TrainConfig
 from promptbank.tuning.init import init_prompt
-from promptbank.tuning.loop import Job, train_many
+from promptbank.tuning.loop import train_many
 from promptbank.tuning.prompt import SoftPrompt
 from promptbank.tuning.run import TargetData, check_sizes, target_data
 
@@ -140,10 +148,13 @@ def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: to
             retrieval = retrieval or retrieve(transfer_spec, backbone, bank, data)
         start, ranking, lineage = transfer_start(transfer_spec, backbone, bank, data, retrieval, progress)
         starts["strategies", strategy], transfers[strategy] = start, (ranking, lineage)
-    trained = train_many(backbone, [Job(data.train_items, data.dev_items, start) for start in starts.values()],
+    trained = train_many(backbone, [transfer_job(start, data) for start in starts.values()],
                          config, progress=progress, desc=f"{label}: training {len(starts)} prompts")
     tests = evaluate_many(backbone, torch.stack([result.prompt.tensor for result in trained]), data.test_items,
                           progress=progress and f"{label}: testing {len(trained)} prompts")
+    for k, (start, result) in enumerate(zip(starts.values(), trained)):
+        if isinstance(start, AttentionMixture):  # its prompts depend on each input: tested with those
+            tests[k] = transfer_test(backbone, start, result.prompt.tensor, data.test_items)
     runs = dict(zip(starts, zip(trained, tests)))
 
     random_result, random_test = runs["random", "random"]

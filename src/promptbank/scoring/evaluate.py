@@ -69,6 +69,21 @@ def evaluate(backbone: Backbone, prompt: torch.Tensor, items: list, batch_size: 
     return Evaluation(accuracy(predictions, gold), macro_f1(predictions, gold), len(items), tuple(predictions))
 
 
+@torch.inference_mode()
+def evaluate_each(backbone: Backbone, prompts: torch.Tensor, items: list, batch_size: int = 32,
+                  progress: bool | str = False) -> Evaluation:
+    """`evaluate` with item i behind its own prompt `prompts[i]` (N, L, d): a prompt made for each input."""
+    predictions = [0] * len(items)
+    with _bar(len(items), progress, "example") as bar:
+        for batch in length_batches(items, batch_size):
+            best = scoring.score(backbone, prompts[torch.tensor(batch)], [items[i] for i in batch]).argmax(-1)
+            for i, p in zip(batch, best.tolist()):
+                predictions[i] = p
+            bar.update(len(batch))
+    gold = [item.label for item in items]
+    return Evaluation(accuracy(predictions, gold), macro_f1(predictions, gold), len(items), tuple(predictions))
+
+
 def template_accuracy(backbone: Backbone, items: list, batch_size: int = 32) -> float:
     """Accuracy of the task's template with no prompt at all: the floor a prompt has to beat."""
     return evaluate(backbone, torch.zeros(0, backbone.hidden_size), items, batch_size).accuracy

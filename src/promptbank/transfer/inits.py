@@ -5,6 +5,7 @@
 - mixture: one prompt trained on the mixed few-shot data of the k source tasks, then used as the init;
 - learned-mixture: the target's own prompt plus a trained softmax mixture of the k sources' frozen task vectors
   (`promptbank.transfer.mixture`), trained on the target's data on the same budget;
+- attention-mixture: the learned mixture with weights for each input (ATTEMPT's per-example attention);
 - delta-average: P_base + λ·Σ wᵢΔᵢ, the weighted average of the sources' task vectors (weights as weighted-average's)
   added to a base: the target's own random init, or the sources' own init (their mean, which is the one init a bank
   built from one seed shares); λ is chosen on dev among `LAMBDAS` by the start's zero-shot dev accuracy;
@@ -32,7 +33,9 @@ from promptbank.tuning.config import TrainConfig
 from promptbank.tuning.loop import Job, train_many, train_prompt
 from promptbank.tuning.prompt import SoftPrompt
 
-STRATEGIES = ("best-of-k", "weighted-average", "mixture", "learned-mixture", "delta-average", "delta-best")
+STRATEGIES = ("best-of-k", "weighted-average", "mixture", "learned-mixture", "attention-mixture", "delta-average",
+              "delta-best")
+TASK_VECTOR_STRATEGIES = ("learned-mixture", "attention-mixture", "delta-average", "delta-best")
 BASES = ("target", "sources")  # what a task-vector init adds to: the target's own init, or the sources' init
 LAMBDAS = (0.5, 1.0, 1.5, 2.0)
 BASELINES = ("random", "vocab", "labels")

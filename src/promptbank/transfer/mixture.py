@@ -1,4 +1,4 @@
-"""A learned mixture over the bank: the target's prompt is its own trainable prompt plus a trained combination of
+"""Learned mixtures over the bank: the target's prompt is its own trainable prompt plus a trained combination of
 the top-k sources' frozen task vectors,
 
     P = P_target + s · Σ_i softmax(α)_i Δ_i,
@@ -11,12 +11,16 @@ the sources' mean task vector.
 AdamW moves every parameter by about the learning rate per step, which suits a prompt at its embedding scale but is
 slow for mixing logits of order 1; α and log s are therefore read through a gain (`MIX_GAIN`), so they move about
 `MIX_GAIN` times as far per step.
+
+`AttentionMixture` is the per-example variant (ATTEMPT): the weights depend on each input.
 """
 
 from __future__ import annotations
 
 import torch
 
+from promptbank.backbones import Backbone
+from promptbank.tuning.loop import Job
 from promptbank.tuning.params import PromptParams
 from promptbank.tuning.prompt import SoftPrompt
 
@@ -57,3 +61,81 @@ class LearnedMixture(PromptParams):
         with torch.no_grad():
             weights, scale = self.mixture()
         return {"learned_weights": [round(w, 6) for w in weights.tolist()], "learned_scale": round(float(scale), 6)}
+
+
+def input_features(backbone: Backbone, items: list) -> torch.Tensor:
+    """Each item's input as ATTEMPT reads it: its input token embeddings max-pooled, (items, d), in units of their
+    RMS so that the attention works at one scale on any backbone. The input is the tokens every candidate row of
+    the item shares (a single row is all input)."""
+    pooled = []
+    with torch.inference_mode():
+        for item in items:
+            tokens = item.source if hasattr(item, "source") else _shared_prefix(item.rows)
+            pooled.append(backbone.embed(torch.tensor(tokens or [0], device=backbone.device)).float().amax(0).cpu())
+    features = torch.stack(pooled)
+    return features / features.pow(2).mean().sqrt().clamp_min(1e-8)
+
+
+def _shared_prefix(rows: tuple[tuple[int, ...], ...]) -> tuple[int, ...]:
+    shortest = min(len(r) for r in rows)
+    return rows[0][:next((k for k in range(shortest) if len({r[k] for r in rows}) > 1), shortest)]
+
+
+class AttentionMixture(LearnedMixture):
+    """The per-example learned mixture of ATTEMPT (Asai et al. 2022): each input weighs the sources' task vectors
+    by an attention between its max-pooled input embeddings x and the max-pooled task vectors,
+
+        P(x) = P_target + s · Σ_i softmax(α + K h(x))_i Δ_i,   h(x) = W_up silu(W_down x),
+
+    K the sources' max-pooled task vectors at unit norm. W_up starts at zero, so training starts exactly where the
+    learned mixture does, and the input-dependent part grows only as far as it pays on the training data.
+
+    Its rows are items: `features` holds the train items' then the dev items' inputs (see `job`), and a new input
+    gets its prompt from `prompts_for`. `prompt()` is the mean of the train items' prompts (the mixture is linear
+    in the weights, so that is the prompt at the train items' mean weights): the one prompt a bank or a PEFT file
+    can hold, which loses what depends on the input."""
+
+    def __init__(self, start: SoftPrompt, deltas: torch.Tensor, train_features: torch.Tensor,
+                 dev_features: torch.Tensor, bottleneck: int = 32, seed: int = 0) -> None:
+        super().__init__(start, deltas)
+        self.n_train, self.n_dev = len(train_features), len(dev_features)
+        self.register_buffer("features", torch.cat([train_features, dev_features]).float())
+        keys = self.deltas.amax(1)
+        self.register_buffer("keys", keys / keys.norm(dim=-1, keepdim=True).clamp_min(1e-8))
+        generator = torch.Generator().manual_seed(seed)
+        d = deltas.shape[-1]
+        self.down = torch.nn.Parameter((torch.rand(bottleneck, d, generator=generator) * 2 - 1) / d ** 0.5)
+        self.up = torch.nn.Parameter(torch.zeros(d, bottleneck))
+
+    def job(self, train_items: list, dev_items: list) -> Job:
+        """The training job whose items each read their own row (their own input's prompt)."""
+        if (len(train_items), len(dev_items)) != (self.n_train, self.n_dev):
+            raise ValueError("The items are not those the attention's features were computed from.")
+        return Job(train_items, dev_items, self, rows=tuple(range(self.n_train)),
+                   dev_rows=tuple(range(self.n_train, self.n_train + self.n_dev)))
+
+    def attention(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each input's weights over the sources (inputs, k), and the scale."""
+        hidden = torch.nn.functional.silu(features @ self.down.T) @ self.up.T
+        weights = torch.softmax(MIX_GAIN * self.alpha + hidden @ self.keys.T, dim=-1)
+        return weights, torch.exp(MIX_GAIN * self.log_scale)
+
+    def prompts_for(self, features: torch.Tensor) -> torch.Tensor:
+        weights, scale = self.attention(features.to(self.features))
+        return self.weights + scale * torch.einsum("bk,kld->bld", weights, self.deltas)
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        return self.prompts_for(self.features[rows.to(self.features.device)])
+
+    def prompt(self) -> torch.Tensor:
+        with torch.no_grad():
+            return self.prompts_for(self.features[:self.n_train]).mean(0)
+
+    def learned(self) -> dict[str, list[float] | float]:
+        """The lineage's part: the train items' mean weights, the scale, and how far the weights vary by input (the
+        mean over sources of their standard deviation over the train items: 0 is the learned mixture)."""
+        with torch.no_grad():
+            weights, scale = self.attention(self.features[:self.n_train])
+        return {"learned_weights": [round(w, 6) for w in weights.mean(0).tolist()],
+                "learned_scale": round(float(scale), 6),
+                "weights_spread": round(float(weights.std(0, unbiased=False).mean()), 6)}

@@ -5,28 +5,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
+
 from promptbank.backbones import DEFAULT_BACKBONE, Backbone, load_backbone
 from promptbank.bank import PromptBank
 from promptbank.errors import BadArgumentError
 from promptbank.pretraining.run import PRETRAINED_INITS
-from promptbank.scoring.evaluate import Evaluation, evaluate
+from promptbank.scoring.evaluate import Evaluation, evaluate, evaluate_each
 from promptbank.tasks import get_task
 from promptbank.transfer.inits import (
     BASELINES,
     BASES,
+    TASK_VECTOR_STRATEGIES,
     best_of_k_init,
     check_choice,
     delta_init,
     mixture_init,
     weighted_average_init,
 )
-from promptbank.transfer.mixture import LearnedMixture
+from promptbank.transfer.mixture import AttentionMixture, LearnedMixture, input_features
 from promptbank.transfer.retrieval import Ranked, Retrieval, retrieve
 from promptbank.transfer.similarity import COMPARED
 from promptbank.transfer.staged import PREFILTER, check_stages
 from promptbank.tuning.config import TrainConfig
 from promptbank.tuning.init import init_prompt
-from promptbank.tuning.loop import TrainResult, train_prompt
+from promptbank.tuning.loop import Job, TrainResult, train_many
 from promptbank.tuning.prompt import SoftPrompt
 from promptbank.tuning.run import TargetData, check_sizes, pretrained_start, run_info, target_data
 
@@ -94,14 +97,17 @@ def transfer_start(spec: TransferSpec, backbone: Backbone, bank: PromptBank, dat
     if spec.by == "staged":
         lineage["prefilter"] = spec.prefilter
     random = init_prompt(backbone, spec.prompt_length, "random", seed=seed)
-    if spec.strategy in ("learned-mixture", "delta-average", "delta-best"):  # on the sources' task vectors
+    if spec.strategy in TASK_VECTOR_STRATEGIES:
         ids = [r.record.id for r in top]
         deltas = bank.stack(backbone.name, ids=ids, length_policy="truncate", length=spec.prompt_length, delta=True,
                             loaded=backbone)[0]
-        if spec.strategy == "learned-mixture":  # the target's own init plus a mixture trained with it
+        if spec.strategy in ("learned-mixture", "attention-mixture"):  # the target's init plus a mixture trained with it
             start = SoftPrompt(random.tensor, backbone.name, backbone.tokenizer_fingerprint, spec.strategy,
                                source=",".join(ids))
-            return LearnedMixture(start, deltas), retrieval.ranking, lineage
+            if spec.strategy == "learned-mixture":
+                return LearnedMixture(start, deltas), retrieval.ranking, lineage
+            return AttentionMixture(start, deltas, input_features(backbone, data.train_items),
+                                    input_features(backbone, data.dev_items), seed=seed), retrieval.ranking, lineage
         base = random.tensor if spec.base == "target" else (chosen - deltas).mean(0)  # the sources' own init
         if spec.strategy == "delta-average":
             vector, lineage["weights"] = weighted_average_init(deltas, [r.score for r in top])
@@ -130,6 +136,24 @@ def trained_lineage(start: SoftPrompt | LearnedMixture, lineage: dict) -> dict:
     return lineage | start.learned() if isinstance(start, LearnedMixture) else lineage
 
 
+def transfer_job(start: SoftPrompt | LearnedMixture, data: TargetData) -> Job:
+    """The training job of a transfer start on the target's data: a per-example mixture's items read their own rows."""
+    if isinstance(start, AttentionMixture):
+        return start.job(data.train_items, data.dev_items)
+    return Job(data.train_items, data.dev_items, start)
+
+
+def transfer_test(backbone: Backbone, start: SoftPrompt | LearnedMixture, prompt: torch.Tensor, items: list,
+                  batch_size: int = 32, progress: bool | str = False) -> Evaluation:
+    """A trained start on the test items: a per-example mixture (left at its best state) makes each input's own
+    prompt; any other is its trained `prompt`."""
+    if isinstance(start, AttentionMixture):
+        with torch.no_grad():
+            prompts = start.prompts_for(input_features(backbone, items))
+        return evaluate_each(backbone, prompts, items, batch_size, progress)
+    return evaluate(backbone, prompt, items, batch_size, progress)
+
+
 def transfer_run(spec: TransferSpec, bank: PromptBank, progress: bool = True, data: TargetData | None = None,
                  retrieval: Retrieval | None = None) -> TransferResult:
     """Initialise the target's prompt from the bank as `spec` says, train it on the same budget as a baseline
@@ -142,8 +166,11 @@ def transfer_run(spec: TransferSpec, bank: PromptBank, progress: bool = True, da
     backbone = load_backbone(spec.backbone, spec.dtype)
     data = data or target_data(backbone, spec.target, spec.shots, spec.train.seed, test_size=spec.test_size)
     start, ranking, lineage = transfer_start(spec, backbone, bank, data, retrieval, progress)
-    training = train_prompt(backbone, data.train_items, data.dev_items, start, spec.train, progress=progress)
+    training = train_many(backbone, [transfer_job(start, data)], spec.train, progress=progress)[0]
     lineage = trained_lineage(start, lineage)
-    test = evaluate(backbone, training.prompt.tensor, data.test_items, spec.train.eval_batch_size)
+    test = transfer_test(backbone, start, training.prompt.tensor, data.test_items, spec.train.eval_batch_size)
+    if isinstance(start, AttentionMixture):  # what the stored prompt (the train items' mean) scores, beside it
+        lineage["stored_prompt_test_accuracy"] = evaluate(backbone, training.prompt.tensor, data.test_items,
+                                                          spec.train.eval_batch_size).accuracy
     training.prompt.info = run_info(data, spec.shots, spec.train, spec.dtype, training, test) | {"lineage": lineage}
     return TransferResult(training.prompt, ranking, lineage, training, test, data.majority)
