@@ -53,6 +53,9 @@ def test_train_apply_list_and_transfer_from_projected_prompts(cli, tiny_dirs, ba
         # retrieval for a target task on the wide backbone sees the projected prompt beside the native ones
         _, records = sources_for(store, target, 4, exclude_task="bbc_news")
         assert projected.id in {r.id for r in records}
+        # a target's own task stays out however its choices are scored
+        lettered = sources_for(store, target, 4, exclude_task=f"{source.task}:letters")[1]
+        assert lettered and source.task not in {r.task for r in lettered}
     code, stdout, _ = cli("project", "list", tmp_path)
     assert code == 0 and "proj" in stdout and "distance" in stdout
 

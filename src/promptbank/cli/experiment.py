@@ -14,6 +14,7 @@ from promptbank.cli.options import (
     AddressOption,
     BackboneOption,
     ByOption,
+    ChoiceScoring,
     CpusOption,
     DevSizeOption,
     DeviceOption,
@@ -43,8 +44,10 @@ from promptbank.cli.options import (
     bank_option,
     choices,
     names,
+    scored_name,
 )
 from promptbank.errors import BadArgumentError
+from promptbank.tasks import base_task
 
 experiment_app = typer.Typer(no_args_is_help=True, help="Transfer experiments with reports.")
 app.add_typer(experiment_app, name="experiment")
@@ -78,6 +81,9 @@ def matrix(
                                                               "(default: all).")] = None,
     test_size: TestLimitOption = 200,
     dtype: DtypeOption = Dtype.AUTO,
+    choice_scoring: Annotated[ChoiceScoring | None, typer.Option(help="How the targets' choices are scored (sum, "
+                                                                      "mean, letters); the same as naming each "
+                                                                      "target <task>:<mode>.")] = None,
     report_only: ReportOnlyOption = False,
     device: DeviceOption = None,
     scoring_path: ScoringPathOption = None,
@@ -92,10 +98,11 @@ def matrix(
     from promptbank.experiments.matrix import MatrixSpec, run_matrix
     from promptbank.tuning.config import TrainConfig
     chosen = choices(strategies, Strategy, "--strategies", "strategy")
+    targets = ",".join(scored_name(t, choice_scoring) for t in names(targets))
     if sources is None:
         with PromptBank(bank) as store:
             found = {r.task for r in store.list(backbone=backbone, tag="source")}
-        sources = ",".join(sorted(found - set(names(targets))))
+        sources = ",".join(sorted(found - {base_task(t) for t in names(targets)}))
     spec = MatrixSpec(sources=names(sources), targets=names(targets), seeds=tuple(range(seeds)), backbone=backbone,
                       shots=shots, train_size=train_size, dev_size=dev_size, prompt_length=prompt_length,
                       train=TrainConfig(steps=steps, eval_every=eval_every, lr=lr, patience=0, step=step),
@@ -244,6 +251,33 @@ def _results(folder: Path, name: str) -> dict:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise BadArgumentError(f"{path} is not a results file promptbank wrote.") from None
+
+
+@experiment_app.command("choice-scoring")
+def choice_scoring(
+    tasks: Annotated[str, typer.Option(help="Comma-separated (multiple-choice) tasks.")],
+    out: Annotated[Path, typer.Option(help="Folder for the results (reruns continue).")],
+    backbone: BackboneOption = DEFAULT_BACKBONE,
+    test_size: TestLimitOption = 1000,
+    dtype: DtypeOption = Dtype.AUTO,
+    device: DeviceOption = None,
+    scoring_path: ScoringPathOption = None,
+    report_only: ReportOnlyOption = False,
+) -> None:
+    """Each task's bare template (no prompt) with its choices scored by sum, mean and letters, on validation and
+    test, and the mode validation prefers: what `<task>:<mode>` (or --choice-scoring) should be."""
+    use_device(device, scoring_path)
+    from promptbank.experiments.choice_scoring import SPLITS, ChoiceScoringSpec, run_choice_scoring
+    from promptbank.tasks.task import CHOICE_SCORINGS
+    spec = ChoiceScoringSpec(backbone=backbone, tasks=names(tasks), test_size=test_size, dtype=dtype.value)
+    results = run_choice_scoring(spec, out, run_missing=not report_only)
+    table = Table("task", "chance", *(f"{mode} ({part[:3]})" for mode in CHOICE_SCORINGS for part in SPLITS),
+                  "chosen on validation", title=f"template accuracy by choice scoring, {backbone}")
+    for row in results:
+        table.add_row(row["task"], f"{row['chance']:.3f}", *(f"{row['accuracy'][mode][part]:.3f}"
+                                                           for mode in CHOICE_SCORINGS for part in SPLITS),
+                      row["chosen"])
+    console.print(table)
 
 
 @experiment_app.command("claims")

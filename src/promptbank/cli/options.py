@@ -116,6 +116,25 @@ class ExecutorKind(StrEnum):
     RAY = "ray"
 
 
+class ChoiceScoring(StrEnum):
+    """How a task's choices are scored (promptbank.tasks.task.CHOICE_SCORINGS)."""
+
+    SUM = "sum"
+    MEAN = "mean"
+    LETTERS = "letters"
+
+
+ChoiceScoringOption = Annotated[ChoiceScoring | None, typer.Option(
+    help="How the task's choices are scored: sum (summed log-likelihood of each answer), mean (per token) or letters "
+         "(the options listed as (A) ... in the input, the letter scored); the same as naming the task "
+         "<task>:<mode>. Default: as the task's name says (sum).")]
+
+
+def scored_name(task: str, choice_scoring: ChoiceScoring | None) -> str:
+    """The task's name with --choice-scoring applied (`<task>:<mode>`)."""
+    return task if choice_scoring is None else f"{task}:{choice_scoring.value}"
+
+
 class Split(StrEnum):
     """A task split."""
 

@@ -13,6 +13,7 @@ from promptbank.cli.options import (
     DEFAULT_BACKBONE,
     BackboneOption,
     BatchSizeOption,
+    ChoiceScoringOption,
     DevSizeOption,
     DeviceOption,
     Dtype,
@@ -35,10 +36,12 @@ from promptbank.cli.options import (
     TestSizeOption,
     TrainSizeOption,
     bank_option,
+    scored_name,
 )
 
 TaskOption = Annotated[str, typer.Option(help="A built-in task name (see `promptbank tasks`), or a task spec .json "
-                                              "file.")]
+                                              "file; either may end in :sum, :mean or :letters (see "
+                                              "--choice-scoring).")]
 
 
 @app.command()
@@ -70,6 +73,7 @@ def train(
                       "are looked up") = None,
     store: Annotated[bool, typer.Option(help="Store the trained prompt in the bank (--no-store: only in --out).")]
     = True,
+    choice_scoring: ChoiceScoringOption = None,
     device: DeviceOption = None,
     scoring_path: ScoringPathOption = None,
 ) -> None:
@@ -81,7 +85,7 @@ def train(
     use_device(device, scoring_path)
     from promptbank.tuning.config import TrainConfig
     from promptbank.tuning.run import RunSpec, run_training
-    spec = RunSpec(task=task, backbone=backbone, shots=shots, prompt_length=prompt_length, init=init.value,
+    spec = RunSpec(task=scored_name(task, choice_scoring), backbone=backbone, shots=shots, prompt_length=prompt_length, init=init.value,
                    init_text=init_text, init_prompt=init_prompt, bank=bank, dtype=dtype.value, dev_size=dev_size,
                    test_size=test_size, train_size=train_size,
                    train=TrainConfig(steps=steps, batch_size=batch_size, lr=lr, step=step, reparam=reparam,
@@ -114,11 +118,13 @@ def eval_(
     split: Annotated[Split, typer.Option(help="The split to evaluate on.")] = Split.TEST,
     limit: Annotated[int | None, typer.Option(help="Evaluate on the first N examples only.")] = None,
     dtype: DtypeOption = Dtype.AUTO,
+    choice_scoring: ChoiceScoringOption = None,
     device: DeviceOption = None,
     scoring_path: ScoringPathOption = None,
 ) -> None:
     """Evaluate a saved prompt on a task split."""
     use_device(device, scoring_path)
+    task = scored_name(task, choice_scoring)
     from promptbank.tuning.run import evaluate_saved
     result = evaluate_saved(prompt, task, backbone, split.value, limit, dtype.value)
     table = Table("prompt", "task", "split", "examples", "accuracy", "macro-F1", title="promptbank eval")

@@ -38,7 +38,7 @@ from promptbank.experiments.stats import (
 )
 from promptbank.pretraining.run import PRETRAINED_INITS
 from promptbank.scoring.evaluate import accuracy_of_many, evaluate_many
-from promptbank.tasks import check_task, get_task, task_category
+from promptbank.tasks import base_task, check_task, get_task, task_category
 from promptbank.transfer.inits import BASELINES, check_choice
 from promptbank.transfer.mixture import AttentionMixture
 from promptbank.transfer.run import (
@@ -136,7 +136,7 @@ def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: to
     starts = {("random", "random"): init_prompt(backbone, spec.prompt_length, "random", seed=seed)}
     if spec.per_source and (spec.per_source_seeds is None or seed < spec.per_source_seeds):
         for record, tensor in zip(records, prompts):
-            if record.task != target:
+            if base_task(record.task) != base_task(target):
                 starts["per_source", record.task] = SoftPrompt(tensor, backbone.name, backbone.tokenizer_fingerprint,
                                                                "prompt", source=record.id)
     retrieval, transfers = None, {}  # one ranking of the bank serves every strategy of the cell

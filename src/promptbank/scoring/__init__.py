@@ -7,6 +7,7 @@ prompts can be evaluated in one forward pass.
 """
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import torch
 
@@ -18,8 +19,13 @@ _FAMILIES = {"causal": causal, "masked": masked, "seq2seq": seq2seq, "encoder": 
 
 
 def encode(backbone: Backbone, task: Task, examples: Sequence[Example]) -> list:
+    """The examples as the backbone's family scores them; a task scored by `mean` gets length-normalised items
+    (an encoder's cosine has no length to normalise)."""
     family = _FAMILIES[backbone.family]
-    return [family.encode(backbone, task.render(ex), task.candidates(ex), ex.label) for ex in examples]
+    items = [family.encode(backbone, task.render(ex), task.candidates(ex), ex.label) for ex in examples]
+    if task.choice_scoring == "mean" and backbone.family != "encoder":
+        items = [replace(item, per_token=True) for item in items]
+    return items
 
 
 def score(backbone: Backbone, prompts: torch.Tensor, items: list, prompt_of: torch.Tensor | None = None) -> torch.Tensor:

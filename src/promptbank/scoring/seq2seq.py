@@ -9,6 +9,7 @@ from transformers.modeling_outputs import BaseModelOutput
 
 from promptbank.backbones import Backbone
 from promptbank.scoring.inputs import prompted_inputs, scatter_scores
+from promptbank.scoring.rows import per_token
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,7 @@ class Seq2SeqItem:
     answers: tuple[tuple[int, ...], ...]  # decoder target ids of each candidate
     n_candidates: int
     label: int
+    per_token: bool = False  # see scoring.rows.RowItem
     n_rows = 1  # the model reads the source once, whatever the candidates
 
     @property
@@ -50,4 +52,5 @@ def score(backbone: Backbone, prompts: torch.Tensor, prompt_of: torch.Tensor,
     logp = logits.log_softmax(-1).gather(2, labels.clamp(min=0)[..., None]).squeeze(2)
     per_pair = (logp * (labels != -100)).sum(1)
     candidate = torch.tensor([c for _, c in pairs], device=encoded.device)
-    return scatter_scores(len(items), [item.n_candidates for item in items], example, candidate, per_pair)
+    scores = scatter_scores(len(items), [item.n_candidates for item in items], example, candidate, per_pair)
+    return per_token(scores, items, [[len(answer) for answer in item.answers] for item in items])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from promptbank.errors import BadArgumentError, DataError
@@ -13,6 +13,11 @@ from promptbank.errors import BadArgumentError, DataError
 Format = Literal["single", "pair", "multiple_choice"]
 FORMATS: tuple[str, ...] = ("single", "pair", "multiple_choice")
 SPLIT_SEED = 20211115  # fixed: the train/validation/test split of a task never changes
+# How a choice among candidates is scored: each candidate's summed log-likelihood (sum), its mean per token (mean),
+# or PPT's lettered form (letters: the options listed as (A) … in the input, and the letter scored)
+CHOICE_SCORINGS: tuple[str, ...] = ("sum", "mean", "letters")
+LETTERS = "ABCDEFGHIJKLMNOP"  # PPT's unified multiple choice has 2-16 options
+LETTER_CUE = "The correct one is"
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class Task:
     verbalizer: tuple[str, ...]
     examples: tuple[Example, ...] = field(repr=False)
     description: str = ""
+    choice_scoring: str = "sum"  # one of CHOICE_SCORINGS; a task's name says when it is not sum (see scored_as)
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -53,16 +59,42 @@ class Task:
             raise DataError(f"Task {self.name!r} needs one verbalizer word per label.")
 
     def render(self, example: Example) -> str:
-        """The model's input text for an example (without the answer)."""
-        return self.template.format(text=example.text, text_b=example.text_b or "")
+        """The model's input text for an example (without the answer); lettered, the options follow it, then the
+        cue the letter answers."""
+        text = self.template.format(text=example.text, text_b=example.text_b or "")
+        if self.choice_scoring != "letters":
+            return text
+        options = " ".join(f"({letter}) {option}" for letter, option in zip(LETTERS, self.options(example)))
+        return f"{text}\n{options}\n{LETTER_CUE}"
 
-    def candidates(self, example: Example) -> tuple[str, ...]:
-        """The answer texts scored for an example; the right one is at index `example.label`."""
+    def options(self, example: Example) -> tuple[str, ...]:
+        """The answers to choose among: the example's choices, or the verbalizer's words."""
         return example.choices if example.choices is not None else self.verbalizer
 
+    def candidates(self, example: Example) -> tuple[str, ...]:
+        """The answer texts scored for an example (lettered, the letters); the right one is at `example.label`."""
+        options = self.options(example)
+        return tuple(LETTERS[:len(options)]) if self.choice_scoring == "letters" else options
+
     def with_examples(self, examples: list[Example] | tuple[Example, ...]) -> Task:
-        return Task(self.name, self.format, self.category, self.template, self.labels, self.verbalizer,
-                    tuple(examples), self.description)
+        return replace(self, examples=tuple(examples))
+
+
+def scored_as(task: Task, choice_scoring: str) -> Task:
+    """The task with its choices scored another way, named `<name>:<scoring>` (so records and reports say how);
+    `sum` is the task itself. Any task can be lettered: a binary one becomes "(A) bad (B) good", PPT's unified
+    form."""
+    if choice_scoring not in CHOICE_SCORINGS:
+        raise BadArgumentError(f"Unknown choice scoring {choice_scoring!r}; use one of {', '.join(CHOICE_SCORINGS)}.")
+    if choice_scoring == task.choice_scoring:
+        return task
+    if task.choice_scoring != "sum":
+        raise BadArgumentError(f"Task {task.name!r} is already scored by {task.choice_scoring}.")
+    widest = max(len(task.options(ex)) for ex in task.examples)
+    if choice_scoring == "letters" and widest > len(LETTERS):
+        raise DataError(f"Task {task.name!r} has examples with {widest} options; lettered choices stop at "
+                        f"{len(LETTERS)}.")
+    return replace(task, name=f"{task.name}:{choice_scoring}", choice_scoring=choice_scoring)
 
 
 def fingerprint(examples: list[Example] | tuple[Example, ...]) -> str:
