@@ -8,7 +8,7 @@ import torch
 
 from promptbank.bank import PromptBank
 from promptbank.errors import BadArgumentError, DataError
-from promptbank.pretraining import formats, labeller
+from promptbank.pretraining import formats
 from promptbank.pretraining import run as pretraining_run
 from promptbank.pretraining.corpus import Corpus, Document
 from promptbank.pretraining.run import FORMAT_TAG, PretrainSpec, pretrain, pretrained_for
@@ -25,40 +25,42 @@ def small_corpus(monkeypatch) -> Corpus:
     corpus = Corpus(tuple(Document("news", f"doc{d}", tuple(f"Story {d} part {i} felt {MOODS[(d + i) % 5]} today."
                                                              for i in range(4 + d % 5))) for d in range(16)))
     monkeypatch.setattr(pretraining_run, "load_corpus", lambda documents, seed: corpus)
-    texts = [f"{word} {word}" for words in MOODS for word in words.split()]
-    targets = [t for t in (0.0, 0.25, 0.5, 0.75, 1.0) for _ in range(2)]
-    monkeypatch.setattr(formats, "review_labeller", lambda: labeller.train(texts, targets))
+    monkeypatch.setattr(formats, "lexicon_levels",
+                        lambda texts: [next(k for k, mood in enumerate(MOODS) if mood in text) for text in texts])
     return corpus
 
 
-def spec_for(tiny_dirs, formats_=("nsp3", "next_sentence_selection")) -> PretrainSpec:
+def spec_for(tiny_dirs, formats_=("nsp3", "next_sentence_selection"), gate=None) -> PretrainSpec:
+    """Tiny random models learn nothing in 4 steps: no gate, unless a test is about the gate."""
     return PretrainSpec(backbone=str(tiny_dirs["causal"]), formats=formats_, examples=24, dev_size=6,
-                        prompt_length=4, dtype="float32", train=TrainConfig(steps=4, eval_every=2, patience=0))
+                        prompt_length=4, dtype="float32", train=TrainConfig(steps=4, eval_every=2, patience=0),
+                        gate=gate)
 
 
 def test_pretrain_stores_each_format_with_lineage_and_skips_what_is_done(tiny_dirs, small_corpus, tmp_path, monkeypatch):
     spec = spec_for(tiny_dirs)
     with PromptBank(tmp_path / "bank", create=True) as bank:
-        records = pretrain(spec, bank, tmp_path / "work", progress=False)
-        assert [r.lineage["format"] for r in records] == ["nsp3", "next_sentence_selection"]
-        for record, fmt in zip(records, spec.formats):
+        records, refused = pretrain(spec, bank, tmp_path / "work", progress=False)
+        assert [r.lineage["format"] for r in records] == ["nsp3", "next_sentence_selection"] and refused == {}
+        for record, fmt, chance in zip(records, spec.formats, (1 / 3, 1 / 6)):
             assert record.kind == "pretrained" and FORMAT_TAG + fmt in record.tags and record.length == 4
+            assert record.metrics["dev"]["chance"] == pytest.approx(chance)  # beside dev.accuracy
             assert record.lineage["corpus"] == small_corpus.fingerprint and record.lineage["method"] == "ppt"
             assert record.task == f"ppt-{fmt}" and [p["step"] for p in bank.get(record.id).curve] == [0, 2, 4]
         assert record.task_format == "multiple_choice" and not list((tmp_path / "work").iterdir())
-        monkeypatch.setattr(pretraining_run, "train_prompt", lambda *a, **k: pytest.fail("a finished format was retrained"))
-        again = pretrain(spec, bank, tmp_path / "work", progress=False)
+        monkeypatch.setattr(pretraining_run, "train_many", lambda *a, **k: pytest.fail("a finished format was retrained"))
+        again, _ = pretrain(spec, bank, tmp_path / "work", progress=False)
         assert [r.id for r in again] == [r.id for r in records] and len(bank) == 2
         monkeypatch.undo()
         monkeypatch.setattr(pretraining_run, "load_corpus", lambda documents, seed: small_corpus)
-        other = pretrain(PretrainSpec(**{**spec.__dict__, "seed": 1}), bank, tmp_path / "work", progress=False)
+        other, _ = pretrain(PretrainSpec(**{**spec.__dict__, "seed": 1}), bank, tmp_path / "work", progress=False)
         assert len(bank) == 4 and {r.id for r in other}.isdisjoint(r.id for r in records)  # other settings: new
 
 
 def test_a_killed_pretraining_continues_to_the_same_prompt(tiny_dirs, small_corpus, tmp_path, monkeypatch):
     spec = spec_for(tiny_dirs, ("nsp3",))
     with PromptBank(tmp_path / "whole", create=True) as bank:
-        whole = bank.load(pretrain(spec, bank, tmp_path / "w1", progress=False)[0].id)
+        whole = bank.load(pretrain(spec, bank, tmp_path / "w1", progress=False)[0][0].id)
     save = train.save_checkpoint
 
     def killed_after_step_2(directory, tensors, state):
@@ -72,8 +74,36 @@ def test_a_killed_pretraining_continues_to_the_same_prompt(tiny_dirs, small_corp
             pretrain(spec, bank, tmp_path / "w2", progress=False)
         assert len(bank) == 0 and any((tmp_path / "w2").iterdir())  # nothing half-stored; the checkpoint is kept
         monkeypatch.setattr(train, "save_checkpoint", save)
-        resumed = bank.load(pretrain(spec, bank, tmp_path / "w2", progress=False)[0].id)
+        resumed = bank.load(pretrain(spec, bank, tmp_path / "w2", progress=False)[0][0].id)
     assert torch.equal(resumed.tensor, whole.tensor)
+
+
+def test_formats_trained_together_end_as_each_would_alone(tiny_dirs, small_corpus, tmp_path):
+    spec = spec_for(tiny_dirs)
+    with PromptBank(tmp_path / "together", create=True) as bank:
+        together = [bank.load(r.id).tensor for r in pretrain(spec, bank, tmp_path / "w1", progress=False)[0]]
+    for fmt, tensor in zip(spec.formats, together):
+        with PromptBank(tmp_path / f"alone-{fmt}", create=True) as bank:
+            (record,), _ = pretrain(spec_for(tiny_dirs, (fmt,)), bank, tmp_path / "w2", progress=False)
+            torch.testing.assert_close(bank.load(record.id).tensor, tensor)
+    assert not any((tmp_path / "w1").iterdir())  # the shared checkpoint goes once the prompts are stored
+
+
+def test_a_format_below_the_gate_is_kept_out_of_the_bank_and_saved_aside(tiny_dirs, small_corpus, tmp_path):
+    spec = spec_for(tiny_dirs, ("nsp3", "next_sentence_selection"), gate=0.15)
+    with PromptBank(tmp_path / "bank", create=True) as bank:
+        records, refused = pretrain(spec, bank, tmp_path / "work", progress=False)
+        stored = {r.lineage["format"]: r.metrics["dev"] for r in records}
+        for fmt, prompt in refused.items():  # a tiny random model: whatever it scores, the gate decides
+            dev = prompt.info["metrics"]["dev"]
+            assert dev["accuracy"] < dev["chance"] + 0.15
+            assert load_prompt(tmp_path / "work" / "below-gate" / f"{spec.backbone.replace('/', '_')}-{fmt}-seed0")
+        assert all(dev["accuracy"] >= dev["chance"] + 0.15 for dev in stored.values())
+        assert set(stored) | set(refused) == set(spec.formats) and len(bank) == len(stored)
+        assert refused, "4 steps of a tiny random model should not pass a 15-point gate"
+    ungated = spec_for(tiny_dirs, ("nsp3",), gate=-1.0)  # a gate no accuracy can miss
+    with PromptBank(tmp_path / "bank2", create=True) as bank:
+        assert len(pretrain(ungated, bank, tmp_path / "work", progress=False)[0]) == 1
 
 
 def _store(bank: PromptBank, backbone: str, fmt: str, length: int = 4) -> str:
@@ -104,9 +134,15 @@ def test_train_cli_starts_from_the_pretrained_prompt_and_pretrain_cli_reports(cl
     backbone = str(tiny_dirs["causal"])
     code, out, err = cli("pretrain", "--bank", tmp_path / "bank", "--backbone", backbone, "--formats",
                          "sentence_sentiment5", "--steps", 2, "--eval-every", 2, "--examples", 20, "--dev-size", 5, "--prompt-length", 4,
-                         "--work-dir", tmp_path / "work", "--dtype", "float32")
+                         "--work-dir", tmp_path / "work", "--dtype", "float32", "--gate", -1)
     assert code == 0, err
     assert "sentence_sentiment5" in out and small_corpus.fingerprint[:12] in out
+    code, out, err = cli("pretrain", "--bank", tmp_path / "gated", "--backbone", backbone, "--formats", "nsp3",
+                         "--steps", 2, "--eval-every", 2, "--examples", 20, "--dev-size", 5, "--prompt-length", 4,
+                         "--work-dir", tmp_path / "work", "--dtype", "float32", "--gate", 0.7)  # above any accuracy
+    assert code == 0 and "below the gate" in out and "nsp3" in out, err
+    with PromptBank(tmp_path / "gated") as bank:
+        assert len(bank) == 0
     with PromptBank(tmp_path / "bank") as bank:
         (stored,) = bank.list(kind="pretrained")
         tensor = bank.load(stored.id).tensor

@@ -8,8 +8,8 @@ from promptbank.errors import BadArgumentError, DataError
 from promptbank.pretraining import formats, labeller
 from promptbank.pretraining.corpus import Corpus, Document
 from promptbank.pretraining.formats import (
-    NSP_ANSWERS,
     OPTIONS,
+    UNIFIED_OPTIONS,
     SENTIMENT_VERBALIZER,
     format_for,
     next_sentence_selection,
@@ -17,7 +17,7 @@ from promptbank.pretraining.formats import (
     sentence_sentiment5,
     unified,
 )
-from promptbank.tasks.task import Example, Task, split
+from promptbank.tasks.task import LETTER_CUE, Example, Task, split
 
 MOODS = ("awful dreadful", "sad poor", "plain usual", "nice pleasant", "wonderful superb")
 
@@ -33,11 +33,13 @@ def small() -> Corpus:
                                  tuple(_sentence(d, i) for i in range(3 + d % 8))) for d in range(12)))
 
 
-@pytest.fixture(scope="module")
-def toy_labeller() -> labeller.Labeller:
-    rows = [(f"{word} {word} thing", target) for words, target in zip(MOODS, (0.0, 0.25, 0.5, 0.75, 1.0))
-            for word in words.split()]
-    return labeller.train([text for text, _ in rows], [target for _, target in rows])
+def toy_labeller(texts: list[str]) -> list[int | None]:
+    """The mood's level, and no label for the sentences of every third document (as if the lexicons disagreed)."""
+    levels = []
+    for text in texts:
+        document = int(text.split()[1])
+        levels.append(None if document % 3 == 0 else next(k for k, mood in enumerate(MOODS) if mood in text))
+    return levels
 
 
 def _where(corpus: Corpus) -> dict[str, tuple[int, int]]:
@@ -62,10 +64,14 @@ def test_nsp3_labels_are_right(small):
     assert task.render(task.examples[0]).startswith(f"Sentence 1: {task.examples[0].text}\nSentence 2: ")
 
 
-def test_next_sentence_selection_has_six_distinct_options_one_right(small):
+def test_next_sentence_selection_has_six_distinct_lettered_options_one_right(small):
     task = next_sentence_selection(small, 48, seed=1)
     where = _where(small)
     assert (task.format, task.category, task.verbalizer) == ("multiple_choice", "pretrained", ())
+    first = task.examples[0]
+    assert task.candidates(first) == tuple("ABCDEF") and task.render(first).endswith(
+        f"(A) {first.choices[0]} (B) {first.choices[1]} (C) {first.choices[2]} (D) {first.choices[3]} "
+        f"(E) {first.choices[4]} (F) {first.choices[5]}\n{LETTER_CUE}")
     assert Counter(ex.label for ex in task.examples) == {k: 8 for k in range(OPTIONS)}
     for ex in task.examples:
         d, i = where[ex.text]
@@ -78,38 +84,51 @@ def test_next_sentence_selection_has_six_distinct_options_one_right(small):
     assert len({ex.text for ex in task.examples}) == 48
 
 
-def test_sentiment_levels_are_balanced_and_follow_the_scores(small, toy_labeller):
-    task = sentence_sentiment5(small, 50, seed=0, labeller=toy_labeller)
+def test_sentiment_levels_are_balanced_and_keep_only_labelled_sentences(small):
+    task = sentence_sentiment5(small, 25, seed=0, labeller=toy_labeller)
     assert (task.format, task.category, task.verbalizer) == ("single", "pretrained", SENTIMENT_VERBALIZER)
-    assert Counter(ex.label for ex in task.examples) == {k: 10 for k in range(5)}
-    scores = dict(zip((ex.text for ex in task.examples), toy_labeller.scores([ex.text for ex in task.examples])))
-    by_level = [[scores[ex.text] for ex in task.examples if ex.label == level] for level in range(5)]
-    assert all(max(low) <= min(high) for low, high in zip(by_level, by_level[1:]))
-    assert all("wonderful" in ex.text or "superb" in ex.text for ex in task.examples if ex.label == 4)
-    assert all("awful" in ex.text or "dreadful" in ex.text for ex in task.examples if ex.label == 0)
+    assert Counter(ex.label for ex in task.examples) == {k: 5 for k in range(5)}
+    assert all(MOODS[ex.label] in ex.text and int(ex.text.split()[1]) % 3 for ex in task.examples)
+    with pytest.raises(DataError, match="too few sentences labelled"):
+        sentence_sentiment5(small, 200, seed=0, labeller=toy_labeller)
 
 
-def test_sentiment_levels_are_quantiles_even_with_ties():
-    assert labeller.sentiment_levels([0.5] * 10) == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
-    assert labeller.sentiment_levels([0.9, 0.1, 0.5, 0.3, 0.7]) == [4, 0, 2, 1, 3]
+def test_the_lexicons_label_only_where_they_agree():
+    texts = ["What a wonderful, superb and delightful day.", "The meeting is on Tuesday at noon.",
+             "This is a terrible, awful disaster.", "I love it, though it is sad."]
+    scores = labeller.lexicon_scores(texts)
+    levels = labeller.lexicon_levels(texts)
+    assert levels[:3] == [4, 2, 0]
+    for (vader, blob), value in zip(scores, levels):
+        agree = labeller.level(vader) == labeller.level(blob)
+        assert (value is not None) == agree and (value is None or value == labeller.level(vader))
+    assert labeller.level(0.05) == 2 and labeller.level(0.051) == 3 and labeller.level(-0.6) == 0
 
 
-def test_unified_mixes_the_three_as_multiple_choice(small, toy_labeller):
-    task = unified(small, 31, seed=2, labeller=toy_labeller)
-    assert (task.format, task.category, len(task.examples)) == ("multiple_choice", "pretrained", 31)
-    kinds = Counter("nsp" if ex.choices == NSP_ANSWERS else "sentiment" if ex.choices == SENTIMENT_VERBALIZER
-                    else "selection" for ex in task.examples)
-    assert kinds == {"nsp": 11, "selection": 10, "sentiment": 10}
+def test_agreement_accuracy_collapses_levels_to_three_classes():
+    def fixed(texts):
+        return [0, 2, 4, None, 3]
+    result = labeller.agreement_accuracy(fixed, list("abcde"), [0, 1, 0, 2, 2])
+    assert result == {"coverage": 0.8, "accuracy": 0.75}  # a: right, b: right, c: wrong, e: right
+
+
+def test_unified_is_lettered_selection_with_2_to_16_options(small):
+    task = unified(small, 45, seed=2)
+    low, high = UNIFIED_OPTIONS
+    assert (task.format, task.category, len(task.examples)) == ("multiple_choice", "pretrained", 45)
+    sizes = Counter(len(ex.choices) for ex in task.examples)
+    assert set(sizes) == set(range(low, high + 1)) and max(sizes.values()) - min(sizes.values()) <= 1
+    where = _where(small)
     for ex in task.examples:
-        assert 0 <= ex.label < len(ex.choices)
-        assert task.candidates(ex) == ex.choices
-    assert [ex.label for ex in task.examples] != sorted(ex.label for ex in task.examples)  # shuffled together
+        assert 0 <= ex.label < len(ex.choices) and len(set(ex.choices)) == len(ex.choices)
+        assert where[ex.choices[ex.label]] == (where[ex.text][0], where[ex.text][1] + 1)
+        assert task.candidates(ex) == tuple("ABCDEFGHIJKLMNOP"[:len(ex.choices)])
+    assert task.render(task.examples[0]).endswith(LETTER_CUE)
 
 
 @pytest.mark.parametrize("build", [nsp3, next_sentence_selection, sentence_sentiment5, unified])
-def test_builders_are_deterministic_for_a_seed(small, toy_labeller, build, monkeypatch):
-    monkeypatch.setattr(labeller, "review_labeller", lambda: toy_labeller)
-    monkeypatch.setattr(formats, "review_labeller", lambda: toy_labeller)
+def test_builders_are_deterministic_for_a_seed(small, build, monkeypatch):
+    monkeypatch.setattr(formats, "lexicon_levels", toy_labeller)
     first = build(small, 30, seed=7)
     assert first.examples == build(small, 30, seed=7).examples
     assert first.examples != build(small, 30, seed=8).examples
@@ -136,26 +155,3 @@ def test_format_for_matches_downstream_formats():
     choice = Task("qa", "multiple_choice", "qa", "{text}", ("A", "B"), (), (Example("q", 1, choices=("x", "y")),))
     assert [format_for(task) for task in (pair, choice, single)] == ["nsp3", "next_sentence_selection",
                                                                      "sentence_sentiment5"]
-
-
-def test_review_labeller_trains_on_food_and_drug_reviews_once_then_loads(tmp_path, monkeypatch):
-    """Trained on the two review tasks (never on the movie review targets), saved as safetensors + JSON."""
-    monkeypatch.setenv("PROMPTBANK_CACHE", str(tmp_path))
-    asked = []
-
-    def fake_task(name):
-        asked.append(name)
-        words = {"food_reviews": ("bland", "tasty"), "drug_reviews": ("worse", "meh", "better")}[name]
-        rows = tuple(Example(f"it was {words[i % len(words)]} number {i}", i % len(words)) for i in range(40))
-        return Task(name, "single", "sentiment", "{text}", words, words, rows)
-
-    monkeypatch.setattr("promptbank.tasks.get_task", fake_task)
-    trained = labeller.review_labeller()
-    assert sorted(asked) == ["drug_reviews", "food_reviews"]
-    folder = tmp_path / "corpus" / f"labeller-v{labeller.VERSION}"
-    assert sorted(path.name for path in folder.iterdir()) == ["labeller.json", "labeller.safetensors"]
-    low, high = trained.scores(["it was bland", "it was tasty"])
-    assert low < 0.5 < high
-    loaded = labeller.review_labeller()
-    assert len(asked) == 2  # read from the cache, not trained again
-    assert loaded.weights.equal(trained.weights) and loaded.bias == pytest.approx(trained.bias)

@@ -23,6 +23,8 @@ from promptbank.cli.options import (
     LrOption,
     PretrainFormat,
     PromptLengthOption,
+    Step,
+    StepOption,
     bank_option,
     choices,
     ScoringPathOption,
@@ -34,7 +36,7 @@ def pretrain(
     bank: bank_option("The bank the pre-trained prompts are stored in (kind pretrained)") = None,
     formats: Annotated[str, typer.Option(help="Comma-separated formats: nsp3 (sentence pairs), "
                                               "next_sentence_selection (multiple choice), sentence_sentiment5 (single "
-                                              "text), unified (all three as one multiple-choice task).")]
+                                              "text), unified (lettered next sentence selection, 2 to 16 options).")]
     = ",".join(PretrainFormat),
     backbone: BackboneOption = DEFAULT_BACKBONE,
     steps: Annotated[int, typer.Option(help="Training steps per format.")] = 1000,
@@ -45,8 +47,12 @@ def pretrain(
                                                        "(default: all 13,747).")] = None,
     prompt_length: PromptLengthOption = 20,
     lr: LrOption = None,
+    step: StepOption = Step.ABSOLUTE,
     eval_every: Annotated[int, typer.Option(help="Evaluate on the held-out examples every N steps.")] = 100,
     seed: Annotated[int, typer.Option(help="Seed for the corpus sample, the examples, the init and batches.")] = 0,
+    gate: Annotated[float, typer.Option(help="Store a format's prompt only if its held-out accuracy is at least its "
+                                             "chance level plus this (a prompt that has not learnt its task is no "
+                                             "PPT init); a negative value stores any.")] = 0.15,
     work_dir: Annotated[Path, typer.Option(help="Checkpoints of unfinished formats (rerun to continue).")]
     = Path("runs/pretrain"),
     dtype: DtypeOption = Dtype.AUTO,
@@ -67,13 +73,22 @@ def pretrain(
     from promptbank.tuning.config import TrainConfig
     spec = PretrainSpec(backbone=backbone, formats=chosen, examples=examples, dev_size=dev_size, documents=documents,
                         prompt_length=prompt_length, seed=seed, dtype=dtype.value,
-                        train=TrainConfig(steps=steps, lr=lr, eval_every=eval_every, patience=0, seed=seed))
+                        train=TrainConfig(steps=steps, lr=lr, step=step, eval_every=eval_every, patience=0, seed=seed),
+                        gate=gate if gate >= 0 else None)
     with PromptBank(bank, create=True) as store:
-        records = [store.get(r.id) for r in run(spec, store, work_dir, executor=runner)]  # with their curves
-    table = Table("format", "bank id", "start dev", "best dev", "best step", "minutes", title="pre-trained prompts")
-    for r in records:
-        table.add_row(r.lineage["format"], r.id, f"{r.curve[0]['dev_accuracy']:.3f}",
-                      f"{r.metrics['dev']['accuracy']:.3f}", str(r.training["best_step"]),
-                      f"{r.curve[-1]['wall_seconds'] / 60:.1f}")
+        stored, refused = run(spec, store, work_dir, executor=runner)
+        records = [store.get(r.id) for r in stored]  # with their curves
+    table = Table("format", "bank id", "start dev", "best dev", "chance", "best step", "minutes",
+                  title="pre-trained prompts")
+    rows = [(r.lineage["format"], r.id, r.curve, r.metrics["dev"], r.training["best_step"]) for r in records]
+    rows += [(fmt, f"not stored: below chance + {gate:g}", p.info["curve"], p.info["metrics"]["dev"],
+              p.info["training"]["best_step"]) for fmt, p in refused.items()]
+    for fmt, where, curve, dev, best_step in rows:
+        chance = f"{dev['chance']:.3f}" if "chance" in dev else "not recorded"
+        table.add_row(fmt, where, f"{curve[0]['dev_accuracy']:.3f}", f"{dev['accuracy']:.3f}", chance,
+                      str(best_step), f"{curve[-1]['wall_seconds'] / 60:.1f}")
     console.print(table)
-    console.print(f"corpus {records[0].lineage['corpus']}; bank {store.root}")
+    if records:
+        console.print(f"corpus {records[0].lineage['corpus']}; bank {store.root}")
+    if refused:
+        console.print(f"below the gate, kept for inspection: {work_dir / 'below-gate'}")

@@ -9,7 +9,7 @@ from promptbank.pretraining.formats import (
                                             sentence_sentiment5,
                                             unified,
 )
-from promptbank.pretraining.labeller import Labeller, review_labeller
+from promptbank.pretraining.labeller import lexicon_levels
 
 __all__ = ["Corpus", "Document", "fetch_corpus", "load_corpus", "PRETRAINING_TASKS", "format_for", "nsp3",
-           "next_sentence_selection", "sentence_sentiment5", "unified", "Labeller", "review_labeller"]
+           "next_sentence_selection", "sentence_sentiment5", "unified", "lexicon_levels"]

@@ -3,9 +3,11 @@
 Gu et al. (2022) pre-train one soft prompt per task format on unlabeled text, then use it to start prompt
 tuning on downstream tasks of that format (`format_for`):
 - pair tasks: `nsp3`, a 3-way next sentence prediction scored with the NLI words yes / maybe / no;
-- multiple choice: `next_sentence_selection`, the true next sentence among 6;
+- multiple choice: `next_sentence_selection`, the true next sentence among 6 options lettered (A)-(F) in the input,
+  the letter scored (PPT's form);
 - single-text classification: `sentence_sentiment5`, sentences pseudo-labelled on 5 sentiment levels;
-and `unified` phrases all three as multiple choice, for a single prompt across formats.
+and `unified`, PPT's unified multiple choice: lettered next sentence selection with 2 to 16 options, for a single
+prompt across formats (downstream tasks read it as `<task>:letters`).
 Every builder is deterministic for a seed, returns exactly the number of examples asked for, with classes
 (or answer positions) balanced to within one, and never repeats an example.
 """
@@ -17,12 +19,13 @@ from collections.abc import Callable
 
 from promptbank.errors import BadArgumentError, DataError
 from promptbank.pretraining.corpus import Corpus
-from promptbank.pretraining.labeller import Labeller, review_labeller, sentiment_levels
+from promptbank.pretraining.labeller import LevelLabeller, lexicon_levels
 from promptbank.tasks.builtin import NLI_VERBALIZER, REVIEW
-from promptbank.tasks.task import Example, Task
+from promptbank.tasks.task import LETTERS, Example, Task
 
 OPTIONS = 6
-CHOICE_LABELS = ("A", "B", "C", "D", "E", "F")
+UNIFIED_OPTIONS = (2, 16)  # the fewest and most options of a unified example
+CHOICE_LABELS = tuple(LETTERS[:OPTIONS])
 NSP_LABELS = ("next", "same_document", "other_document")
 NSP_TEMPLATE = "Sentence 1: {text}\nSentence 2: {text_b}\nContinues:"
 NSP_ANSWERS = ("the next sentence", "a sentence from the same text", "a sentence from another text")
@@ -104,23 +107,25 @@ def nsp3(corpus: Corpus, examples: int, seed: int = 0) -> Task:
 
 # ---- next sentence selection ------------------------------------------------------------------------------
 
-def _selections(corpus: Corpus, examples: int, seed: int) -> list[Example]:
-    """A context sentence and 6 distinct options: its next sentence at a balanced random place, and 5 others
-    from the same document (its other sentences) where it has enough, else from random other documents."""
+def _selections(corpus: Corpus, examples: int, seed: int, sizes: list[int] | None = None) -> list[Example]:
+    """A context sentence and its options (`sizes[k]` for example k, OPTIONS for all by default): its next sentence
+    at a balanced random place, and others from the same document (its other sentences) where it has enough,
+    else from random other documents."""
     _check_size(examples)
     rng = random.Random(seed)
     documents, positions = corpus.documents, _positions(corpus)
+    sizes = sizes or [OPTIONS] * examples
 
     def context() -> Position | None:
         d, i = rng.choice(positions)
         return (d, i) if i + 1 < len(documents[d].sentences) else None
 
-    def others(d: int, i: int) -> list[str]:
+    def others(d: int, i: int, wanted: int) -> list[str]:
         sentences = documents[d].sentences
         picked = rng.sample([s for j, s in enumerate(sentences) if j not in (i, i + 1)],
-                            min(OPTIONS - 1, len(sentences) - 2))
+                            min(wanted, len(sentences) - 2))
         for _ in range(ATTEMPTS):
-            if len(picked) == OPTIONS - 1:
+            if len(picked) == wanted:
                 return picked
             e, j = rng.choice(positions)
             if e != d and documents[e].sentences[j] not in picked:
@@ -129,75 +134,69 @@ def _selections(corpus: Corpus, examples: int, seed: int) -> list[Example]:
 
     seen: set = set()
     rows = []
-    for answer in _balanced(examples, OPTIONS, rng):
+    for size, place in zip(sizes, _balanced(examples, max(sizes), rng)):
         d, i = _draw("next_sentence_selection", context, seen)
-        options = others(d, i)
+        options = others(d, i, size - 1)
         rng.shuffle(options)
+        answer = place % size  # answer positions balanced among examples of one size
         options.insert(answer, documents[d].sentences[i + 1])
         rows.append(Example(documents[d].sentences[i], answer, choices=tuple(options)))
     return rows
 
 
 def next_sentence_selection(corpus: Corpus, examples: int, seed: int = 0) -> Task:
-    """PPT's pre-training task for multiple-choice tasks: pick the sentence that comes next, among 6."""
-    return Task("next_sentence_selection", "multiple_choice", "pretrained", "{text}\nNext sentence:",
+    """PPT's pre-training task for multiple-choice tasks: which of 6 lettered options is the next sentence."""
+    return Task("next_sentence_selection", "multiple_choice", "pretrained", "{text}\nWhich sentence comes next?",
                 CHOICE_LABELS, (), tuple(_selections(corpus, examples, seed)),
-                _describe(corpus, "the next sentence among 6"))
+                _describe(corpus, "the next sentence among 6 lettered options"), choice_scoring="letters")
 
 
 # ---- sentence sentiment -----------------------------------------------------------------------------------
 
-def _sentiments(corpus: Corpus, examples: int, seed: int, labeller: Labeller | None) -> list[tuple[str, int]]:
-    """(sentence, level): the level is the labeller's score's quintile over all the corpus's sentences."""
+def _sentiments(corpus: Corpus, examples: int, seed: int,
+                labeller: LevelLabeller | None) -> list[tuple[str, int]]:
+    """(sentence, level): sentences the labeller (the lexicons' agreement by default) gives a level, drawn with the
+    levels balanced. The strongly polar levels are rare in running text, so the corpus bounds how many can be had."""
     _check_size(examples)
     rng = random.Random(seed)
     sentences = [sentence for document in corpus.documents for sentence in document.sentences]
-    levels = sentiment_levels((labeller or review_labeller()).scores(sentences), len(SENTIMENT_LABELS))
     by_level: list[list[str]] = [[] for _ in SENTIMENT_LABELS]
-    for sentence, level in zip(sentences, levels):
-        by_level[level].append(sentence)
+    for sentence, level in zip(sentences, (labeller or lexicon_levels)(sentences)):
+        if level is not None:
+            by_level[level].append(sentence)
     wanted = _balanced(examples, len(SENTIMENT_LABELS), rng)
-    if any(wanted.count(level) > len(pool) for level, pool in enumerate(by_level)):
-        raise DataError("The corpus is too small for that many sentence_sentiment5 examples; ask for fewer.")
+    if short := [SENTIMENT_LABELS[k] for k, pool in enumerate(by_level) if wanted.count(k) > len(pool)]:
+        raise DataError(f"The corpus has too few sentences labelled {', '.join(short)} for {examples} "
+                        f"sentence_sentiment5 examples (at most {len(SENTIMENT_LABELS) * min(map(len, by_level))}); "
+                        "ask for fewer or use more documents.")
     picked = {level: iter(rng.sample(pool, wanted.count(level))) for level, pool in enumerate(by_level)}
     return [(next(picked[level]), level) for level in wanted]
 
 
-def sentence_sentiment5(corpus: Corpus, examples: int, seed: int = 0, labeller: Labeller | None = None) -> Task:
+def sentence_sentiment5(corpus: Corpus, examples: int, seed: int = 0, labeller: LevelLabeller | None = None) -> Task:
     """PPT's pre-training task for single-text classification: 5-level sentiment of pseudo-labelled sentences.
 
-    The levels are quintiles of the labeller's polarity score over the corpus (see labeller.py), so the five
-    classes are equally common; `labeller` defaults to the one trained on food and drug reviews. The template
-    is the built-in sentiment tasks' one, and the middle three answers their words.
+    A sentence's level is where two sentiment lexicons agree (labeller.py); sentences they disagree on are left
+    out, and the five levels are drawn equally often. The template is the built-in sentiment tasks' one, and the
+    middle three answers their words.
     """
     rows = tuple(Example(text, level) for text, level in _sentiments(corpus, examples, seed, labeller))
     return Task("sentence_sentiment5", "single", "pretrained", REVIEW, SENTIMENT_LABELS, SENTIMENT_VERBALIZER, rows,
-                _describe(corpus, "5-level sentiment from a review-trained labeller"))
+                _describe(corpus, "5-level sentiment where two lexicons agree"))
 
 
 # ---- all as multiple choice -------------------------------------------------------------------------------
 
-def unified(corpus: Corpus, examples: int, seed: int = 0, labeller: Labeller | None = None) -> Task:
-    """PPT's unified multiple choice: the three tasks above, a third each, with their answers given as texts.
-
-    Each input ends with its question; the options are scored as the answer texts (promptbank's multiple
-    choice), so they are not also listed in the input as the paper's letter options are.
-    """
+def unified(corpus: Corpus, examples: int, seed: int = 0) -> Task:
+    """PPT's unified multiple choice: next sentence selection with 2 to 16 lettered options (each count equally
+    often), so that one prompt reads any lettered choice, a binary sentiment recast as "(A) bad (B) good" included."""
     _check_size(examples)
-    sizes = [examples // 3 + (k < examples % 3) for k in range(3)]
-    rows = []
-    if sizes[0]:
-        rows += [Example(f"Sentence 1: {a}\nSentence 2: {b}\nWhere does sentence 2 come from?", label,
-                         choices=NSP_ANSWERS) for a, b, label in _pairs(corpus, sizes[0], seed)]
-    if sizes[1]:
-        rows += [Example(f"{ex.text}\nWhich sentence comes next?", ex.label, choices=ex.choices)
-                 for ex in _selections(corpus, sizes[1], seed)]
-    if sizes[2]:
-        rows += [Example(f"Text: {text}\nHow positive is it?", level, choices=SENTIMENT_VERBALIZER)
-                 for text, level in _sentiments(corpus, sizes[2], seed, labeller)]
-    random.Random(seed).shuffle(rows)
-    return Task("unified", "multiple_choice", "pretrained", "{text}\nAnswer:", CHOICE_LABELS, (), tuple(rows),
-                _describe(corpus, "next sentence, next sentence selection and sentiment as multiple choice"))
+    low, high = UNIFIED_OPTIONS
+    sizes = [low + k % (high - low + 1) for k in range(examples)]
+    random.Random(seed).shuffle(sizes)
+    return Task("unified", "multiple_choice", "pretrained", "{text}\nWhich sentence comes next?", tuple(LETTERS),
+                (), tuple(_selections(corpus, examples, seed, sizes)),
+                _describe(corpus, "the next sentence among 2 to 16 lettered options"), choice_scoring="letters")
 
 
 PRETRAINING_TASKS: dict[str, Callable[..., Task]] = {
