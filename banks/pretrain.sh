@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Pre-trains BACKBONE's PPT prompts, one per format, into banks/BACKBONE-full beside its source prompts (kind
-# pretrained; `--init pretrained` and the experiments read them from there). Each format: 600 steps of batch 8
-# from random init on 4,800 examples built from the bundled corpus (one pass), the best of 6 evaluations on 200
-# held-out examples kept. Checkpoints go to the bank's .build/pretrain/ (committed), so the same command
-# continues a stopped run in a later session.
+# pretrained; `--init pretrained` and the experiments read them from there). The formats as PPT has them
+# (formats version 2: lettered next sentence selection, unified lettered selection with 2-16 options, 5-level
+# sentiment where two lexicons agree, NSP-3), all four trained together in one pass: 1,000 steps of batch 8 from
+# random init on 5,000 examples each (the most 5-level sentiment examples the corpus gives with its levels
+# balanced), relative steps, the best of 11 evaluations on 200 held-out examples kept. A format is stored only if
+# its held-out accuracy reaches chance + 15 points (the gate); one below it is saved under the work dir's
+# below-gate/. Checkpoints go to the bank's .build/pretrain/ (committed), so the same command continues a stopped
+# run in a later session.
 #   usage: banks/pretrain.sh BACKBONE [FORMATS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 backbone=${1:?usage: banks/pretrain.sh BACKBONE [FORMATS]}
 formats=${2:-nsp3,next_sentence_selection,sentence_sentiment5,unified}
 .venv/bin/promptbank pretrain --bank "banks/$backbone-full" --backbone "$backbone" --formats "$formats" \
-    --steps 600 --examples 4800 --eval-every 100 --seed 0 --work-dir "banks/$backbone-full/.build/pretrain"
+    --steps 1000 --examples 5000 --eval-every 100 --step relative --seed 0 \
+    --work-dir "banks/$backbone-full/.build/pretrain"

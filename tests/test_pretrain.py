@@ -55,6 +55,7 @@ def test_pretrain_stores_each_format_with_lineage_and_skips_what_is_done(tiny_di
         monkeypatch.setattr(pretraining_run, "load_corpus", lambda documents, seed: small_corpus)
         other, _ = pretrain(PretrainSpec(**{**spec.__dict__, "seed": 1}), bank, tmp_path / "work", progress=False)
         assert len(bank) == 4 and {r.id for r in other}.isdisjoint(r.id for r in records)  # other settings: new
+        assert records[0].lineage["settings"]["formats_version"] == formats.FORMATS_VERSION  # the formats' own
 
 
 def test_a_killed_pretraining_continues_to_the_same_prompt(tiny_dirs, small_corpus, tmp_path, monkeypatch):

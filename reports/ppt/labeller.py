@@ -1,5 +1,5 @@
 """The 5-level sentiment pseudo-labeller measured (promptbank.pretraining.labeller): on 3-class sets it never saw
-(the first 1,000 test examples of tweet_sentiment and drug_reviews, its levels collapsed to negative / neutral /
+(the test examples of tweet_sentiment and drug_reviews, up to 1,000, its levels collapsed to negative / neutral /
 positive), beside VADER alone and the review-trained quintile labeller it replaced (figures in labeller.py's
 docstring, measured before it was removed), and the class balance it gives the pre-training corpus.
     usage: .venv/bin/python reports/ppt/labeller.py   (writes reports/ppt/labeller.json)"""

@@ -23,6 +23,7 @@ from promptbank.pretraining.labeller import LevelLabeller, lexicon_levels
 from promptbank.tasks.builtin import NLI_VERBALIZER, REVIEW
 from promptbank.tasks.task import LETTERS, Example, Task
 
+FORMATS_VERSION = 2  # bump when a format's examples change: prompts pre-trained on the old ones are then not reused
 OPTIONS = 6
 UNIFIED_OPTIONS = (2, 16)  # the fewest and most options of a unified example
 CHOICE_LABELS = tuple(LETTERS[:OPTIONS])

@@ -26,7 +26,7 @@ from promptbank.bank import PromptBank, PromptRecord
 from promptbank.errors import BadArgumentError, DataError
 from promptbank.executor import Executor, run_units
 from promptbank.pretraining.corpus import Corpus, load_corpus
-from promptbank.pretraining.formats import PRETRAINING_TASKS, format_for
+from promptbank.pretraining.formats import FORMATS_VERSION, PRETRAINING_TASKS, format_for
 from promptbank.tasks import Task
 from promptbank.tuning.config import Reparam, Schedule, Step, TrainConfig
 from promptbank.tuning.init import init_prompt
@@ -66,7 +66,8 @@ class PretrainSpec:
         """What makes two pre-trained prompts of a format the same: everything but the other formats. The train
         settings added since prompts were first stored are left out at the value those prompts used (a linear
         schedule, an absolute step, no reparameterisation), as they record none of them."""
-        settings = {k: v for k, v in asdict(self).items() if k not in ("formats", "gate")} | {"format": fmt}
+        settings = {k: v for k, v in asdict(self).items() if k not in ("formats", "gate")} | {
+            "format": fmt, "formats_version": FORMATS_VERSION}  # prompts of version 1 (answers as texts) record none
         for name, used in (("schedule", Schedule.LINEAR), ("step", Step.ABSOLUTE), ("reparam", Reparam.NONE)):
             if getattr(self.train, name) == used:
                 del settings["train"][name]
