@@ -181,3 +181,23 @@ def test_majority_baseline_comes_from_the_whole_training_split(tiny_dirs):
     expected = sum(ex.label == most for ex in parts.test[:50]) / 50
     majorities = [target_data(backbone, "drug_reviews", 2, seed, test_size=50).majority for seed in range(3)]
     assert majorities == [pytest.approx(expected)] * 3
+
+
+def test_ppt_plus_transfer_adds_the_sources_task_vectors_to_the_pretrained_prompt(tiny_dirs, tmp_path):
+    from promptbank.pretraining.run import FORMAT_TAG
+    bank = PromptBank(tmp_path / "b", create=True)
+    build_bank(["movie_sentences", "food_reviews"], bank, str(tiny_dirs["causal"]), shots=2, prompt_length=4,
+               config=TINY, dtype="float32", test_size=8, margin=None, progress=False)
+    backbone = load_backbone(str(tiny_dirs["causal"]), "float32")
+    ppt = init_prompt(backbone, 4, "vocab", seed=5)
+    ppt.info = {"task": "ppt-sentence_sentiment5"}
+    stored = bank.add(ppt, kind="pretrained", tags=[FORMAT_TAG + "sentence_sentiment5"])
+    spec = TransferSpec(target="rotten_tomatoes", strategy="delta-average", k=2, by="zero-shot", base="pretrained",
+                        backbone=backbone.name, shots=2, prompt_length=4, dtype="float32", test_size=8, train=TINY)
+    result = transfer_run(spec, bank, progress=False)
+    assert result.lineage["base"] == "pretrained" and result.lineage["base_prompt"] == stored.id
+    assert stored.id not in result.lineage["sources"]  # a pre-trained prompt is a base, never a source
+    deltas = bank.stack(backbone.name, ids=result.lineage["sources"], length_policy="truncate", length=4, delta=True)[0]
+    vector = weighted_average_init(deltas, result.lineage["scores"])[0]
+    torch.testing.assert_close(result.prompt.init_tensor, ppt.tensor + result.lineage["lambda"] * vector)
+    bank.close()

@@ -13,6 +13,8 @@ from promptbank.cli.options import (
     DEFAULT_BACKBONE,
     AddressOption,
     BackboneOption,
+    Base,
+    BaseOption,
     ByOption,
     ChoiceScoring,
     CpusOption,
@@ -76,6 +78,7 @@ def matrix(
     strategies: StrategiesOption = "weighted-average,best-of-k,mixture",
     k: KOption = 3,
     by: ByOption = Retrieval.ZERO_SHOT,
+    base: BaseOption = Base.TARGET,
     per_source: Annotated[bool, typer.Option(help="Train the target from every source (the gain matrix).")] = True,
     per_source_seeds: Annotated[int | None, typer.Option(help="Train from every source in the first N seeds only "
                                                               "(default: all).")] = None,
@@ -106,7 +109,7 @@ def matrix(
     spec = MatrixSpec(sources=names(sources), targets=names(targets), seeds=tuple(range(seeds)), backbone=backbone,
                       shots=shots, train_size=train_size, dev_size=dev_size, prompt_length=prompt_length,
                       train=TrainConfig(steps=steps, eval_every=eval_every, lr=lr, patience=0, step=step),
-                      strategies=chosen, k=k, by=by.value, per_source=per_source,
+                      strategies=chosen, k=k, by=by.value, base=base.value, per_source=per_source,
                       per_source_seeds=per_source_seeds, test_size=test_size, dtype=dtype.value)
     with PromptBank(bank) as store:
         _, summary = run_matrix(spec, store, out, run_missing=not report_only, executor=runner)

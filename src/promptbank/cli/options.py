@@ -72,6 +72,13 @@ class Base(StrEnum):
 
     TARGET = "target"
     SOURCES = "sources"
+    PRETRAINED = "pretrained"
+
+
+BaseOption = Annotated[Base, typer.Option(help="With delta-average and delta-best: the start the task vectors are "
+                                               "added to, target (the target's own random init), sources (their "
+                                               "init) or pretrained (the bank's PPT prompt for the target's format: "
+                                               "PPT plus transfer).")]
 
 
 class Compared(StrEnum):

@@ -13,6 +13,7 @@ from promptbank.cli.options import (
     DEFAULT_BACKBONE,
     BackboneOption,
     Base,
+    BaseOption,
     BankOption,
     ByOption,
     Compared,
@@ -50,9 +51,7 @@ def transfer(
     k: KOption = 3,
     metric: MetricOption = Metric.SPOT_AVG_COSINE,
     on: OnOption = Compared.DELTA,
-    base: Annotated[Base, typer.Option(help="With delta-average and delta-best: the start the task vectors are added "
-                                            "to, target (the target's own random init) or sources (their init).")]
-    = Base.TARGET,
+    base: BaseOption = Base.TARGET,
     by: ByOption = Retrieval.SIMILARITY,
     prefilter: Annotated[int, typer.Option(help="With --by staged: how many prompts most similar to the task "
                                                 "embedding go on to be scored (all of a bank this size or smaller)."

@@ -70,6 +70,7 @@ class MatrixSpec:
     strategies: tuple[str, ...] = ("weighted-average", "best-of-k", "mixture")
     k: int = 3
     by: str = "zero-shot"
+    base: str = "target"  # what delta-average and delta-best add to (transfer.inits.BASES)
     metrics: tuple[str, ...] = METRICS
     per_source: bool = True
     per_source_seeds: int | None = None  # per-source runs only in seeds below this (None: every seed); they are
@@ -141,7 +142,8 @@ def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: to
                                                                "prompt", source=record.id)
     retrieval, transfers = None, {}  # one ranking of the bank serves every strategy of the cell
     for strategy in spec.strategies:
-        transfer_spec = TransferSpec(target, strategy, spec.k, spec.by, backbone=spec.backbone, shots=spec.shots,
+        transfer_spec = TransferSpec(target, strategy, spec.k, spec.by, base=spec.base, backbone=spec.backbone,
+                                     shots=spec.shots,
                                      prompt_length=spec.prompt_length, dtype=spec.dtype, test_size=spec.test_size,
                                      train=config)
         if strategy not in BASELINES + PRETRAINED_INITS:

@@ -7,8 +7,9 @@
   (`promptbank.transfer.mixture`), trained on the target's data on the same budget;
 - attention-mixture: the learned mixture with weights for each input (ATTEMPT's per-example attention);
 - delta-average: P_base + λ·Σ wᵢΔᵢ, the weighted average of the sources' task vectors (weights as weighted-average's)
-  added to a base: the target's own random init, or the sources' own init (their mean, which is the one init a bank
-  built from one seed shares); λ is chosen on dev among `LAMBDAS` by the start's zero-shot dev accuracy;
+  added to a base: the target's own random init, the sources' own init (their mean, which is the one init a bank
+  built from one seed shares), or the bank's PPT prompt for the target's format (PPT plus transfer); λ is chosen on
+  dev among `LAMBDAS` by the start's zero-shot dev accuracy;
 - delta-best: P_base + λ·Δ_best, the top source's task vector on the base, λ chosen alike.
 With one shared init and weights summing to 1, weighted-average equals delta-average with the sources' base and
 λ = 1: what the task-vector forms change is the base and λ.
@@ -36,7 +37,8 @@ from promptbank.tuning.prompt import SoftPrompt
 STRATEGIES = ("best-of-k", "weighted-average", "mixture", "learned-mixture", "attention-mixture", "delta-average",
               "delta-best")
 TASK_VECTOR_STRATEGIES = ("learned-mixture", "attention-mixture", "delta-average", "delta-best")
-BASES = ("target", "sources")  # what a task-vector init adds to: the target's own init, or the sources' init
+# what a task-vector init adds to: the target's own init, the sources' init, or the target format's pre-trained prompt
+BASES = ("target", "sources", "pretrained")
 LAMBDAS = (0.5, 1.0, 1.5, 2.0)
 BASELINES = ("random", "vocab", "labels")
 WEIGHT_TEMPERATURE = 0.1  # softmax temperature over the top-k scores (similarities or zero-shot accuracies)

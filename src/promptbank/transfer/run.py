@@ -42,7 +42,7 @@ class TransferSpec:
     by: str = "similarity"  # or "zero-shot", or "staged" (similarity prefilter, then successive halving on dev)
     metric: str = "spot-avg-cosine"
     on: str = "delta"  # what similarity compares: task vectors (prompt - init), or the prompts (the ON metric: always)
-    base: str = "target"  # delta-average and delta-best: the target's own init, or the sources' init
+    base: str = "target"  # delta-average and delta-best: the target's own init, the sources' init, or its PPT prompt
     backbone: str = DEFAULT_BACKBONE
     shots: int | None = 16
     prompt_length: int = 20
@@ -108,7 +108,11 @@ def transfer_start(spec: TransferSpec, backbone: Backbone, bank: PromptBank, dat
                 return LearnedMixture(start, deltas), retrieval.ranking, lineage
             return AttentionMixture(start, deltas, input_features(backbone, data.train_items),
                                     input_features(backbone, data.dev_items), seed=seed), retrieval.ranking, lineage
-        base = random.tensor if spec.base == "target" else (chosen - deltas).mean(0)  # the sources' own init
+        if spec.base == "pretrained":  # PPT plus transfer: the sources' task vectors on the PPT prompt
+            pretrained = pretrained_start(bank, backbone, data.task, "pretrained", spec.prompt_length)
+            base, lineage["base_prompt"] = pretrained.tensor, pretrained.source
+        else:
+            base = random.tensor if spec.base == "target" else (chosen - deltas).mean(0)  # the sources' own init
         if spec.strategy == "delta-average":
             vector, lineage["weights"] = weighted_average_init(deltas, [r.score for r in top])
         else:
