@@ -20,7 +20,8 @@ import dataclasses, json, os, sys, types
 from pathlib import Path
 
 ENDS = {{"build_bank", "run_matrix", "run_sweep", "run_zero_shot_matrix", "run_cross_model", "pretrain",
-        "train_projector", "export_archive", "import_archive", "project_bank", "transfer_run", "run_training"}}
+        "train_projector", "export_archive", "import_archive", "project_bank", "transfer_run", "run_training",
+        "run_choice_scoring"}}
 calls = []
 
 
@@ -88,7 +89,8 @@ class Fake(types.ModuleType):
 for module in ("promptbank.backbones", "promptbank.bank", "promptbank.bank.build", "promptbank.bank.archive",
                "promptbank.bank.store", "promptbank.bank.peft", "promptbank.tasks", "promptbank.experiments",
                "promptbank.experiments.matrix", "promptbank.experiments.sweep", "promptbank.experiments.zero_shot",
-               "promptbank.experiments.cross_model", "promptbank.experiments.report", "promptbank.pretraining",
+               "promptbank.experiments.cross_model", "promptbank.experiments.report",
+               "promptbank.experiments.choice_scoring", "promptbank.pretraining",
                "promptbank.pretraining.run", "promptbank.projection", "promptbank.projection.bank",
                "promptbank.projection.model", "promptbank.projection.train", "promptbank.transfer",
                "promptbank.transfer.run", "promptbank.tuning.run", "promptbank.tuning.prompt"):
@@ -164,7 +166,8 @@ def test_the_bank_scripts_build_what_they_built_before(repo):
 
     (pretrain,) = the(run(repo, "banks/pretrain.sh", "smollm2-135m"), "pretrain")
     assert spec(pretrain)["formats"] == ["nsp3", "next_sentence_selection", "sentence_sentiment5", "unified"]
-    assert spec(pretrain)["train"]["steps"] == 600 and spec(pretrain)["examples"] == 4800
+    assert spec(pretrain)["train"]["steps"] == 1000 and spec(pretrain)["examples"] == 5000
+    assert spec(pretrain)["train"]["step"] == "relative" and spec(pretrain)["gate"] == 0.15
 
 
 def test_the_few_shot_report_scripts_run_the_matrices_they_ran_before(repo):
@@ -188,9 +191,23 @@ def test_the_few_shot_report_scripts_run_the_matrices_they_ran_before(repo):
     steps = the(run(repo, "reports/task-vectors/step.sh"), "run_training")  # absolute against relative steps
     assert [spec(s)["train"]["step"] for s in steps] == ["absolute", "relative"]
     assert all(spec(s)["backbone"] == "gemma3-270m" and spec(s)["shots"] is None for s in steps)
+    (attention,) = the(run(repo, "reports/task-vectors/attention.sh"), "run_matrix")  # the per-example mixture
+    assert spec(attention)["strategies"] == ["learned-mixture", "attention-mixture"]
+    assert {k: spec(attention)[k] for k in ("shots", "seeds", "test_size")} == {
+        k: spec(budget)[k] for k in ("shots", "seeds", "test_size")}  # run.sh's cells, paired
+    held_out = the(run(repo, "reports/task-vectors/run.sh", "movie_sentences",
+                       "smollm2-135m-32-shot-without-movie_sentences"), "run_matrix")[-1]  # the log holds both runs
+    assert spec(held_out)["targets"] == ["movie_sentences"] and held_out["args"][2].endswith("without-movie_sentences")
+    (ppt_budget,) = the(run(repo, "reports/ppt/paper-budget.sh"), "run_matrix")  # PPT at its own budget
+    assert spec(ppt_budget)["targets"] == ["rotten_tomatoes", "snli", "social_iqa:letters", "rotten_tomatoes:letters"]
+    assert spec(ppt_budget)["base"] == "pretrained" and spec(ppt_budget)["shots"] == 32
+    assert spec(ppt_budget)["strategies"] == ["vocab", "pretrained", "pretrained-unified", "delta-average"]
     (full,) = the(run(repo, "reports/task-vectors/full-data.sh"), "run_matrix")  # the papers' full-data regime
     assert (spec(full)["shots"], spec(full)["dev_size"], spec(full)["seeds"]) == (None, 200, [0, 1, 2])
     assert (spec(full)["train"]["steps"], spec(full)["train"]["eval_every"]) == (500, 25)
+
+    (modes,) = the(run(repo, "reports/choice-scoring/run.sh"), "run_choice_scoring")  # how choices are scored
+    assert spec(modes)["backbone"] == "smollm2-135m" and len(spec(modes)["tasks"]) == 7
 
     zero_shot = the(run(repo, "reports/transfer/zero-shot.sh", "smollm2-135m", "gemma3-270m"), "run_zero_shot_matrix")
     assert [spec(z)["backbone"] for z in zero_shot] == ["smollm2-135m", "gemma3-270m"]

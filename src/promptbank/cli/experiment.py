@@ -270,8 +270,7 @@ def choice_scoring(
     """Each task's bare template (no prompt) with its choices scored by sum, mean and letters, on validation and
     test, and the mode validation prefers: what `<task>:<mode>` (or --choice-scoring) should be."""
     use_device(device, scoring_path)
-    from promptbank.experiments.choice_scoring import SPLITS, ChoiceScoringSpec, run_choice_scoring
-    from promptbank.tasks.task import CHOICE_SCORINGS
+    from promptbank.experiments.choice_scoring import CHOICE_SCORINGS, SPLITS, ChoiceScoringSpec, run_choice_scoring
     spec = ChoiceScoringSpec(backbone=backbone, tasks=names(tasks), test_size=test_size, dtype=dtype.value)
     results = run_choice_scoring(spec, out, run_missing=not report_only)
     table = Table("task", "chance", *(f"{mode} ({part[:3]})" for mode in CHOICE_SCORINGS for part in SPLITS),
