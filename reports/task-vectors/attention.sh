@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # ATTEMPT's per-example mixture against the learned mixture at PPT's few-shot budget, SmolLM2-135M: the settings of
 # run.sh (32 shots, 200 steps, dev every 20, 5 seeds, the whole test split up to 1,000, the top 3 sources of
-# banks/smollm2-135m-full by zero-shot dev accuracy), with random init beside them; the seeds, data and random
-# inits are those of run.sh's cells, so gains pair across the two folders. Cells are saved as they finish.
+# banks/smollm2-135m-full by zero-shot dev accuracy), with random init beside them (the seeds, data and inits of
+# run.sh's cells; gains pair within this folder: prompts trained in other company differ by bf16 rounding).
+# Cells are saved as they finish.
 #   usage: reports/task-vectors/attention.sh [TARGETS]   (default: rotten_tomatoes)
 set -euo pipefail
 cd "$(dirname "$0")/../.."

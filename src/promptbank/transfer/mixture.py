@@ -87,7 +87,10 @@ class AttentionMixture(LearnedMixture):
 
         P(x) = P_target + s · Σ_i softmax(α + K h(x))_i Δ_i,   h(x) = W_up silu(W_down x),
 
-    K the sources' max-pooled task vectors at unit norm. W_up starts at zero, so training starts exactly where the
+    K the sources' max-pooled task vectors at unit norm, the input's term divided by √d: AdamW moves each of W_up's
+    elements by about the learning rate per step and K h(x) sums d of them, so without it the attention saturated to
+    one source for every input (weights (0, 0, 1) on all of rotten_tomatoes after 200 steps); with it, the input's
+    term moves about as fast as α does through its gain. W_up starts at zero, so training starts exactly where the
     learned mixture does, and the input-dependent part grows only as far as it pays on the training data.
 
     Its rows are items: `features` holds the train items' then the dev items' inputs (see `job`), and a new input
@@ -117,7 +120,7 @@ class AttentionMixture(LearnedMixture):
     def attention(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Each input's weights over the sources (inputs, k), and the scale."""
         hidden = torch.nn.functional.silu(features @ self.down.T) @ self.up.T
-        weights = torch.softmax(MIX_GAIN * self.alpha + hidden @ self.keys.T, dim=-1)
+        weights = torch.softmax(MIX_GAIN * self.alpha + hidden @ self.keys.T / self.keys.shape[-1] ** 0.5, dim=-1)
         return weights, torch.exp(MIX_GAIN * self.log_scale)
 
     def prompts_for(self, features: torch.Tensor) -> torch.Tensor:
