@@ -69,6 +69,29 @@ def test_task_tuning_from_the_cli_lowers_the_target_loss(cli, tiny_dirs, bank, t
     assert metrics["final_loss"] < metrics["initial_loss"] and "final loss" in stdout
 
 
+def test_the_cli_trains_task_vector_projectors_of_every_architecture(cli, tiny_dirs, bank, tmp_path):
+    small, wide = str(tiny_dirs["causal"]), str(tiny_dirs["causal48"])
+    common = ("--from", wide, "--to", small, "--tasks", "movie_sentences,bbc_news", "--bank", bank, "--prompt-length",
+              4, "--dtype", "float32", "--inputs", "delta")
+    code, stdout, err = cli("project", "train", *common, "--method", "task", "--architecture", "whole", "--steps", 2,
+                            "--hidden", 8, "--train-size", 8, "--contrast-weight", 1, "--distance-weight", 0.5,
+                            "--out", tmp_path / "whole")
+    assert code == 0, err
+    projector = load_projector(tmp_path / "whole")
+    assert (projector.architecture, projector.inputs, projector.length) == ("whole", "delta", 4)
+    assert projector.info["training"]["contrast_weight"] == 1 and "output cosine" in stdout
+    code, stdout, err = cli("project", "train", *common, "--method", "ridge", "--architecture", "linear",
+                            "--out", tmp_path / "ridge")
+    assert code == 0, err
+    assert load_projector(tmp_path / "ridge").info["method"] == "ridge"
+    code, _, err = cli("project", "apply", "--projector", tmp_path / "ridge", "--bank", bank, "--tasks",
+                       "movie_sentences", "--dtype", "float32")
+    assert code == 0, err
+    with PromptBank(bank) as store:
+        (projected,) = store.list(kind="projected", backbone=small)
+        assert store.load(projected.id).init_tensor is not None  # a task vector on the target's own init
+
+
 def test_refusals_are_one_line(cli, tiny_dirs, bank, tmp_path):
     small, wide = str(tiny_dirs["causal"]), str(tiny_dirs["causal48"])
     code, _, err = cli("project", "train", "--from", small, "--to", wide, "--tasks", "movie_sentences", "--method",

@@ -182,6 +182,22 @@ class ProjectionMethod(StrEnum):
 
     DISTANCE = "distance"
     TASK = "task"
+    RIDGE = "ridge"
+
+
+class ProjectorArchitecture(StrEnum):
+    """A projector's network (promptbank.projection.model.ARCHITECTURES)."""
+
+    PER_TOKEN = "per-token"
+    WHOLE = "whole"
+    LINEAR = "linear"
+
+
+class ProjectorInputs(StrEnum):
+    """What a projector reads of a prompt (promptbank.projection.model.INPUTS)."""
+
+    PROMPT = "prompt"
+    DELTA = "delta"
 
 
 class Nonlinearity(StrEnum):

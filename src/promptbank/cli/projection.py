@@ -16,6 +16,8 @@ from promptbank.cli.options import (
     DtypeOption,
     Nonlinearity,
     ProjectionMethod,
+    ProjectorArchitecture,
+    ProjectorInputs,
     PromptLengthOption,
     bank_option,
     names,
@@ -33,8 +35,25 @@ def train(
     tasks: Annotated[str, typer.Option(help="Comma-separated training tasks (their prompts come from the bank).")],
     out: Annotated[Path, typer.Option(help="Directory to save the projector to (must not exist).")],
     method: Annotated[ProjectionMethod, typer.Option(help="distance: fit the target backbone's own prompts of the "
-                                                          "tasks; task: the tasks' loss through the frozen target.")]
+                                                          "tasks; task: the tasks' loss through the frozen target; "
+                                                          "ridge: a linear map fitted in closed form (with "
+                                                          "--architecture linear).")]
     = ProjectionMethod.TASK,
+    architecture: Annotated[ProjectorArchitecture, typer.Option(help="per-token (one network applied to each "
+                                                                     "token), whole (Su et al.: the flattened "
+                                                                     "prompt, a LayerNorm per token) or linear.")]
+    = ProjectorArchitecture.PER_TOKEN,
+    inputs: Annotated[ProjectorInputs, typer.Option(help="prompt (the source prompt itself) or delta (its task "
+                                                         "vector, projected onto the target's own init).")]
+    = ProjectorInputs.PROMPT,
+    distance_weight: Annotated[float, typer.Option(help="Task method: add this times the distance to the target's "
+                                                        "own prompts of the tasks.")] = 0.0,
+    contrast_weight: Annotated[float, typer.Option(help="Task method: add this times the contrastive term (each "
+                                                        "task's projection must beat the others' on its items).")]
+    = 0.0,
+    contrast_items: Annotated[int, typer.Option(help="Items per task the contrastive term scores under every "
+                                                     "task's projection, each step.")] = 2,
+    ridge: Annotated[float, typer.Option(help="Ridge method: the L2 penalty.")] = 1.0,
     bank: bank_option("The bank holding the tasks' prompts") = None,
     steps: Annotated[int, typer.Option(help="The projector's training steps.")] = 500,
     hidden: Annotated[int, typer.Option(help="The projector's hidden width.")] = 768,
@@ -61,14 +80,17 @@ def train(
     if out.exists():
         raise BadArgumentError(f"{out} already exists; choose another --out or remove it.")
     spec = ProjectionSpec(source, target, method.value, names(tasks), prompt_length, train_size, dtype.value,
-                          ProjectorConfig(hidden=hidden, nonlinearity=nonlinearity.value, steps=steps, lr=lr,
-                                          batch_size=batch_size, seed=seed, measure_size=measure_size))
+                          ProjectorConfig(hidden=hidden, nonlinearity=nonlinearity.value,
+                                          architecture=architecture.value, inputs=inputs.value, steps=steps, lr=lr,
+                                          batch_size=batch_size, seed=seed, measure_size=measure_size,
+                                          distance_weight=distance_weight, contrast_weight=contrast_weight,
+                                          contrast_items=contrast_items, ridge=ridge))
     with PromptBank(bank) as store:
         projector, metrics = train_projector(spec, store)
     save_projector(projector, out)
     table = Table("", "", title=f"projector {source} → {target} ({method.value})", show_header=False)
     for key, value in metrics.items():
-        if key != "loss_curve":
+        if key != "loss_curve" and value is not None:
             table.add_row(key.replace("_", " "), f"{value:.4f}")
     console.print(table)
     console.print(f"saved to {out} (digest {projector.digest})")

@@ -1,8 +1,18 @@
 """Cross-model projectors (Su et al. 2022, arXiv 2111.06719): a small network that maps a prompt trained on one
-backbone into another backbone's embedding space, token by token.
+backbone into another backbone's embedding space.
 
-The network is Linear(d_src → hidden) → nonlinearity (tanh, as in the paper) → Linear(hidden → d_tgt), applied
-to each prompt token independently, so prompts of any length project. It works in units of each backbone's
+Three architectures (`ARCHITECTURES`):
+- per-token: Linear(d_src → hidden) → nonlinearity (tanh, as in the paper) → Linear(hidden → d_tgt), applied to
+  each prompt token independently, so prompts of any length project;
+- whole: Su et al.'s own, the flattened prompt L·d_src → hidden → tanh → L·d_tgt, then a LayerNorm per token
+  (prompts of one length only);
+- linear: one Linear(d_src → d_tgt) per token, fitted in closed form by ridge regression (the simplest baseline).
+
+Two kinds of input (`INPUTS`): the prompt itself, or its task vector Δ = P − P_init (what training added to its
+init, where the task lives when every source starts from one shared init); a projected task vector is added to the
+target backbone's own random init (seed `target_init_seed`), which the projected prompt records as its init.
+
+It works in units of each backbone's
 embedding scale: a source token is divided by the source's embedding RMS before the network, and the network's
 output is multiplied by the target's. Backbones differ widely in scale (Gemma multiplies its embeddings by
 sqrt(d) inside the embedding module, so its prompts are ~8× larger than SmolLM2's: RMS 1.03 vs 0.12), and
@@ -32,11 +42,13 @@ from safetensors.torch import save as save_tensors
 from promptbank.atomic import atomic_dir
 from promptbank.backbones import Backbone
 from promptbank.errors import BadArgumentError, DataError
-from promptbank.tuning.init import ordinary_tokens
+from promptbank.tuning.init import init_prompt, ordinary_tokens
 from promptbank.tuning.prompt import SoftPrompt
 
 TENSOR_FILE, META_FILE = "projector.safetensors", "projector.json"
-METHODS = ("distance", "task")
+METHODS = ("distance", "task", "ridge")
+ARCHITECTURES = ("per-token", "whole", "linear")
+INPUTS = ("prompt", "delta")
 NONLINEARITIES = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "gelu": torch.nn.GELU}
 FINGERPRINT_ROWS = 256  # embedding rows hashed into a weights fingerprint, evenly spaced over the vocabulary
 # what a projected prompt keeps of its source's metadata: facts about the task, not about the source's training
@@ -65,10 +77,11 @@ class Projector:
     target_scale: float
     nonlinearity: str
     info: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def hidden(self) -> int:
-        return self.network[0].out_features
+    hidden: int = 768
+    architecture: str = "per-token"
+    inputs: str = "prompt"
+    length: int | None = None  # the prompt length a whole-prompt network reads (None: any)
+    target_init_seed: int = 0  # with task-vector inputs: the seed of the target init a projection is added to
 
     @property
     def digest(self) -> str:
@@ -78,7 +91,8 @@ class Projector:
     def metadata(self) -> dict[str, Any]:
         return {"source": asdict(self.source), "target": asdict(self.target), "source_scale": self.source_scale,
                 "target_scale": self.target_scale, "hidden": self.hidden, "nonlinearity": self.nonlinearity,
-                "digest": self.digest, **self.info}
+                "architecture": self.architecture, "inputs": self.inputs, "length": self.length,
+                "target_init_seed": self.target_init_seed, "digest": self.digest, **self.info}
 
 
 def weights_fingerprint(backbone: Backbone) -> str:
@@ -107,19 +121,50 @@ def embedding_rms(backbone: Backbone) -> float:
     return rows.pow(2).mean().sqrt().item()
 
 
-def make_network(d_in: int, d_out: int, hidden: int, nonlinearity: str, seed: int | None = None) -> torch.nn.Sequential:
-    """The two-layer network; with a seed, every weight and bias uniform in ±1/sqrt(fan_in) (PyTorch's
-    default Linear init) from a generator of its own, so the global random state neither matters nor moves."""
-    network = torch.nn.Sequential(torch.nn.Linear(d_in, hidden), NONLINEARITIES[nonlinearity](),
-                                  torch.nn.Linear(hidden, d_out))
+def make_network(d_in: int, d_out: int, hidden: int, nonlinearity: str, seed: int | None = None,
+                 architecture: str = "per-token", length: int | None = None) -> torch.nn.Sequential:
+    """The network of an architecture (see the module's docstring); with a seed, every Linear weight and bias uniform
+    in ±1/sqrt(fan_in) (PyTorch's default Linear init) from a generator of its own, so the global random state
+    neither matters nor moves."""
+    if architecture not in ARCHITECTURES:
+        raise BadArgumentError(f"Unknown projector architecture {architecture!r}; use one of {', '.join(ARCHITECTURES)}.")
+    if architecture == "linear":
+        network = torch.nn.Sequential(torch.nn.Linear(d_in, d_out))
+    elif architecture == "per-token":
+        network = torch.nn.Sequential(torch.nn.Linear(d_in, hidden), NONLINEARITIES[nonlinearity](),
+                                      torch.nn.Linear(hidden, d_out))
+    else:
+        if not length:
+            raise BadArgumentError("A whole-prompt projector needs the prompt length it reads.")
+        network = torch.nn.Sequential(torch.nn.Flatten(-2), torch.nn.Linear(length * d_in, hidden),
+                                      NONLINEARITIES[nonlinearity](), torch.nn.Linear(hidden, length * d_out),
+                                      torch.nn.Unflatten(-1, (length, d_out)), torch.nn.LayerNorm(d_out))
     if seed is not None:
         generator = torch.Generator().manual_seed(seed)
         with torch.no_grad():
-            for layer in (network[0], network[2]):
-                bound = 1 / math.sqrt(layer.in_features)
-                for parameter in (layer.weight, layer.bias):
-                    parameter.copy_((torch.rand(parameter.shape, generator=generator) * 2 - 1) * bound)
+            for layer in network:
+                if isinstance(layer, torch.nn.Linear):
+                    bound = 1 / math.sqrt(layer.in_features)
+                    for parameter in (layer.weight, layer.bias):
+                        parameter.copy_((torch.rand(parameter.shape, generator=generator) * 2 - 1) * bound)
     return network
+
+
+def target_init(projector: Projector, backbone: Backbone, length: int) -> torch.Tensor:
+    """The target init a task-vector projection is added to (zeros for a projector of prompts)."""
+    if projector.inputs != "delta":
+        return torch.zeros(length, backbone.hidden_size)
+    return init_prompt(backbone, length, "random", seed=projector.target_init_seed).tensor
+
+
+def projector_input(projector: Projector, prompt: SoftPrompt) -> torch.Tensor:
+    """What the projector reads of a prompt: the prompt, or its task vector (which needs its exact init)."""
+    if projector.inputs != "delta":
+        return prompt.tensor.float()
+    if prompt.init_tensor is None:
+        raise DataError(f"This projector reads task vectors, and the init of this {prompt.backbone} prompt is not "
+                        "known; project a prompt whose init is stored (or rebuilt by the bank).")
+    return prompt.delta.float()
 
 
 def normalised_output(projector: Projector, prompts: torch.Tensor) -> torch.Tensor:
@@ -158,15 +203,19 @@ def project(projector: Projector, prompt: SoftPrompt, target_backbone: Backbone)
     """
     check_source_prompt(projector, prompt)
     _check_target(projector, target_backbone)
+    if projector.length is not None and prompt.length != projector.length:
+        raise BadArgumentError(f"This projector reads {projector.length}-token prompts, not {prompt.length}.")
     network = projector.network
+    base = target_init(projector, target_backbone, prompt.length)
     with torch.no_grad():
-        source = prompt.tensor.float().to(next(network.parameters()).device)
-        tensor = (normalised_output(projector, source) * projector.target_scale).cpu()
+        source = projector_input(projector, prompt).to(next(network.parameters()).device)
+        tensor = base + (normalised_output(projector, source) * projector.target_scale).cpu()
     info = {k: prompt.info[k] for k in KEPT if k in prompt.info}
     info["projection"] = {"projector": projector.digest, "method": projector.info.get("method"),
                           "source_backbone": prompt.backbone, "source_prompt": prompt.info.get("bank_id")}
     return SoftPrompt(tensor, target_backbone.name, target_backbone.tokenizer_fingerprint, "projected",
-                      source=prompt.info.get("bank_id") or f"a prompt of {prompt.backbone}", info=info)
+                      source=prompt.info.get("bank_id") or f"a prompt of {prompt.backbone}", info=info,
+                      init_tensor=base if projector.inputs == "delta" else None)
 
 
 def _tensors(network: torch.nn.Sequential) -> dict[str, torch.Tensor]:
@@ -203,13 +252,16 @@ def load_projector(directory: Path) -> Projector:
     try:
         tensors = load_tensors((directory / TENSOR_FILE).read_bytes())
         source, target = BackboneId(**meta["source"]), BackboneId(**meta["target"])
-        network = make_network(source.hidden_size, target.hidden_size, meta["hidden"], meta["nonlinearity"])
+        shape = {k: meta.get(k, default) for k, default in (("architecture", "per-token"), ("inputs", "prompt"),
+                                                               ("length", None), ("target_init_seed", 0))}
+        network = make_network(source.hidden_size, target.hidden_size, meta["hidden"], meta["nonlinearity"],
+                               architecture=shape["architecture"], length=shape["length"])
         network.load_state_dict(tensors)
         projector = Projector(network.requires_grad_(False), source, target, float(meta["source_scale"]),
                               float(meta["target_scale"]), meta["nonlinearity"],
                               {k: v for k, v in meta.items() if k not in (
                                   "source", "target", "source_scale", "target_scale", "hidden", "nonlinearity",
-                                  "digest")})
+                                  "digest", *shape)}, meta["hidden"], **shape)
     except FileNotFoundError:
         raise DataError(f"{directory} is not a saved projector (it needs {TENSOR_FILE} and {META_FILE}).") from None
     except (SafetensorError, KeyError, TypeError, ValueError, RuntimeError):
