@@ -166,7 +166,7 @@ def test_the_bank_scripts_build_what_they_built_before(repo):
 
     (pretrain,) = the(run(repo, "banks/pretrain.sh", "smollm2-135m"), "pretrain")
     assert spec(pretrain)["formats"] == ["nsp3", "next_sentence_selection", "sentence_sentiment5", "unified"]
-    assert spec(pretrain)["train"]["steps"] == 1000 and spec(pretrain)["examples"] == 5000
+    assert spec(pretrain)["train"]["steps"] == 400 and spec(pretrain)["examples"] == 5000
     assert spec(pretrain)["train"]["step"] == "relative" and spec(pretrain)["gate"] == 0.15
 
 
