@@ -78,8 +78,8 @@ def test_projected_prompts_are_scored_and_trained_from_and_the_run_continues(set
     assert (tmp_path / "out" / "convergence.png").stat().st_size > 0
     assert (tmp_path / "out" / "zero_shot.png").stat().st_size > 0
     from promptbank.experiments import cross_model
-    monkeypatch.setattr(cross_model, "_cell", lambda *a: pytest.fail("a finished cell was retrained"))
-    monkeypatch.setattr(cross_model, "_zero_shot_column", lambda *a: pytest.fail("a finished column was rescored"))
+    monkeypatch.setattr(cross_model, "few_shot_cell", lambda *a: pytest.fail("a finished cell was retrained"))
+    monkeypatch.setattr(cross_model, "zero_shot_column", lambda *a: pytest.fail("a finished column was rescored"))
     assert run_cross_model(spec, bank, tmp_path / "out", progress=False) == summary
     recorded = json.loads((tmp_path / "out" / "spec.json").read_text())
     assert recorded["train"]["lr"] == 0.01 and recorded["train"]["warmup"] == 0.06  # the target's recipe, recorded

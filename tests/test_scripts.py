@@ -21,7 +21,8 @@ from pathlib import Path
 
 ENDS = {{"build_bank", "run_matrix", "run_sweep", "run_zero_shot_matrix", "run_cross_model", "pretrain",
         "train_projector", "export_archive", "import_archive", "project_bank", "transfer_run", "run_training",
-        "run_choice_scoring"}}
+        "run_choice_scoring",
+        "run_leave_one_out"}}
 calls = []
 
 
@@ -90,7 +91,8 @@ for module in ("promptbank.backbones", "promptbank.bank", "promptbank.bank.build
                "promptbank.bank.store", "promptbank.bank.peft", "promptbank.tasks", "promptbank.experiments",
                "promptbank.experiments.matrix", "promptbank.experiments.sweep", "promptbank.experiments.zero_shot",
                "promptbank.experiments.cross_model", "promptbank.experiments.report",
-               "promptbank.experiments.choice_scoring", "promptbank.pretraining",
+               "promptbank.experiments.choice_scoring", "promptbank.experiments.leave_one_out",
+               "promptbank.pretraining",
                "promptbank.pretraining.run", "promptbank.projection", "promptbank.projection.bank",
                "promptbank.projection.model", "promptbank.projection.train", "promptbank.transfer",
                "promptbank.transfer.run", "promptbank.tuning.run", "promptbank.tuning.prompt"):
@@ -235,3 +237,11 @@ def test_the_recipe_sweeps_and_the_cross_model_experiment_parse_as_before(repo):
     assert len(experiments) == 2 and all(spec(e)["seeds"] == [0, 1, 2, 3, 4] and spec(e)["shots"] == 16
                                          for e in experiments)
     assert len(the(records, "export_archive")) == len(the(records, "import_archive")) == 2
+
+    (loo,) = the(run(repo, "reports/cross-model/loo.sh", "gemma3-270m", "smollm2-135m"), "run_leave_one_out")
+    assert (spec(loo)["source"], spec(loo)["target"], spec(loo)["method"]) == ("gemma3-270m", "smollm2-135m", "task")
+    assert len(spec(loo)["tasks"]) == 6 and spec(loo)["config"]["inputs"] == "delta"
+    assert spec(loo)["config"]["contrast_weight"] == 1 and spec(loo)["shots"] == 32
+    ridge = the(run(repo, "reports/cross-model/loo.sh", "minilm-l6", "smollm2-135m", "ridge"),
+                "run_leave_one_out")[-1]  # the script's log holds both runs
+    assert (spec(ridge)["method"], spec(ridge)["config"]["architecture"]) == ("ridge", "linear")

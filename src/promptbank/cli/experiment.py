@@ -29,6 +29,9 @@ from promptbank.cli.options import (
     GpusOption,
     KOption,
     LrOption,
+    ProjectionMethod,
+    ProjectorArchitecture,
+    ProjectorInputs,
     PromptLengthOption,
     ReportOnlyOption,
     Retrieval,
@@ -324,6 +327,59 @@ def claims(
     if out is not None:
         write_atomic(out, to_markdown(found))
         console.print(f"table: {out}")
+
+
+@experiment_app.command("projector-loo")
+def projector_loo(
+    source: Annotated[str, typer.Option("--from", help="The backbone whose prompts are projected.")],
+    target: Annotated[str, typer.Option("--to", help="The backbone they are projected into.")],
+    tasks: Annotated[str, typer.Option(help="Comma-separated tasks both backbones' prompts exist for (3 or more); "
+                                            "each is held out once.")],
+    out: Annotated[Path, typer.Option(help="Folder for the folds' projectors, results.json and summary.md "
+                                           "(reruns continue).")],
+    bank: bank_option("The bank with the tasks' prompts on both backbones") = None,
+    method: Annotated[ProjectionMethod, typer.Option(help="How each fold's projector is trained (see `promptbank "
+                                                          "project train`).")] = ProjectionMethod.TASK,
+    architecture: Annotated[ProjectorArchitecture, typer.Option(help="per-token, whole or linear.")]
+    = ProjectorArchitecture.PER_TOKEN,
+    inputs: Annotated[ProjectorInputs, typer.Option(help="prompt or delta (task vectors).")] = ProjectorInputs.DELTA,
+    distance_weight: Annotated[float, typer.Option(help="Task method: weight of the distance to the native "
+                                                        "prompts.")] = 0.0,
+    contrast_weight: Annotated[float, typer.Option(help="Task method: weight of the contrastive term.")] = 1.0,
+    contrast_items: Annotated[int, typer.Option(help="Items per task the contrastive term scores.")] = 2,
+    ridge: Annotated[float, typer.Option(help="Ridge method: the L2 penalty.")] = 1.0,
+    hidden: Annotated[int, typer.Option(help="The projector's hidden width.")] = 768,
+    projector_steps: Annotated[int, typer.Option(help="Each fold's projector training steps.")] = 500,
+    projector_lr: Annotated[float, typer.Option(help="The projector's learning rate.")] = 1e-3,
+    train_size: Annotated[int, typer.Option(help="Training examples per task (task method).")] = 2000,
+    seeds: SeedsOption = 5,
+    shots: FewShotsOption = 16,
+    steps: StepsOption = 30,
+    eval_every: EvalEveryOption = 5,
+    prompt_length: PromptLengthOption = 20,
+    test_size: TestLimitOption = 1000,
+    dtype: DtypeOption = Dtype.AUTO,
+    device: DeviceOption = None,
+    scoring_path: ScoringPathOption = None,
+    report_only: ReportOnlyOption = False,
+) -> None:
+    """Leave one task out: a projector per fold, trained without the held-out task, whose projection of that task
+    is scored on it against the other tasks' projections, and trained from against random init."""
+    use_device(device, scoring_path)
+    from promptbank.bank import PromptBank
+    from promptbank.experiments.leave_one_out import LeaveOneOutSpec, run_leave_one_out, summary_markdown
+    from promptbank.projection.train import ProjectorConfig
+    from promptbank.tuning.config import TrainConfig
+    config = ProjectorConfig(hidden=hidden, architecture=architecture.value, inputs=inputs.value,
+                             steps=projector_steps, lr=projector_lr, distance_weight=distance_weight,
+                             contrast_weight=contrast_weight, contrast_items=contrast_items, ridge=ridge)
+    spec = LeaveOneOutSpec(source=source, target=target, tasks=names(tasks), method=method.value, config=config,
+                           train_size=train_size, prompt_length=prompt_length, test_size=test_size,
+                           seeds=tuple(range(seeds)), shots=shots, dtype=dtype.value,
+                           train=TrainConfig(steps=steps, eval_every=eval_every, patience=0))
+    with PromptBank(bank) as store:
+        summary = run_leave_one_out(spec, store, out, run_missing=not report_only)
+    console.print(summary_markdown(spec, summary))
 
 
 @experiment_app.command("cross-model")

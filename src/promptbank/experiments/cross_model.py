@@ -84,9 +84,10 @@ def load_projectors(spec: CrossModelSpec) -> dict[str, Projector]:
     return projectors
 
 
-def _zero_shot_column(spec: CrossModelSpec, target, prompts: dict[str, torch.Tensor], task_name: str,
+def zero_shot_column(spec, target, prompts: dict[str, torch.Tensor], task_name: str,
                       progress: bool = False) -> dict:
-    """One task's test accuracy of every prompt (as is), the random prompt, the template and the majority class."""
+    """One task's test accuracy of every prompt (as is), the random prompt, the template and the majority class
+    (`spec` gives test_size: a cross-model or a leave-one-out spec)."""
     task = get_task(task_name)
     parts = split(task)
     test = parts.test[:spec.test_size]
@@ -99,7 +100,7 @@ def _zero_shot_column(spec: CrossModelSpec, target, prompts: dict[str, torch.Ten
             "majority": majority_accuracy([ex.label for ex in parts.train], [ex.label for ex in test])}
 
 
-def _cell(spec: CrossModelSpec, target, starts: dict[str, torch.Tensor], task_name: str, seed: int,
+def few_shot_cell(spec, target, starts: dict[str, torch.Tensor], task_name: str, seed: int,
           progress: bool = False) -> dict:
     """Few-shot training on the target backbone from random init and from each projected prompt."""
     data = target_data(target, task_name, spec.shots, seed, test_size=spec.test_size)
@@ -137,7 +138,7 @@ def _seen_column(spec: CrossModelSpec, bank: PromptBank, projectors: dict[str, P
                  progress: bool = False) -> dict:
     """A projectors' training task's column: its projected prompts and the target's native one on its test split."""
     prompts = _seen_prompts(bank, projectors, target, task, spec.prompt_length)
-    return _zero_shot_column(spec, target, prompts, task, progress)
+    return zero_shot_column(spec, target, prompts, task, progress)
 
 
 def cosine_between_tasks(prompts: dict[str, torch.Tensor], spec: CrossModelSpec,
@@ -225,10 +226,10 @@ def run_cross_model(spec: CrossModelSpec, bank: PromptBank, out: Path, progress:
         return done if done is not None or not run_missing else folder.save(name, compute(*args, progress))
 
     columns = {task: column for task in tqdm(spec.tasks, desc="zero-shot columns", disable=not progress)
-               if (column := unit(f"zero_shot/{task}", _zero_shot_column, spec, target, prompts, task))}
+               if (column := unit(f"zero_shot/{task}", zero_shot_column, spec, target, prompts, task))}
     keys = [(t, s) for t in spec.tasks for s in spec.seeds]
     cells = [cell for task, seed in tqdm(keys, desc="few-shot cells", disable=not progress)
-             if (cell := unit(f"cells/{task}-seed{seed}", _cell, spec, target,
+             if (cell := unit(f"cells/{task}-seed{seed}", few_shot_cell, spec, target,
                               {label: prompts[f"{label}:{task}"] for label in projectors}, task, seed))]
     # a report of an unfinished run covers the tasks whose zero-shot column is done (few-shot figures where cells are)
     folder.require(columns, "zero-shot columns")

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Leave one task out: does a projector carry a task it never saw? Over the 6 tasks both full-data banks hold prompts
+# of and whose data is still fetchable (movie_sentences, movie_reviews, tweet_sentiment, food_reviews, bbc_news,
+# wiki_hedges; the bigbench ones are gone from PyPI), each fold trains a projector SOURCE -> TARGET on 5 tasks and
+# projects all 6 source prompts; the held-out task's own projection is scored on its test split (up to 1,000)
+# against the other tasks' projections, the native TARGET prompt, a random prompt and the template, and trained from
+# at PPT's few-shot budget (32 shots, 200 steps, dev every 20, 5 seeds) against random init.
+# Projector: task vectors in (the shipped prompts' inits rebuilt from their recipe), METHOD (default task: task loss
+# plus the contrastive term, 2 items per task, 300 steps; ridge: the linear baseline, in closed form) and ARCH
+# (per-token, whole or linear). Both banks go into one experiment bank (reports/cross-model/bank, as run.sh builds
+# it). Folds are saved as they finish: the same command continues.
+#   usage: reports/cross-model/loo.sh SOURCE TARGET [METHOD [ARCH]]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+here=reports/cross-model
+bank=$here/bank
+pb=.venv/bin/promptbank
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+source=${1:?usage: reports/cross-model/loo.sh SOURCE TARGET [METHOD [ARCH]]}
+target=${2:?usage: reports/cross-model/loo.sh SOURCE TARGET [METHOD [ARCH]]}
+method=${3:-task}
+arch=${4:-$([ "$method" = ridge ] && echo linear || echo per-token)}
+for b in "$source" "$target"; do  # a backbone's bank comes in once (its marker), as a whole
+    [ -e "$bank/.imported-$b" ] && continue
+    $pb bank export --bank "banks/$b-full" --out "$here/$b.tar.gz"
+    $pb bank import "$here/$b.tar.gz" --bank "$bank"
+    rm "$here/$b.tar.gz"
+    touch "$bank/.imported-$b"
+done
+exec $pb experiment projector-loo --from "$source" --to "$target" --bank "$bank" \
+    --tasks movie_sentences,movie_reviews,tweet_sentiment,food_reviews,bbc_news,wiki_hedges \
+    --method "$method" --architecture "$arch" --inputs delta --contrast-weight 1 --contrast-items 2 \
+    --projector-steps 300 --seeds 5 --shots 32 --steps 200 --eval-every 20 --test-size 1000 \
+    --out "$here/loo/$source-to-$target-$method-$arch"
