@@ -10,6 +10,7 @@ from promptbank.errors import BadArgumentError, DataError, IncompatiblePromptErr
 from promptbank.scoring.evaluate import length_batches
 from promptbank.tuning.config import TrainConfig
 from promptbank.tuning.init import init_prompt
+from promptbank.tuning import loop
 from promptbank.tuning.loop import Job, train_many, train_prompt
 
 
@@ -107,7 +108,7 @@ def test_interrupted_run_resumes_to_the_same_result(tiny_dirs, toy_task, toy_cho
     for result, reference in zip(resumed, uninterrupted, strict=True):
         assert torch.equal(result.prompt.tensor, reference.prompt.tensor)
         assert [p["dev_accuracy"] for p in result.curve] == [p["dev_accuracy"] for p in reference.curve]
-    with pytest.raises(BadArgumentError, match="other settings"):
+    with pytest.raises(BadArgumentError, match="another run \\(its seeds differ\\)"):
         train_many(backbone, [replace(job, seed=7) for job in jobs], config, checkpoint_dir=tmp_path, progress=False)
 
 
@@ -141,3 +142,30 @@ def test_long_examples_come_in_smaller_passes(tiny_dirs, toy_choice_task):
         assert len(p) <= 32
     assert len(passes) > len(length_batches(items, 32))  # the budget, not the pass size, split them
     assert [len(p) for p in length_batches(items, 32, 1)] == [1] * len(items)  # too big for any budget: alone
+
+
+@pytest.mark.parametrize("change", ["task", "init", "length"])
+def test_a_checkpoint_of_another_task_or_start_is_refused_naming_what_differs(tiny_dirs, toy_task, toy_choice_task,
+                                                                              tmp_path, monkeypatch, change):
+    backbone = load_backbone(str(tiny_dirs["causal"]), "float32")
+    items = scoring.encode(backbone, toy_task, toy_task.examples)
+    config = TrainConfig(steps=4, eval_every=2, patience=0)
+    job = Job(items[:40], items[40:], init_prompt(backbone, 4, seed=0))
+    save = loop.save_checkpoint
+
+    def dying(directory, tensors, state):
+        save(directory, tensors, state)
+        if state["step"] == 2:
+            raise KeyboardInterrupt
+    monkeypatch.setattr(loop, "save_checkpoint", dying)
+    with pytest.raises(KeyboardInterrupt):
+        train_many(backbone, [job], config, checkpoint_dir=tmp_path, progress=False)
+    monkeypatch.setattr(loop, "save_checkpoint", save)
+    other = {"task": lambda: replace(job, train_items=scoring.encode(backbone, toy_choice_task,
+                                                                     toy_choice_task.examples[:20])),
+             "init": lambda: replace(job, start=init_prompt(backbone, 4, seed=1)),
+             "length": lambda: replace(job, start=init_prompt(backbone, 5, seed=0))}[change]()
+    words = "training or dev examples" if change == "task" else "starting prompts"
+    with pytest.raises(BadArgumentError, match=f"another run \\(its {words}"):
+        train_many(backbone, [other], config, checkpoint_dir=tmp_path, progress=False)
+    assert train_many(backbone, [job], config, checkpoint_dir=tmp_path, progress=False)[0].steps_done == 4

@@ -23,3 +23,8 @@ class DataError(PromptbankError):
 
 class BadArgumentError(PromptbankError):
     pass
+
+
+class DamagedBankError(DataError):
+    """A bank whose catalog is empty, unreadable or not a catalog: `bank verify` reports it (exit 1) and nothing
+    that could delete its prompts runs."""

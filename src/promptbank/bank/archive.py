@@ -55,8 +55,9 @@ def import_archive(bank: PromptBank, archive: Path) -> tuple[list[PromptRecord],
             raise DataError(f"The archive's prompt {record.id} clashes with a different prompt of the same id in "
                             f"the bank at {bank.root}.")
         (present if existing else added).append((record, tensor))
-    bank.insert_records([r for r, _ in added], [t for _, t in added])
-    return [r for r, _ in added], [r for r, _ in present]
+    inserted = bank.insert_records([r for r, _ in added], [t for _, t in added])
+    # what another process imported meanwhile counts as present
+    return inserted, [r for r, _ in present] + [r for r, _ in added if r not in inserted]
 
 
 def read_archive(archive: Path) -> tuple[list[PromptRecord], list[dict[str, torch.Tensor]]]:

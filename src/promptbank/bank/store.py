@@ -8,6 +8,7 @@ unreferenced blob or temp file remains, which `verify` reports and `gc` removes.
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterable
@@ -21,7 +22,7 @@ import torch
 from promptbank.bank import blobs, catalog
 from promptbank.bank.catalog import KINDS, PromptRecord
 from promptbank.bank.inits import rebuilt_init
-from promptbank.errors import BadArgumentError, DataError, IncompatiblePromptError
+from promptbank.errors import BadArgumentError, DamagedBankError, DataError, IncompatiblePromptError
 from promptbank.tuning.prompt import SoftPrompt
 
 if TYPE_CHECKING:
@@ -53,12 +54,20 @@ class PromptBank:
 
     def __init__(self, root: Path | str | None = None, create: bool = False) -> None:
         self.root = Path(root) if root is not None else default_root()
-        if not (self.root / CATALOG_FILE).exists():
+        path = self.root / CATALOG_FILE
+        if not path.exists():
             if not create:
                 raise DataError(f"There is no prompt bank at {self.root}; add a prompt to create one.")
             (self.root / BLOB_DIR).mkdir(parents=True, exist_ok=True)
         self.blob_root = self.root / BLOB_DIR
-        self.connection = catalog.connect(self.root / CATALOG_FILE)
+        damaged = (f"The bank at {self.root} is damaged: its catalog ({path}) is {{}}; its prompt files are kept, "
+                   "and nothing that could delete them runs until the catalog is restored.")
+        if path.is_file() and path.stat().st_size == 0 and blobs.all_digests(self.blob_root):
+            raise DamagedBankError(damaged.format("empty"))  # a fresh catalog has no prompt files beside it
+        try:
+            self.connection = catalog.connect(path)
+        except sqlite3.DatabaseError:
+            raise DamagedBankError(damaged.format("not a readable catalog")) from None
 
     def close(self) -> None:
         self.connection.close()
@@ -93,16 +102,26 @@ class PromptBank:
                 catalog.insert(self.connection, record)
         return records
 
-    def insert_records(self, records: list[PromptRecord], tensors: list[dict[str, torch.Tensor]]) -> None:
-        """Store records made elsewhere (an import) with their blobs' tensors, keeping their ids; all or none."""
+    def insert_records(self, records: list[PromptRecord], tensors: list[dict[str, torch.Tensor]]) -> list[PromptRecord]:
+        """Store records made elsewhere (an import) with their blobs' tensors, keeping their ids; all or none. A
+        record whose id the bank holds by the time the transaction runs (another process importing the same
+        prompts) is left as it is; the records inserted are returned."""
         for tensor, record in zip(tensors, records):
             data, digest = blobs.encode(tensor["prompt"], tensor.get("init"))
             if digest != record.blob:
                 raise DataError(f"The tensor of prompt {record.id} does not match its recorded checksum.")
             blobs.write(self.blob_root, data, digest)
-        with catalog.transaction(self.connection):
+        inserted = []
+        with catalog.transaction(self.connection):  # the write lock: what is present cannot change meanwhile
             for record in records:
-                catalog.insert(self.connection, record)
+                held = self.connection.execute("SELECT blob FROM prompts WHERE id = ?", (record.id,)).fetchone()
+                if held is None:
+                    catalog.insert(self.connection, record)
+                    inserted.append(record)
+                elif held[0] != record.blob:
+                    raise DataError(f"The prompt {record.id} clashes with a different prompt of the same id in the "
+                                    f"bank at {self.root}.")
+        return inserted
 
     def remove(self, record_id: str) -> PromptRecord:
         """Delete a record; its blob goes too unless another record shares it."""
@@ -235,7 +254,12 @@ class PromptBank:
         """
         now = time.time()
         with catalog.transaction(self.connection):  # no add can commit a reference while we look
-            stale = [p for p in self.verify().unreferenced if now - p.stat().st_mtime >= min_age_seconds]
+            report = self.verify()
+            if report.checked == 0 and blobs.all_digests(self.blob_root):
+                raise DamagedBankError(f"The catalog of the bank at {self.root} references none of its "
+                                       f"{len(blobs.all_digests(self.blob_root))} prompt files, so it is more likely "
+                                       "damaged than the files stale; nothing was deleted.")
+            stale = [p for p in report.unreferenced if now - p.stat().st_mtime >= min_age_seconds]
             for path in stale:
                 path.unlink(missing_ok=True)
         return stale

@@ -157,10 +157,15 @@ def tag(record_id: RecordIdArgument, bank: BankOption = None,
 
 @bank_app.command("verify")
 def verify(bank: BankOption = None) -> None:
-    """Check every blob against its checksum and record; exit 1 if anything is wrong."""
+    """Check every blob against its checksum and record; exit 1 if anything is wrong (a damaged catalog included)."""
     from promptbank.bank import PromptBank
-    with PromptBank(bank) as store:
-        report = store.verify()
+    from promptbank.errors import DamagedBankError
+    try:
+        with PromptBank(bank) as store:
+            report = store.verify()
+    except DamagedBankError as error:
+        console.print(f"[red]problem:[/] {error}", highlight=False)
+        sys.exit(1)
     for problem in report.problems:
         console.print(f"[red]problem:[/] {problem}", highlight=False)
     if report.unreferenced:
@@ -261,6 +266,8 @@ def build(tasks: TasksOption, bank: BankOption = None, backbone: BackboneOption 
     config = TrainConfig(steps=steps, eval_every=eval_every, lr=lr, patience=patience, step=step,
                          reparam=reparam)
     task_names = list(names(tasks))
+    if not task_names:
+        raise BadArgumentError(f"--tasks names no task ({tasks!r}); give comma-separated task names.")
     for name in task_names:
         get_task(name)  # before a bank is created for them
     with PromptBank(bank, create=True) as store:

@@ -14,6 +14,7 @@ rounding of the larger passes, and a resumed run equals an uninterrupted one bit
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import random
@@ -255,6 +256,15 @@ def _evaluate(backbone: Backbone, runs: list[_Run], pass_size: int) -> list[Eval
     return evaluations
 
 
+# what a checkpoint records of its run, and how a refusal names it
+IDENTITY = {"config": "training settings", "seeds": "seeds", "job_names": "jobs", "backbone": "backbone",
+            "data": "training or dev examples (task, data or shots)", "starts": "starting prompts (init or length)"}
+
+
+def _digest(data: str | bytes) -> str:
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()[:16]
+
+
 def save_checkpoint(directory: Path, tensors: dict[str, torch.Tensor], state: dict) -> None:
     """The tensors go to a new file named by step, then the JSON naming it replaces the old one (the commit
     mark), then older tensor files go: a kill at any moment leaves the last complete checkpoint."""
@@ -290,8 +300,10 @@ def _resume(directory: Path | None, runs: list[_Run], optimizer: torch.optim.Opt
     if directory is None or not (directory / CHECKPOINT_STATE).exists():
         return None
     state = json.loads((directory / CHECKPOINT_STATE).read_text())
-    if {key: state.get(key) for key in identity} != identity:
-        raise BadArgumentError(f"{directory} holds a run with other settings; rerun the same command or remove it.")
+    # checkpoints written before the backbone, data and starts were recorded are checked on what they hold
+    if differ := [IDENTITY[key] for key, value in identity.items() if key in state and state[key] != value]:
+        raise BadArgumentError(f"{directory} holds a checkpoint of another run (its {', '.join(differ)} differ); "
+                               "rerun the command that made it, or remove it.")
     tensors = load_file(directory / state["tensors"])
     for k, (run, saved) in enumerate(zip(runs, state["jobs"])):
         for name, parameter in run.parameters.items():
@@ -357,7 +369,10 @@ def train_many(backbone: Backbone, jobs: list[Job], config: TrainConfig = TrainC
     # fused: one kernel for the whole update, where the device has one
     optimizer = torch.optim.AdamW([p for run in runs for p in run.parameters.values()], lr=config.lr,
                                   weight_decay=config.weight_decay, fused=device.type in ("cpu", "cuda"))
-    identity = {"config": asdict(config), "seeds": [run.seed for run in runs], "job_names": [job.name for job in jobs]}
+    identity = {"config": asdict(config), "seeds": [run.seed for run in runs], "job_names": [job.name for job in jobs],
+                "backbone": backbone.name, "data": [_digest(repr((job.train_items, job.dev_items))) for job in jobs],
+                "starts": [_digest(save({k: v.detach().contiguous().cpu() for k, v in run.best.items()}))
+                           for run in runs]}
     resumed = _resume(checkpoint_dir, runs, optimizer, identity)
     step, wall = resumed or (0, 0.0)
     bar = tqdm(total=config.steps, initial=step, disable=not progress, unit="step",
