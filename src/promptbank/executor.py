@@ -9,6 +9,7 @@ machine (SQLite is not for network filesystems), and a killed run loses only the
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -60,6 +61,25 @@ def run_units(work: Callable[[Unit], Result], units: list[Unit], on_result: Call
             on_result(unit, work(unit))
     elif units:
         _run_on_ray(work, units, on_result, executor, progress)
+
+
+CONNECT_TIMEOUT_S = 10.0
+
+
+def check_reachable(address: str | None, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Refuse, in one sentence and within `timeout`, a Ray address nobody answers at: Ray itself retries for minutes.
+    A host:port address (the cluster's GCS, or ray://host:port for Ray Client) is probed with a TCP connection;
+    "auto" and no address are Ray's to resolve."""
+    if not address or address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise BadArgumentError(f"--address {address!r} is not HOST:PORT (or ray://HOST:PORT, or auto).")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise BadArgumentError(f"The Ray cluster at {address} cannot be reached ({error.strerror or error}); check "
+                               "the address and that the cluster is running.") from None
 
 
 def _run_on_ray(work: Callable[[Unit], Result], units: list[Unit], on_result: Callable[[Unit, Result], None],

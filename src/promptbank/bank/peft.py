@@ -71,6 +71,10 @@ def read_peft(directory: Path, backbone: Backbone) -> SoftPrompt:
         raise IncompatiblePromptError(
             f"The PEFT prompt in {directory} has width {tensor.shape[-1]}, but backbone {backbone.name!r} has hidden "
             f"size {backbone.hidden_size}.")
+    tokens, width = config.get("num_virtual_tokens"), config.get("token_dim")
+    if not isinstance(tokens, int) or tokens != tensor.shape[0] or (width is not None and width != tensor.shape[1]):
+        raise DataError(f"The {CONFIG} in {directory} does not describe its prompt (num_virtual_tokens {tokens!r}, "
+                        f"token_dim {width!r}; the prompt is {tensor.shape[0]}×{tensor.shape[1]}).")
     provenance = _provenance(directory)
     if provenance.get("tokenizer_fingerprint", backbone.tokenizer_fingerprint) != backbone.tokenizer_fingerprint:
         raise IncompatiblePromptError(f"The PEFT prompt in {directory} was trained on backbone "

@@ -54,6 +54,8 @@ class PromptBank:
 
     def __init__(self, root: Path | str | None = None, create: bool = False) -> None:
         self.root = Path(root) if root is not None else default_root()
+        if self.root.exists() and not self.root.is_dir():
+            raise DataError(f"{self.root} is a file, not a prompt bank folder; give a folder for the bank.")
         path = self.root / CATALOG_FILE
         if not path.exists():
             if not create:
@@ -107,6 +109,8 @@ class PromptBank:
         record whose id the bank holds by the time the transaction runs (another process importing the same
         prompts) is left as it is; the records inserted are returned."""
         for tensor, record in zip(tensors, records):
+            if not all(bool(torch.isfinite(t).all()) for t in tensor.values()):
+                raise DataError(f"The prompt {record.id} holds non-finite values (NaN or infinity); nothing was added.")
             data, digest = blobs.encode(tensor["prompt"], tensor.get("init"))
             if digest != record.blob:
                 raise DataError(f"The tensor of prompt {record.id} does not match its recorded checksum.")

@@ -27,6 +27,14 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+def _wrong_kind(err: OSError) -> str:
+    """A file where a folder belongs, or the reverse, in one sentence (the commands check the paths they are given;
+    this covers a path met deeper, such as a folder's parent that is a file)."""
+    what = {NotADirectoryError: "is a file where a folder is needed", IsADirectoryError: "is a folder where a file is "
+            "needed", FileExistsError: "already exists"}[type(err)]
+    return f"{err.filename} {what}; give another path."
+
+
 def main() -> None:
     """Entry point: user mistakes, the library's and the command line's alike (an unknown option, a choice that does
     not exist, a number that is not one), end as one sentence on stderr and exit code 2, never a traceback."""
@@ -41,4 +49,6 @@ def main() -> None:
         sys.exit(1)
     except PromptbankError as err:
         _fail(str(err))
+    except (NotADirectoryError, IsADirectoryError, FileExistsError) as err:  # a path of the wrong kind
+        _fail(_wrong_kind(err))
     sys.exit(code if isinstance(code, int) else 0)  # as a standalone click app does (^C ends as 130)

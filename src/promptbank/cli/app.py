@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from promptbank.errors import BadArgumentError
-from promptbank.executor import Executor
+from promptbank.executor import Executor, check_reachable
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
                   help="Soft prompt tuning and prompt transfer on frozen language models.")
@@ -39,4 +39,7 @@ def use_executor(kind: str, address: str | None, cpus: float | None, gpus: float
     if kind == "ray" and device is not None:
         raise BadArgumentError("--device goes with --executor local; on Ray a unit runs on the GPU it holds "
                                "(--gpus-per-unit), else on CPU.")
-    return Executor(str(kind), address, 1 if cpus is None else cpus, gpus)
+    executor = Executor(str(kind), address, 1 if cpus is None else cpus, gpus)
+    if executor.kind == "ray":
+        check_reachable(address)
+    return executor

@@ -41,6 +41,8 @@ from promptbank.cli.options import (
     TasksOption,
     TestSizeOption,
     TrainSizeOption,
+    file_to_write,
+    folder_to_read,
     names,
     sort_key,
 )
@@ -94,7 +96,7 @@ def list_(bank: BankOption = None,
                                             help="Sort by a column or by a metric path such as dev.accuracy.")]
           = "created",
           desc: Annotated[bool, typer.Option("--desc", help="Sort descending.")] = False,
-          limit: Annotated[int | None, typer.Option(help="List at most N prompts.")] = None) -> None:
+          limit: Annotated[int | None, typer.Option(help="List at most N prompts.", min=1)] = None) -> None:
     """List prompts, filtered and sorted."""
     from promptbank.bank import PromptBank
     with PromptBank(bank) as store:
@@ -150,6 +152,8 @@ def tag(record_id: RecordIdArgument, bank: BankOption = None,
         = None) -> None:
     """Add or remove tags."""
     from promptbank.bank import PromptBank
+    if any(not t.strip() for t in [*(add or ()), *(remove or ())]):
+        raise BadArgumentError("A tag cannot be empty.")
     with PromptBank(bank) as store:
         record = store.tag(record_id, add or (), remove or ())
     console.print(f"{record.id}: {', '.join(record.tags) or 'no tags'}")
@@ -192,6 +196,7 @@ def export(out: Annotated[Path, typer.Option(help="Archive file to write (.tar.g
     """Export the bank, or a selection, as a portable archive."""
     from promptbank.bank import PromptBank
     from promptbank.bank.archive import export_archive
+    file_to_write(out, "--out", (".gz", ".tgz", ".tar"))
     with PromptBank(bank) as store:
         records = export_archive(store, out, ids)
     console.print(f"exported {len(records)} prompts to {out}")
@@ -220,6 +225,7 @@ def export_peft(record_id: RecordIdArgument,
     from promptbank.bank.peft import export_peft as write
     if out.exists():
         raise BadArgumentError(f"{out} already exists; choose another --out or remove it.")
+    file_to_write(out, "--out")  # its parents must be folders (or not exist yet)
     with PromptBank(bank) as store:
         prompt = store.load(record_id)
     write(prompt, load_backbone(prompt.backbone), out)
@@ -232,6 +238,7 @@ def import_peft(directory: Annotated[Path, typer.Argument(help="A PEFT prompt-tu
                 bank: BankOption = None, name: NameOption = None, device: DeviceOption = None) -> None:
     """Import a PEFT prompt-tuning adapter into the bank."""
     use_device(device)
+    folder_to_read(directory, "DIRECTORY", "a PEFT adapter folder")
     from promptbank.backbones import load_backbone
     from promptbank.bank import PromptBank
     from promptbank.bank.peft import read_peft

@@ -84,7 +84,7 @@ def matrix(
     base: BaseOption = Base.TARGET,
     per_source: Annotated[bool, typer.Option(help="Train the target from every source (the gain matrix).")] = True,
     per_source_seeds: Annotated[int | None, typer.Option(help="Train from every source in the first N seeds only "
-                                                              "(default: all).")] = None,
+                                                              "(default: all).", min=0)] = None,
     test_size: TestLimitOption = 200,
     dtype: DtypeOption = Dtype.AUTO,
     choice_scoring: Annotated[ChoiceScoring | None, typer.Option(help="How the targets' choices are scored (sum, "
@@ -254,9 +254,12 @@ def _results(folder: Path, name: str) -> dict:
     if not path.is_file():
         raise BadArgumentError(f"{folder} holds no {name}; give a folder an experiment wrote.")
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise BadArgumentError(f"{path} is not a results file promptbank wrote.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("spec"), dict):
+        raise BadArgumentError(f"{path} is not a results file promptbank wrote.")
+    return data
 
 
 @experiment_app.command("choice-scoring")
@@ -310,16 +313,21 @@ def claims(
     if not (zero_shot or matrix or ppt or cross_model):
         raise BadArgumentError("Name at least one results folder: --zero-shot, --matrix, --ppt or --cross-model.")
     found = []
-    if zero_shot or matrix:
-        matrices = {}
-        for folder in zero_shot or []:
-            data = _results(folder, "zero_shot.json")
-            matrices[data["spec"]["backbone"]] = data
-        found += zero_shot_claims(matrices) + few_shot_claims([_results(f, "results.json") for f in matrix or []])
-    if ppt:
-        found += ppt_claims([_results(folder, "results.json") for folder in ppt])
-    if cross_model:
-        found += cross_model_claims([_results(folder, "results.json") for folder in cross_model])
+    try:
+        if zero_shot or matrix:
+            matrices = {}
+            for folder in zero_shot or []:
+                data = _results(folder, "zero_shot.json")
+                matrices[data["spec"]["backbone"]] = data
+            found += zero_shot_claims(matrices) + few_shot_claims([_results(f, "results.json") for f in matrix or []])
+        if ppt:
+            found += ppt_claims([_results(folder, "results.json") for folder in ppt])
+        if cross_model:
+            found += cross_model_claims([_results(folder, "results.json") for folder in cross_model])
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError):
+        raise BadArgumentError("A results folder given does not hold the results of the experiment its option names "
+                               "(--zero-shot: a zero-shot matrix; --matrix and --ppt: a matrix; --cross-model: a "
+                               "cross-model experiment).") from None
     table = Table("claim", "paper", "ours", "holds", title="the papers' claims and our figures")
     for c in found:
         table.add_row(c.claim, c.paper, c.ours, c.holds)

@@ -269,6 +269,30 @@ def sort_key(value: object) -> str:
                              "dev.accuracy.")
 
 
+IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+
+
+def file_to_write(path: Path, option: str, suffixes: tuple[str, ...] = ()) -> Path:
+    """A file a command will write: not a folder, in a folder (or a place one can be made), of a known kind; checked
+    before any model loads, so a mistake costs nothing and leaves nothing."""
+    if path.is_dir():
+        raise BadArgumentError(f"{option} {path} is a folder; give a file name.")
+    if any(parent.exists() and not parent.is_dir() for parent in path.parents):
+        raise BadArgumentError(f"{option} {path} is inside a file, not a folder.")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise BadArgumentError(f"{option} {path} should end in {', '.join(suffixes)}.")
+    return path
+
+
+def folder_to_read(path: Path, option: str, what: str) -> Path:
+    """An existing folder a command reads."""
+    if not path.exists():
+        raise BadArgumentError(f"{option} {path} does not exist; give {what}.")
+    if not path.is_dir():
+        raise BadArgumentError(f"{option} {path} is a file; give {what}.")
+    return path
+
+
 def names(text: str) -> tuple[str, ...]:
     """Comma-separated names, empty items dropped."""
     return tuple(name.strip() for name in text.split(",") if name.strip())

@@ -38,7 +38,9 @@ from promptbank.cli.options import (
     Strategy,
     StrategyOption,
     TestSizeOption,
+    IMAGE_SUFFIXES,
     bank_option,
+    file_to_write,
 )
 from promptbank.errors import BadArgumentError
 
@@ -121,7 +123,8 @@ def similarity(
                                                      "minus the exact tensor it began from), or prompt, the prompts "
                                                      "as they are (default: delta where every prompt's init is known, "
                                                      "else prompt; the on metric always reads the prompts).")] = None,
-    out: Annotated[Path, typer.Option(help="Heatmap PNG to write.")] = Path("similarity.png"),
+    out: Annotated[Path, typer.Option(help="Heatmap image to write (.png, .pdf, .svg or .jpg).")]
+    = Path("similarity.png"),
     dtype: DtypeOption = Dtype.AUTO,
     device: DeviceOption = None,
 ) -> None:
@@ -130,6 +133,7 @@ def similarity(
     A prompt stored before inits were kept has its init rebuilt from its recipe on the backbone, loaded in --dtype
     (the precision it was trained in)."""
     use_device(device)
+    file_to_write(out, "--out", IMAGE_SUFFIXES)
     from promptbank.backbones import load_backbone
     from promptbank.bank import PromptBank
     from promptbank.errors import DataError

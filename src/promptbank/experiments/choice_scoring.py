@@ -52,7 +52,8 @@ def measure_task(spec: ChoiceScoringSpec, name: str) -> dict:
             "accuracy": accuracy, "chosen": chosen}
 
 
-def run_choice_scoring(spec: ChoiceScoringSpec, out: Path, progress: bool = True, run_missing: bool = True) -> list[dict]:
+def run_choice_scoring(spec: ChoiceScoringSpec, out: Path, progress: bool = True,
+                       run_missing: bool = True) -> list[dict]:
     """Measure (or continue measuring) every task, writing a unit per task and results.json; with `run_missing`
     off, only what --out holds is reported."""
     from tqdm.auto import tqdm

@@ -73,6 +73,8 @@ class ExperimentFolder:
     def __init__(self, root: Path, spec, what: str = "an experiment", may_differ: Collection[str] = (),
                  legacy_train: dict | None = None) -> None:
         self.root, self.spec, self._opened = Path(root), spec, False
+        if self.root.exists() and not self.root.is_dir():
+            raise BadArgumentError(f"{self.root} is a file; --out takes a folder for the results.")
         path = self.root / SPEC
         if not path.exists():
             return

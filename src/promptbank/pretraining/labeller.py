@@ -7,9 +7,9 @@ is offline here. promptbank labels a sentence with two sentiment lexicons, VADER
 strongly polar, the same for both scores (each in [-1, 1]).
 
 No labelled 5-class sentence set is offline either, so it is measured on 3-class sets it never saw, with its
-levels collapsed (terrible/bad → negative, neutral, good/great → positive), on the test examples of
-each, up to 1,000 (`agreement_accuracy`): tweet_sentiment 0.569 on the 41% of tweets the two lexicons agree on (VADER alone
-0.467 on all), drug_reviews 0.659 on 23% (VADER alone 0.523). The labeller it replaces (a bag-of-words model
+levels collapsed (terrible/bad → negative, neutral, good/great → positive), on the test examples of each, up to
+1,000 (`agreement_accuracy`): tweet_sentiment 0.569 on the 41% of tweets the two lexicons agree on (VADER alone 0.467
+on all), drug_reviews 0.659 on 23% (VADER alone 0.523). The labeller it replaces (a bag-of-words model
 trained on food and drug reviews, its score's quintiles over the corpus taken as levels) scored 0.364 and 0.482
 on the same examples: quintiles force four polar classes onto mostly neutral text.
 """

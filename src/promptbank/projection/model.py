@@ -127,7 +127,8 @@ def make_network(d_in: int, d_out: int, hidden: int, nonlinearity: str, seed: in
     in ±1/sqrt(fan_in) (PyTorch's default Linear init) from a generator of its own, so the global random state
     neither matters nor moves."""
     if architecture not in ARCHITECTURES:
-        raise BadArgumentError(f"Unknown projector architecture {architecture!r}; use one of {', '.join(ARCHITECTURES)}.")
+        raise BadArgumentError(f"Unknown projector architecture {architecture!r}; use one of "
+                               f"{', '.join(ARCHITECTURES)}.")
     if architecture == "linear":
         network = torch.nn.Sequential(torch.nn.Linear(d_in, d_out))
     elif architecture == "per-token":
@@ -236,7 +237,8 @@ def _read_metadata(directory: Path) -> dict[str, Any]:
         raise DataError(f"{directory} is not a saved projector (it needs {TENSOR_FILE} and {META_FILE}).") from None
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise DataError(f"The projector in {directory} is damaged and cannot be read.") from None
-    if not isinstance(meta, dict):
+    if not isinstance(meta, dict) or not all(isinstance(meta.get(k), dict) and "name" in meta[k]
+                                             for k in ("source", "target")):
         raise DataError(f"The projector in {directory} is damaged and cannot be read.")
     return meta
 

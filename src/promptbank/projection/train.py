@@ -247,7 +247,8 @@ def train_by_distance(source: Backbone, target: Backbone, pairs: Mapping[str, tu
 
 
 def train_by_ridge(source: Backbone, target: Backbone, pairs: Mapping[str, tuple[SoftPrompt, SoftPrompt]],
-                   config: ProjectorConfig = ProjectorConfig(architecture="linear")) -> tuple[Projector, dict[str, Any]]:
+                   config: ProjectorConfig = ProjectorConfig(architecture="linear")
+                   ) -> tuple[Projector, dict[str, Any]]:
     """The ridge regression baseline: a per-token linear map W, b minimising ‖X W + b − Y‖² + ridge·n·‖W‖² over
     every token of every pair (inputs and outputs in their backbones' units), in closed form; b is not penalised."""
     if config.architecture != "linear":

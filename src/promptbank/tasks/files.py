@@ -43,6 +43,9 @@ def load_spec(path: str | Path) -> Task:
     else:
         labels, verbalizer = _verbalizer(spec["verbalizer"], path)
         examples = [_class_example(row, spec, labels, data, i) for i, row in enumerate(rows)]
+        if len({ex.label for ex in examples}) < 2:
+            raise DataError(f"Every example in {data} has the label {labels[examples[0].label]!r}; a task needs "
+                            "examples of at least two labels to learn anything.")
     return Task(spec["name"], fmt, spec.get("category") or spec.get("kind") or "custom", spec["template"], labels, verbalizer,
                 tuple(examples), spec.get("description") or f"User task from {path.name}.")
 

@@ -42,7 +42,8 @@ def sources_for(bank: PromptBank, backbone: Backbone, length: int,
                 exclude_task: str | None = None) -> tuple[torch.Tensor, list[PromptRecord]]:
     """The bank's task prompts for `backbone` with at least `length` tokens (cut to it), excluding those trained
     on the target task itself (and pre-trained prompts, which are inits of their own), stacked."""
-    ids = [r.id for r in bank.list(backbone=backbone.name) if (exclude_task is None or base_task(r.task) != base_task(exclude_task)) and r.length >= length
+    own = None if exclude_task is None else base_task(exclude_task)  # however the target's choices are scored
+    ids = [r.id for r in bank.list(backbone=backbone.name) if base_task(r.task or "") != own and r.length >= length
            and r.tokenizer_fingerprint == backbone.tokenizer_fingerprint and r.kind != "pretrained"]
     if not ids:
         raise DataError(f"The bank at {bank.root} has no source prompts of {length} or more tokens for backbone "

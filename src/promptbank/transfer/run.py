@@ -101,7 +101,7 @@ def transfer_start(spec: TransferSpec, backbone: Backbone, bank: PromptBank, dat
         ids = [r.record.id for r in top]
         deltas = bank.stack(backbone.name, ids=ids, length_policy="truncate", length=spec.prompt_length, delta=True,
                             loaded=backbone)[0]
-        if spec.strategy in ("learned-mixture", "attention-mixture"):  # the target's init plus a mixture trained with it
+        if spec.strategy in ("learned-mixture", "attention-mixture"):  # the target's init plus a trained mixture
             start = SoftPrompt(random.tensor, backbone.name, backbone.tokenizer_fingerprint, spec.strategy,
                                source=",".join(ids))
             if spec.strategy == "learned-mixture":

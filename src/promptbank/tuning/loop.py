@@ -384,6 +384,12 @@ def train_many(backbone: Backbone, jobs: list[Job], config: TrainConfig = TrainC
 
     def evaluate_and_checkpoint() -> None:
         now = active()
+        for run in now:  # checked before anything is saved: a diverged state never overwrites the last good one
+            if run.losses and not bool(torch.isfinite(torch.stack(run.losses)).all()):
+                kept = " (the last checkpoint is kept)" if checkpoint_dir is not None and step > config.eval_every \
+                    else ""
+                raise DataError(f"Training diverged before step {step}: the loss of {run.job.name or 'the job'} is not "
+                                f"finite{kept}; lower the learning rate or check the data.")
         with_dev = [run for run in now if run.job.dev_items]
         dev = dict(zip(with_dev, _evaluate(backbone, with_dev, config.eval_batch_size))) if with_dev else {}
         elapsed = time.perf_counter() - started

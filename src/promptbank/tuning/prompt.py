@@ -31,6 +31,14 @@ class SoftPrompt:
     # the exact tensor training began from (None where unknown): the task vector is tensor - init_tensor
     init_tensor: torch.Tensor | None = None
 
+    def __post_init__(self) -> None:
+        """Every path that makes or reads a prompt passes here: a NaN or an infinity would spread silently through
+        training, transfer and the bank, so it is refused where it appears."""
+        for name, tensor in (("prompt", self.tensor), ("init", self.init_tensor)):
+            if tensor is not None and not bool(torch.isfinite(tensor).all()):
+                raise DataError(f"This {self.backbone} prompt's {name} tensor holds non-finite values (NaN or "
+                                "infinity); it cannot be used.")
+
     @property
     def delta(self) -> torch.Tensor:
         """The task vector: what training added to the prompt it began from."""
