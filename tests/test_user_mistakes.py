@@ -68,7 +68,8 @@ CASES = {
                                   "--per-source-seeds"),
     "a task of one label": (lambda t, r: ("train", "--task", write_spec(t, rows=[(f"film {i}", "pos")
                                                                                  for i in range(40)]),
-                                          "--backbone", "x", "--out", t / "run"), "at least two labels"),
+                                          "--backbone", "x", "--bank", t / "bank", "--out", t / "run"),
+                            "at least two labels"),
 }
 
 

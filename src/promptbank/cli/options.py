@@ -309,7 +309,18 @@ def choices(text: str, allowed: type[StrEnum], option: str, noun: str) -> tuple[
 
 def bank_option(role: str = "The prompt bank") -> object:
     """`--bank DIR` with what the command does with it; left out, the default bank."""
-    return Annotated[Path | None, typer.Option("--bank", metavar="DIR", help=f"{role} (default: {DEFAULT_BANK}).")]
+    return Annotated[Path | None, typer.Option("--bank", metavar="DIR", help=f"{role} (default: {DEFAULT_BANK}).",
+                                               callback=_bank_folder)]
+
+
+def _bank_folder(path: Path | None) -> Path | None:
+    """--bank (or, left out, $PROMPTBANK_HOME) checked as the command line is parsed: a file where the bank's folder
+    belongs would otherwise be found only when the bank is opened, after the training that fills it."""
+    import os
+    where = path if path is not None else os.environ.get("PROMPTBANK_HOME")
+    if where and Path(where).exists() and not Path(where).is_dir():
+        raise typer.BadParameter(f"{where} is a file, not a prompt bank folder.", param_hint="'--bank'")
+    return path
 
 
 # ---- the shared options -------------------------------------------------------------------------------------------
