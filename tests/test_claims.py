@@ -169,3 +169,31 @@ def test_results_of_either_age_give_the_same_verdicts():
     block = {**flat, "spec": {"shots": 16, "train": {"steps": 30, "eval_every": 5}}}
     assert few_shot_claims([block]) == few_shot_claims([flat])
     assert "20.0 steps vs random 20.0, 50% of runs" in few_shot_claims([block])[2].ours  # never counts as 35
+
+
+def _run(correct: str, best_dev: float = 0.5) -> dict:
+    return {"test_accuracy": correct.count("1") / len(correct), "test_correct": correct, "best_dev": best_dev}
+
+
+def mixture_results(mixture: str, fixed_dev: dict[str, float], shots: int | None = 32,
+                    steps: dict[str, float] | None = None) -> dict:
+    """Two seeds of one target: random gets half the 40 test examples right, the mixture `mixture` of them."""
+    random, fixed = "1" * 20 + "0" * 20, "1" * 22 + "0" * 18
+    cells = [{"target": "t", "seed": s, "random": _run(random),
+              "strategies": {"learned-mixture": _run(mixture), **{n: _run(fixed, dev) for n, dev in fixed_dev.items()}}}
+             for s in (0, 1)]
+    summary = {name: {"steps_to_95_random_final": value, "dev_auc": 0.8} for name, value in (steps or {}).items()}
+    return {"spec": {"shots": shots}, "cells": cells, "summary": {"targets": ["t"], "strategies": {"t": summary}}}
+
+
+def test_the_learned_mixture_is_judged_against_random_and_the_fixed_init_best_on_dev():
+    from promptbank.experiments.claims import learned_mixture_claims
+    (claim,) = learned_mixture_claims([mixture_results("1" * 36 + "0" * 4, {"vocab": 0.9, "best-of-k": 0.4})])
+    assert claim.holds == "yes" and "vs vocab (best fixed on dev)" in claim.ours and "t 32-shot" in claim.ours
+    (claim,) = learned_mixture_claims([mixture_results("1" * 10 + "0" * 30, {"vocab": 0.9})])
+    assert claim.holds == "no"
+    full = mixture_results("1" * 36 + "0" * 4, {"vocab": 0.9}, shots=None,
+                           steps={"random": 200, "vocab": 75, "best-of-k": 150})
+    mixture, speed = learned_mixture_claims([full])
+    assert "t full data" in mixture.ours and speed.holds == "partly"  # vocab in half the steps, best-of-k not
+    assert "t full data, vocab: 75 steps vs random 200" in speed.ours

@@ -257,7 +257,7 @@ def _results(folder: Path, name: str) -> dict:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise BadArgumentError(f"{path} is not a results file promptbank wrote.") from None
-    if not isinstance(data, dict) or not isinstance(data.get("spec"), dict):
+    if not isinstance(data, dict) or not data:
         raise BadArgumentError(f"{path} is not a results file promptbank wrote.")
     return data
 
@@ -306,6 +306,7 @@ def claims(
     from promptbank.experiments.claims import (
         cross_model_claims,
         few_shot_claims,
+        learned_mixture_claims,
         ppt_claims,
         to_markdown,
         zero_shot_claims,
@@ -319,7 +320,8 @@ def claims(
             for folder in zero_shot or []:
                 data = _results(folder, "zero_shot.json")
                 matrices[data["spec"]["backbone"]] = data
-            found += zero_shot_claims(matrices) + few_shot_claims([_results(f, "results.json") for f in matrix or []])
+            results = [_results(f, "results.json") for f in matrix or []]
+            found += zero_shot_claims(matrices) + few_shot_claims(results) + learned_mixture_claims(results)
         if ppt:
             found += ppt_claims([_results(folder, "results.json") for folder in ppt])
         if cross_model:
