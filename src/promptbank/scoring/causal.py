@@ -56,7 +56,7 @@ def scoring_path(backbone: Backbone) -> str:
     return chosen
 
 
-def _shared_length(rows: list[tuple[int, ...]]) -> int:
+def shared_length(rows: list[tuple[int, ...]]) -> int:
     """Length of the longest prefix all `rows` share (a single row shares all of itself)."""
     shortest = min(len(r) for r in rows)
     return next((k for k in range(shortest) if len({r[k] for r in rows}) > 1), shortest)
@@ -94,7 +94,7 @@ def _logits_at(backbone: Backbone, prompts: torch.Tensor, row_prompt: torch.Tens
     groups: dict[int, list[int]] = {}
     for r, e in enumerate(row_example):
         groups.setdefault(e, []).append(r)
-    shared_of = {e: _shared_length([rows[r] for r in group]) for e, group in groups.items()}
+    shared_of = {e: shared_length([rows[r] for r in group]) for e, group in groups.items()}
     tokens, mask = token_inputs(backbone, [rows[group[0]][:shared_of[e]] for e, group in groups.items()], length)
     prefix = None  # an empty prompt (the template alone, the floor a prompt must beat) has nothing to cache
     if length:

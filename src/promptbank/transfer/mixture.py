@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 
 from promptbank.backbones import Backbone
+from promptbank.scoring.causal import shared_length
 from promptbank.tuning.loop import Job
 from promptbank.tuning.params import PromptParams
 from promptbank.tuning.prompt import SoftPrompt
@@ -70,15 +71,10 @@ def input_features(backbone: Backbone, items: list) -> torch.Tensor:
     pooled = []
     with torch.inference_mode():
         for item in items:
-            tokens = item.source if hasattr(item, "source") else _shared_prefix(item.rows)
+            tokens = item.source if hasattr(item, "source") else item.rows[0][:shared_length(list(item.rows))]
             pooled.append(backbone.embed(torch.tensor(tokens or [0], device=backbone.device)).float().amax(0).cpu())
     features = torch.stack(pooled)
     return features / features.pow(2).mean().sqrt().clamp_min(1e-8)
-
-
-def _shared_prefix(rows: tuple[tuple[int, ...], ...]) -> tuple[int, ...]:
-    shortest = min(len(r) for r in rows)
-    return rows[0][:next((k for k in range(shortest) if len({r[k] for r in rows}) > 1), shortest)]
 
 
 class AttentionMixture(LearnedMixture):
