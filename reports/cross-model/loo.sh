@@ -8,8 +8,9 @@
 # Projector: task vectors in (the shipped prompts' inits rebuilt from their recipe), METHOD (default task: task loss
 # plus the contrastive term, 2 items per task, 300 steps; ridge: the linear baseline, in closed form) and ARCH
 # (per-token, whole or linear). Both banks go into one experiment bank (reports/cross-model/bank, as run.sh builds
-# it). Folds are saved as they finish: the same command continues.
-#   usage: reports/cross-model/loo.sh SOURCE TARGET [METHOD [ARCH]]
+# it). Folds are saved as they finish: the same command continues; SEEDS=N (default 5) runs fewer few-shot seeds
+# first, and a later run with more adds the rest.
+#   usage: [SEEDS=N] reports/cross-model/loo.sh SOURCE TARGET [METHOD [ARCH]]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=reports/cross-model
@@ -30,5 +31,5 @@ done
 exec $pb experiment projector-loo --from "$source" --to "$target" --bank "$bank" \
     --tasks movie_sentences,movie_reviews,tweet_sentiment,food_reviews,bbc_news,wiki_hedges \
     --method "$method" --architecture "$arch" --inputs delta --contrast-weight 1 --contrast-items 2 \
-    --projector-steps 300 --seeds 5 --shots 32 --steps 200 --eval-every 20 --test-size 1000 \
+    --projector-steps 300 --seeds "${SEEDS:-5}" --shots 32 --steps 200 --eval-every 20 --test-size 1000 \
     --out "$here/loo/$source-to-$target-$method-$arch"
