@@ -142,6 +142,7 @@ def test_train_cli_starts_from_the_pretrained_prompt_and_pretrain_cli_reports(cl
                          "--steps", 2, "--eval-every", 2, "--examples", 20, "--dev-size", 5, "--prompt-length", 4,
                          "--work-dir", tmp_path / "work", "--dtype", "float32", "--gate", 0.7)  # above any accuracy
     assert code == 0 and "below the gate" in out and "nsp3" in out, err
+    assert (tmp_path / "work" / "curves.png").stat().st_size > 0  # each format's curve beside chance and the gate
     with PromptBank(tmp_path / "gated") as bank:
         assert len(bank) == 0
     with PromptBank(tmp_path / "bank") as bank:

@@ -88,6 +88,17 @@ def pretrain(
         table.add_row(fmt, where, f"{curve[0]['dev_accuracy']:.3f}", f"{dev['accuracy']:.3f}", chance,
                       str(best_step), f"{curve[-1]['wall_seconds'] / 60:.1f}")
     console.print(table)
+    if rows:
+        from promptbank.experiments.plots import curves
+        panels = {}
+        for fmt, _, curve, dev, _ in rows:
+            steps = [p["step"] for p in curve]
+            panels[fmt] = {"held-out accuracy": (steps, [p["dev_accuracy"] for p in curve])}
+            if "chance" in dev:
+                panels[fmt] |= {"chance": (steps, [dev["chance"]] * len(steps)),
+                                "gate": (steps, [dev["chance"] + max(gate, 0.0)] * len(steps))}
+        curves(panels, f"pre-training on {backbone}", "step", "accuracy", work_dir / "curves.png")
+        console.print(f"curves: {work_dir / 'curves.png'}")
     if records:
         console.print(f"corpus {records[0].lineage['corpus']}; bank {store.root}")
     if refused:
