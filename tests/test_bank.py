@@ -240,3 +240,17 @@ def test_foreign_damaged_or_tampered_archives_are_refused(bank, tmp_path):
             with pytest.raises(DataError, match=message):
                 import_archive(other, path)
         assert len(other) == 0 and other.verify().ok
+
+
+def test_verify_reports_a_blob_of_non_finite_values_stored_before_they_were_refused(bank):
+    from promptbank.bank import blobs
+    record = bank.add(make_prompt(0))
+    poisoned = make_prompt(0).tensor
+    poisoned[0, 0] = float("nan")
+    data, digest = blobs.encode(poisoned, None)
+    blobs.write(bank.blob_root, data, digest)
+    bank.connection.execute("UPDATE prompts SET blob = ? WHERE id = ?", (digest, record.id))
+    report = bank.verify()
+    assert not report.ok and any("non-finite" in p and record.id in p for p in report.problems)
+    with pytest.raises(DataError, match="non-finite"):
+        bank.load(record.id)

@@ -245,6 +245,8 @@ class PromptBank:
             if tuple(tensor.shape) != (length, hidden):
                 report.problems.append(f"prompt {record_id}: blob {digest} has shape {tuple(tensor.shape)}, "
                                        f"the record says {(length, hidden)}.")
+            elif not bool(torch.isfinite(tensor).all()):
+                report.problems.append(f"prompt {record_id}: blob {digest} holds non-finite values.")
         referenced = {digest for _, digest, _, _ in rows}
         report.unreferenced = sorted([blobs.path_of(self.blob_root, d) for d in blobs.all_digests(self.blob_root)
                                       - referenced] + blobs.temp_files(self.blob_root))
