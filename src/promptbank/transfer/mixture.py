@@ -87,7 +87,10 @@ class AttentionMixture(LearnedMixture):
     elements by about the learning rate per step and K h(x) sums d of them, so without it the attention saturated to
     one source for every input (weights (0, 0, 1) on all of rotten_tomatoes after 200 steps); with it, the input's
     term moves about as fast as α does through its gain. W_up starts at zero, so training starts exactly where the
-    learned mixture does, and the input-dependent part grows only as far as it pays on the training data.
+    learned mixture does, and the input-dependent part grows only as far as it pays on the training data. W_down is
+    a fixed random map (ATTEMPT trains it): trained at the prompt's learning rate, it drove every input of
+    rotten_tomatoes into silu's flat region within 100 steps (the weights' spread over inputs fell below 1e-6), which
+    turned the attention back into the learned mixture.
 
     Its rows are items: `features` holds the train items' then the dev items' inputs (see `job`), and a new input
     gets its prompt from `prompts_for`. `prompt()` is the mean of the train items' prompts (the mixture is linear
@@ -103,7 +106,7 @@ class AttentionMixture(LearnedMixture):
         self.register_buffer("keys", keys / keys.norm(dim=-1, keepdim=True).clamp_min(1e-8))
         generator = torch.Generator().manual_seed(seed)
         d = deltas.shape[-1]
-        self.down = torch.nn.Parameter((torch.rand(bottleneck, d, generator=generator) * 2 - 1) / d ** 0.5)
+        self.register_buffer("down", (torch.rand(bottleneck, d, generator=generator) * 2 - 1) / d ** 0.5)
         self.up = torch.nn.Parameter(torch.zeros(d, bottleneck))
 
     def job(self, train_items: list, dev_items: list) -> Job:
