@@ -197,3 +197,10 @@ def test_the_learned_mixture_is_judged_against_random_and_the_fixed_init_best_on
     mixture, speed = learned_mixture_claims([full])
     assert "t full data" in mixture.ours and speed.holds == "partly"  # vocab in half the steps, best-of-k not
     assert "t full data, vocab: 75 steps vs random 200" in speed.ours
+
+
+def test_a_full_data_target_that_starts_at_its_final_score_cannot_test_convergence():
+    from promptbank.experiments.claims import learned_mixture_claims
+    full = mixture_results("1" * 36 + "0" * 4, {"vocab": 0.9}, shots=None, steps={"random": 0, "vocab": 0})
+    _, speed = learned_mixture_claims([full])
+    assert speed.holds == "not tested" and "starts at 95% of its final dev score" in speed.ours
