@@ -204,3 +204,11 @@ def test_a_full_data_target_that_starts_at_its_final_score_cannot_test_convergen
     full = mixture_results("1" * 36 + "0" * 4, {"vocab": 0.9}, shots=None, steps={"random": 0, "vocab": 0})
     _, speed = learned_mixture_claims([full])
     assert speed.holds == "not tested" and "starts at 95% of its final dev score" in speed.ours
+
+
+def test_a_run_that_never_reaches_random_counts_one_evaluation_past_its_own_budget():
+    short = results((0.01, 0.05), [cell(10, None, {})], {"on": 0.1})  # 30 steps, dev every 5: counted as 35
+    long = results((0.01, 0.05), [cell(10, 20, {})], {"on": 0.1})
+    long["spec"] |= {"steps": 500, "eval_every": 25}
+    speed = next(c for c in few_shot_claims([short, long]) if c.claim.startswith("Transfer init converges"))
+    assert "weighted-average: 27.5 steps vs random 10.0" in speed.ours  # (35 + 20) / 2, not (525 + 20) / 2

@@ -112,18 +112,18 @@ def few_shot_claims(results: list[dict]) -> list[Claim]:
 
     speed = []
     for name in TRANSFER_INITS:
-        steps, random_steps = [], []
+        steps, counted, random_steps = [], [], []
         for r in results:
             train = r["spec"].get("train", r["spec"])  # results written before keep the steps at the top level
-            never = train["steps"] + train["eval_every"]  # one evaluation past the budget
+            never = train["steps"] + train["eval_every"]  # one evaluation past this matrix's budget
             for cell in r["cells"]:
                 run = _run_of(cell, name)
                 if run is not None:
                     steps.append(run["steps_to_random_best"])
+                    counted.append(never if run["steps_to_random_best"] is None else run["steps_to_random_best"])
                     random_steps.append(cell["random"]["steps_to_random_best"])
         if steps:
             reached = sum(s is not None for s in steps) / len(steps)
-            counted = [never if s is None else s for s in steps]
             speed.append((name, sum(counted) / len(counted), reached, sum(random_steps) / len(random_steps)))
     faster = [n for n, s, rate, r in speed if s < r and rate >= 0.8]
     claims.append(Claim("Transfer init converges faster (fewer steps to random init's best dev score)",
