@@ -13,21 +13,13 @@
 #   usage: [SEEDS=N] reports/cross-model/loo.sh SOURCE TARGET [METHOD [ARCH]]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-here=reports/cross-model
-bank=$here/bank
-pb=.venv/bin/promptbank
+. reports/cross-model/bank.sh
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 source=${1:?usage: reports/cross-model/loo.sh SOURCE TARGET [METHOD [ARCH]]}
 target=${2:?usage: reports/cross-model/loo.sh SOURCE TARGET [METHOD [ARCH]]}
 method=${3:-task}
 arch=${4:-$([ "$method" = ridge ] && echo linear || echo per-token)}
-for b in "$source" "$target"; do  # a backbone's bank comes in once (its marker), as a whole
-    [ -e "$bank/.imported-$b" ] && continue
-    $pb bank export --bank "banks/$b-full" --out "$here/$b.tar.gz"
-    $pb bank import "$here/$b.tar.gz" --bank "$bank"
-    rm "$here/$b.tar.gz"
-    touch "$bank/.imported-$b"
-done
+import_banks "$source" "$target"
 exec $pb experiment projector-loo --from "$source" --to "$target" --bank "$bank" \
     --tasks movie_sentences,movie_reviews,tweet_sentiment,food_reviews,bbc_news,wiki_hedges \
     --method "$method" --architecture "$arch" --inputs delta --contrast-weight 1 --contrast-items 2 \

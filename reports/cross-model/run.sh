@@ -18,9 +18,7 @@
 #   usage: reports/cross-model/run.sh [SOURCE TARGET [TRAINING_TASKS]]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-here=reports/cross-model
-bank=$here/bank
-pb=.venv/bin/promptbank
+. reports/cross-model/bank.sh
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 held_out=movie_sentences,food_reviews,movie_reviews,multiemo_sentences
 train=${3:-bbc_news,wiki_hedges,wikihow_goals,sports_understanding,tweet_sentiment}
@@ -28,13 +26,7 @@ pairs=("smollm2-135m gemma3-270m" "gemma3-270m smollm2-135m")
 [ $# -eq 0 ] || pairs=("$1 ${2:?usage: reports/cross-model/run.sh [SOURCE TARGET [TRAINING_TASKS]]}")
 for pair in "${pairs[@]}"; do
     set -- $pair
-    for b in "$@"; do  # a backbone's bank comes in once (its marker), as a whole
-        [ -e "$bank/.imported-$b" ] && continue
-        $pb bank export --bank "banks/$b-full" --out "$here/$b.tar.gz"
-        $pb bank import "$here/$b.tar.gz" --bank "$bank"
-        rm "$here/$b.tar.gz"
-        touch "$bank/.imported-$b"
-    done
+    import_banks "$@"
     projectors=()
     for method in task distance; do
         out=$here/projectors/$1-to-$2-$method
