@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from test_pretrain import _choice_task_file
 
 from promptbank import scoring
 from promptbank.backbones import load_backbone
@@ -64,18 +65,8 @@ def test_a_task_name_may_say_how_its_choices_are_scored():
     assert get_task("rotten_tomatoes:sum") is get_task("rotten_tomatoes")
 
 
-def _choice_file(folder) -> str:
-    rows = [{"question": f"question {i}?", "options": ["yes", "no", "maybe not"], "answer": i % 3} for i in range(40)]
-    (folder / "choices.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
-    spec = folder / "choices.json"
-    spec.write_text(json.dumps({"name": "toy_choices", "data": "choices.jsonl", "format": "multiple_choice",
-                                "text": "question", "choices": "options", "label": "answer",
-                                "template": "Q: {text}\nA:", "category": "qa"}))
-    return str(spec)
-
-
 def test_the_cli_measures_each_mode_and_trains_with_the_chosen_one(cli, tiny_dirs, tmp_path):
-    task = _choice_file(tmp_path)
+    task = _choice_task_file(tmp_path)
     out = tmp_path / "modes"
     code, stdout, err = cli("experiment", "choice-scoring", "--tasks", task, "--backbone", tiny_dirs["causal"],
                             "--out", out, "--dtype", "float32")
