@@ -200,6 +200,21 @@ class ProjectorInputs(StrEnum):
     DELTA = "delta"
 
 
+# the projector's options, shared by `project train` and `experiment projector-loo` (each keeps its own defaults)
+ProjectorArchitectureOption = Annotated[ProjectorArchitecture, typer.Option(
+    help="per-token (one network applied to each token), whole (Su et al.: the flattened prompt, a LayerNorm per "
+         "token) or linear.")]
+ProjectorInputsOption = Annotated[ProjectorInputs, typer.Option(
+    help="prompt (the source prompt itself) or delta (its task vector, projected onto the target's own init).")]
+DistanceWeightOption = Annotated[float, typer.Option(help="Task method: add this times the distance to the target's "
+                                                          "own prompts of the tasks.")]
+ContrastWeightOption = Annotated[float, typer.Option(help="Task method: add this times the contrastive term (each "
+                                                          "task's projection must beat the others' on its items).")]
+ContrastItemsOption = Annotated[int, typer.Option(help="Items per task the contrastive term scores under every "
+                                                       "task's projection, each step.")]
+RidgeOption = Annotated[float, typer.Option(help="Ridge method: the L2 penalty.")]
+
+
 class Nonlinearity(StrEnum):
     """The projector's activation (promptbank.projection.model.NONLINEARITIES)."""
 

@@ -16,8 +16,14 @@ from promptbank.cli.options import (
     DtypeOption,
     Nonlinearity,
     ProjectionMethod,
+    ContrastItemsOption,
+    ContrastWeightOption,
+    DistanceWeightOption,
     ProjectorArchitecture,
+    ProjectorArchitectureOption,
     ProjectorInputs,
+    ProjectorInputsOption,
+    RidgeOption,
     PromptLengthOption,
     bank_option,
     names,
@@ -39,21 +45,12 @@ def train(
                                                           "ridge: a linear map fitted in closed form (with "
                                                           "--architecture linear).")]
     = ProjectionMethod.TASK,
-    architecture: Annotated[ProjectorArchitecture, typer.Option(help="per-token (one network applied to each "
-                                                                     "token), whole (Su et al.: the flattened "
-                                                                     "prompt, a LayerNorm per token) or linear.")]
-    = ProjectorArchitecture.PER_TOKEN,
-    inputs: Annotated[ProjectorInputs, typer.Option(help="prompt (the source prompt itself) or delta (its task "
-                                                         "vector, projected onto the target's own init).")]
-    = ProjectorInputs.PROMPT,
-    distance_weight: Annotated[float, typer.Option(help="Task method: add this times the distance to the target's "
-                                                        "own prompts of the tasks.")] = 0.0,
-    contrast_weight: Annotated[float, typer.Option(help="Task method: add this times the contrastive term (each "
-                                                        "task's projection must beat the others' on its items).")]
-    = 0.0,
-    contrast_items: Annotated[int, typer.Option(help="Items per task the contrastive term scores under every "
-                                                     "task's projection, each step.")] = 2,
-    ridge: Annotated[float, typer.Option(help="Ridge method: the L2 penalty.")] = 1.0,
+    architecture: ProjectorArchitectureOption = ProjectorArchitecture.PER_TOKEN,
+    inputs: ProjectorInputsOption = ProjectorInputs.PROMPT,
+    distance_weight: DistanceWeightOption = 0.0,
+    contrast_weight: ContrastWeightOption = 0.0,
+    contrast_items: ContrastItemsOption = 2,
+    ridge: RidgeOption = 1.0,
     bank: bank_option("The bank holding the tasks' prompts") = None,
     steps: Annotated[int, typer.Option(help="The projector's training steps.")] = 500,
     hidden: Annotated[int, typer.Option(help="The projector's hidden width.")] = 768,
