@@ -7,6 +7,7 @@ import pytest
 from promptbank.experiments.claims import (
     cross_model_claims,
     few_shot_claims,
+    leave_one_out_claims,
     ppt_claims,
     to_markdown,
     zero_shot_claims,
@@ -212,3 +213,32 @@ def test_a_run_that_never_reaches_random_counts_one_evaluation_past_its_own_budg
     long["spec"] |= {"steps": 500, "eval_every": 25}
     speed = next(c for c in few_shot_claims([short, long]) if c.claim.startswith("Transfer init converges"))
     assert "weighted-average: 27.5 steps vs random 10.0" in speed.ours  # (35 + 20) / 2, not (525 + 20) / 2
+
+
+def loo_results(output_cosine: float, own_best: list[bool], cis: list[tuple[float, float] | None]) -> dict:
+    folds = {f"t{i}": {"own_beats_every_other": best, "own_beats_others_mean": True,
+                       "few_shot_gain": None if ci is None else sum(ci) / 2,
+                       "few_shot_gain_ci": None if ci is None else {"low": ci[0], "high": ci[1]}}
+             for i, (best, ci) in enumerate(zip(own_best, cis))}
+    return {"spec": {"source": "a", "target": "b", "method": "task", "config": {"architecture": "whole"}},
+            "summary": {"folds": folds, "output_cosine": output_cosine, "input_cosine": 0.03,
+                        "own_beats_others_mean": len(folds), "own_beats_every_other": sum(own_best),
+                        "gain_ci_above_zero": sum(bool(ci and ci[0] > 0) for ci in cis)}}
+
+
+def test_leave_one_out_verdicts_need_distinct_outputs_own_wins_and_intervals(cli, tmp_path):
+    carries, init = leave_one_out_claims([loo_results(0.6, [True, True, False], [(0.01, 0.05)] * 3)])
+    assert (carries.holds, init.holds) == ("yes", "yes")
+    assert "output cosine 0.600 (inputs 0.030)" in carries.ours and "above every other in 2/3" in carries.ours
+    alike = loo_results(0.97, [True, True, False], [(0.01, 0.05), (-0.05, -0.01), None])
+    carries, init = leave_one_out_claims([alike])  # one prompt for every task, however it scores
+    assert (carries.holds, init.holds) == ("no", "no") and "below 0 in 1" in init.ours
+    carries, _ = leave_one_out_claims([alike, loo_results(0.6, [True, True], [None, None])])
+    assert carries.holds == "partly"
+    assert leave_one_out_claims([loo_results(0.6, [True], [None])])[1].holds == "not tested"
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "results.json").write_text(json.dumps(loo_results(0.6, [True, False, False], [None] * 3)))
+    code, out, err = cli("experiment", "claims", "--leave-one-out", tmp_path / "x")
+    assert code == 0 and "never saw" in out and "task-tuned projector" not in out, err
+    code, _, err = cli("experiment", "claims", "--leave-one-out", tmp_path)
+    assert code == 2 and "Traceback" not in err

@@ -305,6 +305,8 @@ def claims(
     = None,
     cross_model: Annotated[list[Path] | None, typer.Option(help="A folder `experiment cross-model` wrote (one "
                                                                 "per direction; repeatable).")] = None,
+    leave_one_out: Annotated[list[Path] | None, typer.Option(help="A folder `experiment projector-loo` wrote (one "
+                                                                  "per projector; repeatable).")] = None,
     out: Annotated[Path | None, typer.Option(help="Also write the table here as Markdown.")] = None,
 ) -> None:
     """The papers' claims beside our figures, each with its verdict (rules in promptbank.experiments.claims)."""
@@ -313,12 +315,14 @@ def claims(
         cross_model_claims,
         few_shot_claims,
         learned_mixture_claims,
+        leave_one_out_claims,
         ppt_claims,
         to_markdown,
         zero_shot_claims,
     )
-    if not (zero_shot or matrix or ppt or cross_model):
-        raise BadArgumentError("Name at least one results folder: --zero-shot, --matrix, --ppt or --cross-model.")
+    if not (zero_shot or matrix or ppt or cross_model or leave_one_out):
+        raise BadArgumentError("Name at least one results folder: --zero-shot, --matrix, --ppt, --cross-model or "
+                               "--leave-one-out.")
     found = []
     try:
         if zero_shot or matrix:
@@ -332,10 +336,12 @@ def claims(
             found += ppt_claims([_results(folder, "results.json") for folder in ppt])
         if cross_model:
             found += cross_model_claims([_results(folder, "results.json") for folder in cross_model])
+        if leave_one_out:
+            found += leave_one_out_claims([_results(folder, "results.json") for folder in leave_one_out])
     except (KeyError, TypeError, AttributeError, IndexError, ValueError):
         raise BadArgumentError("A results folder given does not hold the results of the experiment its option names "
                                "(--zero-shot: a zero-shot matrix; --matrix and --ppt: a matrix; --cross-model: a "
-                               "cross-model experiment).") from None
+                               "cross-model experiment; --leave-one-out: a projector-loo experiment).") from None
     table = Table("claim", "paper", "ours", "holds", title="the papers' claims and our figures")
     for c in found:
         table.add_row(c.claim, c.paper, c.ours, c.holds)
