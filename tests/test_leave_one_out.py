@@ -76,13 +76,23 @@ def test_a_fold_projector_that_saw_its_held_out_task_is_refused(tiny_dirs, bank,
         run_leave_one_out(spec, bank, tmp_path / "out", progress=False)
 
 
-def test_the_cli_runs_the_folds(cli, tiny_dirs, bank, tmp_path):
-    code, out, err = cli("experiment", "projector-loo", "--from", tiny_dirs["causal"], "--to", tiny_dirs["causal48"],
-                         "--tasks", ",".join(TASKS), "--bank", bank.root, "--out", tmp_path / "loo", "--hidden", 8,
-                         "--projector-steps", 2, "--train-size", 8, "--seeds", 1, "--shots", 2, "--steps", 2,
-                         "--eval-every", 2, "--prompt-length", 4, "--test-size", 6, "--dtype", "float32")
+def test_the_cli_runs_the_folds_zero_shot_first_then_adds_few_shot_seeds(cli, tiny_dirs, bank, tmp_path):
+    run = lambda seeds: cli("experiment", "projector-loo", "--from", tiny_dirs["causal"], "--to",
+                            tiny_dirs["causal48"], "--tasks", ",".join(TASKS), "--bank", bank.root, "--out",
+                            tmp_path / "loo", "--hidden", 8, "--projector-steps", 2, "--train-size", 8, "--seeds", seeds,
+                            "--shots", 2, "--steps", 2, "--eval-every", 2, "--prompt-length", 4, "--test-size", 6,
+                            "--dtype", "float32")
+    code, out, err = run(0)
     assert code == 0, err
     assert "Own projection above the other tasks' mean in" in out and "| food_reviews |" in out
+    results = json.loads((tmp_path / "loo" / "results.json").read_text())
+    assert not results["cells"] and all(r["few_shot_gain_ci"] is None for r in results["summary"]["folds"].values())
+    projector = tmp_path / "loo" / "folds" / "bbc_news" / "projector" / "projector.safetensors"
+    made = projector.stat().st_mtime_ns
+    code, out, err = run(1)
+    assert code == 0, err
+    results = json.loads((tmp_path / "loo" / "results.json").read_text())
+    assert len(results["cells"]) == 3 and projector.stat().st_mtime_ns == made  # the folds' projectors reused
     code, _, err = cli("experiment", "projector-loo", "--from", tiny_dirs["causal"], "--to", tiny_dirs["causal48"],
                        "--tasks", "movie_sentences,bbc_news", "--out", tmp_path / "two")
     assert code == 2 and "at least 3 tasks" in err and not (tmp_path / "two").exists()

@@ -9,7 +9,7 @@
 # plus the contrastive term, 2 items per task, 300 steps; ridge: the linear baseline, in closed form) and ARCH
 # (per-token, whole or linear). Both banks go into one experiment bank (reports/cross-model/bank, as run.sh builds
 # it). Folds are saved as they finish: the same command continues; SEEDS=N (default 5) runs fewer few-shot seeds
-# first, and a later run with more adds the rest.
+# first (0: the zero-shot columns only), and a later run with more adds the rest.
 #   usage: [SEEDS=N] reports/cross-model/loo.sh SOURCE TARGET [METHOD [ARCH]]
 set -euo pipefail
 cd "$(dirname "$0")/../.."

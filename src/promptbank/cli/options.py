@@ -259,6 +259,11 @@ def seed_count(value: object) -> int:
     return count
 
 
+def few_shot_seed_count(value: object) -> int:
+    """`--seeds N` of an experiment whose few-shot runs are optional: 0 runs none (its zero-shot part only)."""
+    return 0 if str(value).strip() == "0" else seed_count(value)
+
+
 def shot_count(value: object) -> int | None:
     """`--shots N` (examples per class for train and dev) or `--shots all` (the whole training split): None."""
     if value is None or isinstance(value, int):
@@ -371,6 +376,9 @@ FewShotsOption = Annotated[int, typer.Option(help="Examples per class for train 
 SeedsOption = Annotated[int, typer.Option(parser=seed_count, metavar="N",
                                           help="How many seeds (few-shot draws, inits and batch orders): seeds 0 to "
                                                "N-1.")]
+FewShotSeedsOption = Annotated[int, typer.Option(parser=few_shot_seed_count, metavar="N",
+                                                 help="How many few-shot seeds (draws, inits and batch orders): "
+                                                      "seeds 0 to N-1; 0 scores the zero-shot part only.")]
 SeedOption = Annotated[int, typer.Option(help="Seed for the few-shot draw, the init and the batch order.")]
 TrainSizeOption = Annotated[int | None, typer.Option(help="With --shots all: train on at most this many examples "
                                                           "of the (shuffled) training split.")]
