@@ -93,6 +93,9 @@ def test_the_cli_runs_the_folds_zero_shot_first_then_adds_few_shot_seeds(cli, ti
     assert code == 0, err
     results = json.loads((tmp_path / "loo" / "results.json").read_text())
     assert len(results["cells"]) == 3 and projector.stat().st_mtime_ns == made  # the folds' projectors reused
+    code, _, err = run(0)  # a zero-shot-only run over finished folds still reports their seeds
+    assert code == 0, err
+    assert len(json.loads((tmp_path / "loo" / "results.json").read_text())["cells"]) == 3
     code, _, err = cli("experiment", "projector-loo", "--from", tiny_dirs["causal"], "--to", tiny_dirs["causal48"],
                        "--tasks", "movie_sentences,bbc_news", "--out", tmp_path / "two")
     assert code == 2 and "at least 3 tasks" in err and not (tmp_path / "two").exists()

@@ -91,9 +91,10 @@ class ExperimentFolder:
         path = self.root / f"{name}.json"
         return json.loads(path.read_text()) if path.exists() else None
 
-    def units(self, folder: str) -> list[dict]:
-        """Every unit saved in a subfolder, by file name (this run's and earlier runs' of other grids)."""
-        return [json.loads(p.read_text()) for p in sorted((self.root / folder).glob("*.json"))]
+    def units(self, folder: str, pattern: str = "*.json") -> list[dict]:
+        """Every unit saved in a subfolder whose file name matches `pattern`, by file name (this run's and earlier
+        runs' of other grids)."""
+        return [json.loads(p.read_text()) for p in sorted((self.root / folder).glob(pattern))]
 
     def save(self, name: str, unit: dict) -> dict:
         """Save a unit as `name`.json (the folder and spec.json first, on the first save) and return it as read

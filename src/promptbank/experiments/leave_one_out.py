@@ -165,7 +165,7 @@ def run_leave_one_out(spec: LeaveOneOutSpec, bank: PromptBank, out: Path, progre
                     spec, target, {"own": prompts[f"projected:{held}"]}, held, seed, progress))
         if column is not None:
             columns[held] = column
-            cells += [c for s in spec.seeds if (c := folder.load(f"folds/{held}/seed{s}")) is not None]
+            cells += folder.units(f"folds/{held}", "seed*.json")  # earlier runs' seeds too: SEEDS=0 hides none
     folder.require(columns, "folds")
     summary = summarize(spec, columns, cells)
     write_atomic(folder.root / "results.json", json.dumps({"spec": asdict(spec), "summary": summary,
