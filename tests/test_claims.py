@@ -118,6 +118,14 @@ def test_ppt_verdicts_follow_intervals_spreads_and_the_paired_difference():
     assert ppt_claims([])[0].holds == "not tested"
 
 
+def test_cells_of_one_target_and_shots_at_two_step_budgets_keep_apart():
+    same = ["1100110011"] * 5
+    short, long = ppt_results((0.01, 0.04), 0.01, same, same), ppt_results((-0.05, -0.01), 0.09, same, same)
+    short["spec"]["train"], long["spec"]["train"] = {"steps": 30}, {"steps": 200}
+    raises, _, _ = ppt_claims([short, long])
+    assert "social_iqa 32-shot, 30 steps: +0.025" in raises.ours and "social_iqa 32-shot, 200 steps: -0.030" in raises.ours
+
+
 def test_claims_cli_takes_the_ppt_experiment_alone_and_refuses_no_folder(cli, tmp_path):
     (tmp_path / "ppt").mkdir()
     (tmp_path / "ppt" / "results.json").write_text(json.dumps(ppt_results((0.01, 0.04), 0.01, ["1"] * 5, ["1"] * 5)))

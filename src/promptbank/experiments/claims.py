@@ -82,10 +82,18 @@ def zero_shot_claims(matrices: dict[str, dict]) -> list[Claim]:
                   chance)]
 
 
+def _where(spec: dict, target: str) -> str:
+    """A matrix cell's name: the target at its shots and step budget (the same target and shots recur at other
+    budgets), or on full data."""
+    if not spec.get("shots"):
+        return f"{target} full data"
+    steps = spec.get("train", {}).get("steps")
+    return f"{target} {spec['shots']}-shot" + (f", {steps} steps" if steps else "")
+
+
 def _cells(results: list[dict]) -> list[tuple[str, dict]]:
     """Every (target at shots, strategies summary) of the matrices."""
-    return [(f"{t} {r['spec']['shots']}-shot", r["summary"]["strategies"][t])
-            for r in results for t in r["summary"]["targets"]]
+    return [(_where(r["spec"], t), r["summary"]["strategies"][t]) for r in results for t in r["summary"]["targets"]]
 
 
 def _run_of(cell: dict, name: str) -> dict | None:
@@ -178,13 +186,14 @@ def learned_mixture_claims(results: list[dict]) -> list[Claim]:
     transfer inits reach 95% of random init's final dev score in half its steps."""
     mixture, faster, trivial = [], [], []
     for r in results:
-        shots = r.get("spec", {}).get("shots")
+        spec = r.get("spec", {})
+        shots = spec.get("shots")
         cells_of: dict[str, list[dict]] = {}
         for cell in r.get("cells", []):
             if "learned-mixture" in cell.get("strategies", {}):
                 cells_of.setdefault(cell["target"], []).append(cell)
         for target, cells in cells_of.items():
-            where = f"{target} {shots}-shot" if shots else f"{target} full data"
+            where = _where(spec, target)
             runs = [c["strategies"]["learned-mixture"] for c in cells]
             vs_random = gain_interval(runs, [c["random"] for c in cells])
             line, vs_best = f"{where}: vs random {_interval(vs_random)}", None
@@ -260,7 +269,7 @@ def ppt_claims(results: list[dict]) -> list[Claim]:
                 ci = gain_interval([c["strategies"]["pretrained-unified"] for c in mine],
                                    [c["strategies"]["pretrained"] for c in mine])
                 if ci is not None:
-                    differences.append((f"{target} {r['spec']['shots']}-shot", ci))
+                    differences.append((_where(r["spec"], target), ci))
     matches = [ci["low"] <= 0 <= ci["high"] or max(abs(ci["low"]), abs(ci["high"])) <= 0.02 for _, ci in differences]
     claims.append(Claim("Unified PPT (one multiple-choice prompt) matches format-specific PPT "
                         "(paired difference, 95% CI)",
