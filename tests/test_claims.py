@@ -121,7 +121,7 @@ def test_ppt_verdicts_follow_intervals_spreads_and_the_paired_difference():
 def test_cells_of_one_target_and_shots_at_two_step_budgets_keep_apart():
     same = ["1100110011"] * 5
     short, long = ppt_results((0.01, 0.04), 0.01, same, same), ppt_results((-0.05, -0.01), 0.09, same, same)
-    short["spec"]["train"], long["spec"]["train"] = {"steps": 30}, {"steps": 200}
+    short["spec"]["steps"], long["spec"]["train"] = 30, {"steps": 200}  # an older spec, a newer one
     raises, _, _ = ppt_claims([short, long])
     assert "social_iqa 32-shot, 30 steps: +0.025" in raises.ours and "social_iqa 32-shot, 200 steps: -0.030" in raises.ours
 

@@ -87,7 +87,7 @@ def _where(spec: dict, target: str) -> str:
     budgets), or on full data."""
     if not spec.get("shots"):
         return f"{target} full data"
-    steps = spec.get("train", {}).get("steps")
+    steps = spec.get("train", {}).get("steps", spec.get("steps"))  # older specs keep steps at the top
     return f"{target} {spec['shots']}-shot" + (f", {steps} steps" if steps else "")
 
 
