@@ -1,16 +1,18 @@
 """How much of a held-out task's task vector a map fitted on the other tasks can see.
 
 A projector trained on K tasks' task vectors (per token: K·L input vectors in a d-dimensional space) has seen
-inputs only in their span; a linear map sends the rest of a new input to its bias. This prints, per leave-one-out
-fold, the share of the held-out task's ‖Δ‖² inside the span of the training tasks' Δs, for the source backbone's
-inputs and for the target backbone's native Δs (what the map would have to output), per token and for the whole
-flattened prompt, beside the share a random direction would have (span dimension / d).
+inputs only in their span; a linear map sends the rest of a new input to its bias. This prints, per fold of a
+leave-one-out experiment, the share of the held-out task's ‖Δ‖² inside the span of the training tasks' Δs, for the
+source backbone's inputs and for the target backbone's native Δs (what the map would have to output), per token and
+for the whole flattened prompt, beside the share a random direction would have (span dimension / d). The tasks,
+backbones, prompt length and precision are the experiment's own (its spec.json).
 
-    usage: .venv/bin/python reports/cross-model/span.py SOURCE TARGET  (after loo.sh has built the experiment bank)
+    usage: .venv/bin/python reports/cross-model/span.py LOO_FOLDER  (e.g. reports/cross-model/loo/gemma3-270m-to-smollm2-135m-ridge-linear)
 """
 
 import json
 import sys
+from pathlib import Path
 
 import torch
 
@@ -18,8 +20,7 @@ from promptbank.backbones import load_backbone
 from promptbank.bank import PromptBank
 from promptbank.projection.bank import native_prompt
 
-TASKS = ("movie_sentences", "movie_reviews", "tweet_sentiment", "food_reviews", "bbc_news", "wiki_hedges")
-LENGTH = 20
+BANK = "reports/cross-model/bank"  # the experiment bank loo.sh builds
 
 
 def in_span(vectors: torch.Tensor, basis: torch.Tensor) -> float:
@@ -29,27 +30,28 @@ def in_span(vectors: torch.Tensor, basis: torch.Tensor) -> float:
     return float((vectors @ q).pow(2).sum() / vectors.pow(2).sum())
 
 
-def deltas(bank: PromptBank, name: str) -> dict[str, torch.Tensor]:
-    backbone = load_backbone(name, "bfloat16")
-    return {t: (p.tensor - p.init_tensor).float() for t in TASKS
-            for p in [native_prompt(bank, name, t, LENGTH, backbone)]}
+def deltas(bank: PromptBank, spec: dict, name: str) -> dict[str, torch.Tensor]:
+    backbone = load_backbone(name, spec["dtype"])
+    return {t: (p.tensor - p.init_tensor).float() for t in spec["tasks"]
+            for p in [native_prompt(bank, name, t, spec["prompt_length"], backbone)]}
 
 
-def main(source: str, target: str) -> None:
-    bank = PromptBank("reports/cross-model/bank")
+def main(folder: str) -> None:
+    spec = json.loads((Path(folder) / "spec.json").read_text())
+    bank, tasks, length = PromptBank(BANK), spec["tasks"], spec["prompt_length"]
     rows = {}
-    for side, name in (("inputs", source), ("native outputs", target)):
-        found = deltas(bank, name)
+    for side, name in (("inputs", spec["source"]), ("native outputs", spec["target"])):
+        found = deltas(bank, spec, name)
         d = next(iter(found.values())).shape[1]
-        for held in TASKS:
-            rest = [found[t] for t in TASKS if t != held]
+        for held in tasks:
+            rest = [found[t] for t in tasks if t != held]
             rows.setdefault(held, {})[side] = {
                 "per token": in_span(found[held], torch.cat(rest)),
-                "per token, random direction": min(1.0, len(rest) * LENGTH / d),
+                "per token, random direction": min(1.0, len(rest) * length / d),
                 "whole prompt": in_span(found[held].flatten()[None], torch.stack([r.flatten() for r in rest])),
-                "whole prompt, random direction": len(rest) / (LENGTH * d)}
-    print(json.dumps({"source": source, "target": target, "folds": rows}, indent=1))
+                "whole prompt, random direction": len(rest) / (length * d)}
+    print(json.dumps({"source": spec["source"], "target": spec["target"], "folds": rows}, indent=1))
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(sys.argv[1])

@@ -206,13 +206,13 @@ def learned_mixture_claims(results: list[dict]) -> list[Claim]:
             for target, summary in r.get("summary", {}).get("strategies", {}).items():
                 random = summary.get("random", {})
                 if random.get("steps_to_95_random_final") == 0:  # the start is there already: nothing to halve
-                    trivial.append(f"{target} full data: random init starts at 95% of its final dev score "
+                    trivial.append(f"{_where(spec, target)}: random init starts at 95% of its final dev score "
                                    f"(dev AUC {_fmt(random.get('dev_auc'))})")
                     continue
                 for name, row in summary.items():
                     if name != "random" and row.get("steps_to_95_random_final") is not None and \
                             random.get("steps_to_95_random_final"):
-                        faster.append((f"{target} full data, {name}: {row['steps_to_95_random_final']:.0f} steps vs "
+                        faster.append((f"{_where(spec, target)}, {name}: {row['steps_to_95_random_final']:.0f} steps vs "
                                        f"random {random['steps_to_95_random_final']:.0f} (dev AUC "
                                        f"{_fmt(row.get('dev_auc'))} vs {_fmt(random.get('dev_auc'))})",
                                        row["steps_to_95_random_final"] <= random["steps_to_95_random_final"] / 2))
