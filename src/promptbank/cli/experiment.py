@@ -16,6 +16,7 @@ from promptbank.cli.options import (
     Base,
     BaseOption,
     ByOption,
+    GuardOption,
     ChoiceScoring,
     CpusOption,
     DevSizeOption,
@@ -55,6 +56,7 @@ from promptbank.cli.options import (
     TrainSizeOption,
     bank_option,
     choices,
+    file_to_write,
     names,
     scored_name,
 )
@@ -89,6 +91,7 @@ def matrix(
     k: KOption = 3,
     by: ByOption = Retrieval.ZERO_SHOT,
     base: BaseOption = Base.TARGET,
+    guard: GuardOption = None,
     per_source: Annotated[bool, typer.Option(help="Train the target from every source (the gain matrix).")] = True,
     per_source_seeds: Annotated[int | None, typer.Option(help="Train from every source in the first N seeds only "
                                                               "(default: all).", min=0)] = None,
@@ -119,7 +122,7 @@ def matrix(
     spec = MatrixSpec(sources=names(sources), targets=names(targets), seeds=tuple(range(seeds)), backbone=backbone,
                       shots=shots, train_size=train_size, dev_size=dev_size, prompt_length=prompt_length,
                       train=TrainConfig(steps=steps, eval_every=eval_every, lr=lr, patience=0, step=step),
-                      strategies=chosen, k=k, by=by.value, base=base.value, per_source=per_source,
+                      strategies=chosen, k=k, by=by.value, base=base.value, guard=guard, per_source=per_source,
                       per_source_seeds=per_source_seeds, test_size=test_size, dtype=dtype.value)
     with PromptBank(bank) as store:
         _, summary = run_matrix(spec, store, out, run_missing=not report_only, executor=runner)
@@ -267,6 +270,43 @@ def _results(folder: Path, name: str) -> dict:
     if not isinstance(data, dict) or not data:
         raise BadArgumentError(f"{path} is not a results file promptbank wrote.")
     return data
+
+
+@experiment_app.command("guard-replay")
+def guard_replay(
+    matrices: Annotated[list[Path], typer.Argument(help="Folders `experiment matrix` wrote.")],
+    alpha: Annotated[float, typer.Option(help="The guard's significance level (as --guard takes it).")] = 0.05,
+    out: Annotated[Path | None, typer.Option(help="Also write the verdicts and gains here (JSON).")] = None,
+) -> None:
+    """What --guard would have done in finished matrices, without training: per target and strategy, the cells it
+    sends back to random init and the paired gain over random init without and with it."""
+    import json
+
+    from promptbank.atomic import write_atomic
+    from promptbank.experiments.guard_replay import replay
+    from promptbank.transfer.guard import check_alpha
+    check_alpha(alpha)
+    for folder in matrices:
+        _results(folder, "spec.json")
+    if out is not None:
+        file_to_write(out, "--out", (".json",))
+    replays = [replay(folder, alpha) for folder in matrices]
+    table = Table("matrix", "target", "strategy", "fell back", "gain [95% CI]", "guarded gain [95% CI]",
+                  title=f"the guard at level {alpha} (a fallback counts as the run of the start it falls back to)")
+    for result in replays:
+        for target, rows in result["targets"].items():
+            if "skipped" in rows:
+                table.add_row(result["folder"], target, "-", "-", rows["skipped"], "-")
+            for name, row in rows.get("strategies", {}).items():
+                table.add_row(result["folder"], target, name, f"{row['fell_back']}/{row['cells']}",
+                              _gain(row["gain"]), _gain(row["guarded_gain"]))
+    console.print(table)
+    if out is not None:
+        write_atomic(out, json.dumps(replays, indent=1))
+
+
+def _gain(ci: dict | None) -> str:
+    return "-" if ci is None else f"{ci['mean']:+.3f} [{ci['low']:+.3f}, {ci['high']:+.3f}]"
 
 
 @experiment_app.command("choice-scoring")

@@ -423,6 +423,10 @@ ByOption = Annotated[Retrieval, typer.Option(help="Rank sources by similarity (t
                                                   "zero-shot (dev accuracy of each source as it is) or staged "
                                                   "(a similarity prefilter, then successive halving of zero-shot dev "
                                                   "accuracy: for large banks).")]
+GuardOption = Annotated[float | None, typer.Option(
+    help="Guard against negative transfer at this significance level (e.g. 0.05): start from random init instead "
+         "when the best retrieved source's zero-shot dev accuracy is not above always answering the dev set's most "
+         "frequent label (one-sided binomial test, Bonferroni over the sources it was the best of).")]
 MetricOption = Annotated[Metric, typer.Option(help="Similarity metric between prompts (on: overlap of activated "
                                                    "feed-forward neurons, loads the backbone).")]
 OnOption = Annotated[Compared, typer.Option(help="What the metric compares: delta, the task vectors (each prompt minus "

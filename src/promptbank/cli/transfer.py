@@ -16,6 +16,7 @@ from promptbank.cli.options import (
     BaseOption,
     BankOption,
     ByOption,
+    GuardOption,
     Compared,
     DeviceOption,
     Dtype,
@@ -55,6 +56,7 @@ def transfer(
     on: OnOption = Compared.DELTA,
     base: BaseOption = Base.TARGET,
     by: ByOption = Retrieval.SIMILARITY,
+    guard: GuardOption = None,
     prefilter: Annotated[int, typer.Option(help="With --by staged: how many prompts most similar to the task "
                                                 "embedding go on to be scored (all of a bank this size or smaller)."
                                            )] = 256,
@@ -79,6 +81,7 @@ def transfer(
     spec = TransferSpec(target=target, strategy=strategy.value, k=k, by=by.value, metric=metric.value, on=on.value,
                         base=base.value,
                         backbone=backbone, shots=shots, prompt_length=prompt_length, prefilter=prefilter,
+                        guard=guard,
                         dtype=dtype.value, test_size=test_size,
                         train=TrainConfig(steps=steps, eval_every=eval_every, lr=lr, patience=0, seed=seed,
                                           step=step))
@@ -101,6 +104,11 @@ def transfer(
                          ("test macro-F1", f"{result.test.macro_f1:.3f}"),
                          ("majority-class accuracy", f"{result.majority:.3f}"), ("stored as", record.id)):
         table.add_row(label, value)
+    if "guard" in result.lineage:  # what the guard saw, and whether the run fell back to random init
+        verdict = result.lineage["guard"]
+        table.add_row("guard", f"best source {verdict['best_dev_accuracy']:.3f} on dev against floor "
+                               f"{verdict['floor']:.3f}, p = {verdict['p_value']:.3g} over {verdict['candidates']}: "
+                      + ("transferred" if verdict["fits"] else "no source fits, started from random init"))
     if "learned_weights" in result.lineage:  # what the learned mixture took from each source
         table.add_row("learned weights", ", ".join(f"{task} {w:.3f}" for task, w in zip(
             [r.record.task for r in result.ranking[:k]], result.lineage["learned_weights"])))

@@ -40,6 +40,7 @@ from promptbank.pretraining.run import PRETRAINED_INITS
 from promptbank.scoring.evaluate import accuracy_of_many, evaluate_many
 from promptbank.tasks import base_task, check_task, get_task, task_category
 from promptbank.transfer.inits import BASELINES, check_choice
+from promptbank.transfer.guard import check_alpha
 from promptbank.transfer.mixture import AttentionMixture
 from promptbank.transfer.run import (
     TransferSpec,
@@ -71,6 +72,7 @@ class MatrixSpec:
     k: int = 3
     by: str = "zero-shot"
     base: str = "target"  # what delta-average and delta-best add to (transfer.inits.BASES)
+    guard: float | None = None  # transfer.guard's level: a target no source fits starts from random init
     metrics: tuple[str, ...] = METRICS
     per_source: bool = True
     per_source_seeds: int | None = None  # per-source runs only in seeds below this (None: every seed); they are
@@ -89,6 +91,7 @@ class MatrixSpec:
                                    "task; only --no-per-source with baseline or pretrained strategies runs without.")
         for strategy in self.strategies:
             check_choice(strategy, self.k, self.by)
+        check_alpha(self.guard)
         check_sizes(self.shots, self.prompt_length, self.test_size, self.dev_size)
         # Recorded as the precision in use, so cells that a continued run adds on another host are not
         # silently computed in another one.
@@ -142,7 +145,8 @@ def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: to
                                                                "prompt", source=record.id)
     retrieval, transfers = None, {}  # one ranking of the bank serves every strategy of the cell
     for strategy in spec.strategies:
-        transfer_spec = TransferSpec(target, strategy, spec.k, spec.by, base=spec.base, backbone=spec.backbone,
+        transfer_spec = TransferSpec(target, strategy, spec.k, spec.by, base=spec.base, guard=spec.guard,
+                                     backbone=spec.backbone,
                                      shots=spec.shots,
                                      prompt_length=spec.prompt_length, dtype=spec.dtype, test_size=spec.test_size,
                                      train=config)
@@ -290,6 +294,7 @@ def summarize(spec: MatrixSpec, cells: list[dict]) -> dict:
         accuracies = torch.tensor([run["test_accuracy"] for run in runs])
         summary["test_accuracy_std"] = accuracies.std().item() if len(runs) > 1 else None
         summary["gain_ci"] = gain_interval(runs, randoms)
+        summary["fell_back"] = sum("fallback" in run.get("lineage", {}) for run in runs)  # the guard's random starts
         return summary
 
     strategies = {}

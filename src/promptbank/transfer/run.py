@@ -11,7 +11,7 @@ from promptbank.backbones import DEFAULT_BACKBONE, Backbone, load_backbone
 from promptbank.bank import PromptBank
 from promptbank.errors import BadArgumentError
 from promptbank.pretraining.run import PRETRAINED_INITS
-from promptbank.scoring.evaluate import Evaluation, evaluate, evaluate_each
+from promptbank.scoring.evaluate import Evaluation, accuracy_of_many, evaluate, evaluate_each
 from promptbank.tasks import get_task
 from promptbank.transfer.inits import (
     BASELINES,
@@ -23,6 +23,7 @@ from promptbank.transfer.inits import (
     mixture_init,
     weighted_average_init,
 )
+from promptbank.transfer.guard import Verdict, check_alpha, judge
 from promptbank.transfer.mixture import AttentionMixture, LearnedMixture, input_features
 from promptbank.transfer.retrieval import Ranked, Retrieval, retrieve
 from promptbank.transfer.similarity import COMPARED
@@ -48,6 +49,7 @@ class TransferSpec:
     prompt_length: int = 20
     embedding_steps: int = 30  # training of the target's task embedding (retrieval by similarity)
     prefilter: int = PREFILTER  # staged retrieval: the prompts most similar to the task embedding that are scored
+    guard: float | None = None  # a level: start from random init unless the best source is above the dev floor
     probe_steps: int = 10  # per source, for best-of-k
     mixture_steps: int = 60  # training on the sources' mixed data, for mixture
     dtype: str = "auto"
@@ -63,6 +65,7 @@ class TransferSpec:
         check_sizes(self.shots, self.prompt_length, self.test_size)
         if self.by == "staged":
             check_stages(self.k, self.prefilter)
+        check_alpha(self.guard)
         object.__setattr__(self, "train", self.train.for_backbone(self.backbone))  # the recipe, as the CLI gets it
 
 
@@ -97,6 +100,14 @@ def transfer_start(spec: TransferSpec, backbone: Backbone, bank: PromptBank, dat
     if spec.by == "staged":
         lineage["prefilter"] = spec.prefilter
     random = init_prompt(backbone, spec.prompt_length, "random", seed=seed)
+    if spec.guard is not None:
+        verdict = guard_verdict(spec, backbone, data, retrieval, chosen)
+        lineage["guard"] = verdict.as_lineage()
+        if not verdict.fits:  # no source fits: what the strategy would add them to, alone
+            on_ppt = spec.base == "pretrained" and spec.strategy in ("delta-average", "delta-best")
+            start = pretrained_start(bank, backbone, data.task, "pretrained", spec.prompt_length) if on_ppt else random
+            return start, retrieval.ranking, lineage | {"retrieved": lineage["sources"], "sources": (
+                [start.source] if on_ppt else []), "fallback": "pretrained" if on_ppt else "random"}
     if spec.strategy in TASK_VECTOR_STRATEGIES:
         ids = [r.record.id for r in top]
         deltas = bank.stack(backbone.name, ids=ids, length_policy="truncate", length=spec.prompt_length, delta=True,
@@ -133,6 +144,17 @@ def transfer_start(spec: TransferSpec, backbone: Backbone, bank: PromptBank, dat
     start = SoftPrompt(tensor, backbone.name, backbone.tokenizer_fingerprint, spec.strategy,
                        source=",".join(lineage["sources"]))
     return start, retrieval.ranking, lineage
+
+
+def guard_verdict(spec: TransferSpec, backbone: Backbone, data: TargetData, retrieval: Retrieval,
+                  chosen: torch.Tensor) -> Verdict:
+    """The guard on the retrieved sources: by zero-shot, the best of every source the ranking scored on dev; by
+    similarity, the best of the top k, scored on dev here (their similarity says nothing about dev accuracy)."""
+    labels = [item.label for item in data.dev_items]
+    if spec.by == "zero-shot":
+        return judge(retrieval.ranking[0].score, labels, len(retrieval.ranking), spec.guard)
+    scores = accuracy_of_many(backbone, chosen, data.dev_items, progress=False)
+    return judge(float(scores.max()), labels, len(chosen), spec.guard)
 
 
 def trained_lineage(start: SoftPrompt | LearnedMixture, lineage: dict) -> dict:

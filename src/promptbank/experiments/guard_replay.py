@@ -1,0 +1,72 @@
+"""What the guard against negative transfer (transfer.guard) would have done in finished matrix experiments, without
+training anything.
+
+Each cell's retrieval ranked the sources by zero-shot accuracy on the cell's dev set (the lineage keeps the top
+scores), and the cell's dev set is rebuilt from the task, the seed and the spec, so the guard's verdict is the one
+a guarded run would reach. A guarded run that falls back starts from random init with the cell's seed (or, for task
+vectors added to a PPT prompt, from that prompt), the start of one of the cell's own runs, trained on the same
+batches: its result is that run's.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from promptbank.errors import DataError
+from promptbank.experiments.stats import gain_interval
+from promptbank.tasks import few_shot, get_task, split
+from promptbank.transfer.guard import judge
+
+
+def dev_labels(target: str, shots: int | None, seed: int, dev_size: int) -> list[int]:
+    """The gold labels of a matrix cell's dev set, drawn as `tuning.run.target_data` draws it."""
+    validation = split(get_task(target)).validation
+    return [ex.label for ex in (few_shot(validation, shots, seed) if shots else validation[:dev_size])]
+
+
+def _fallback(cell: dict, run: dict) -> dict | None:
+    """The run a guarded strategy falls back to: task vectors added to a PPT prompt fall back to that prompt (the
+    cell's `pretrained` run, None where the cell has none); anything else to random init."""
+    if run["lineage"].get("base") == "pretrained":
+        return cell["strategies"].get("pretrained")
+    return cell["random"]
+
+
+def replay(folder: Path, alpha: float) -> dict:
+    """Per target and retrieving strategy of the matrix in `folder`: how many cells the guard sends back to random
+    init, and the paired gain over random init without and with the guard (95% bootstrap intervals)."""
+    spec = json.loads((Path(folder) / "spec.json").read_text())
+    cells = [json.loads(p.read_text()) for p in sorted((Path(folder) / "cells").glob("*.json"))]
+    out: dict = {"folder": str(folder), "alpha": alpha, "targets": {}}
+    for target in dict.fromkeys(c["target"] for c in cells):
+        mine = [c for c in cells if c["target"] == target]
+        try:
+            verdicts = []
+            for cell in mine:
+                scores = next((run["lineage"]["scores"] for run in cell["strategies"].values()
+                               if run.get("lineage", {}).get("scores")), None)
+                if scores is None:  # no strategy of the cell retrieved: nothing to guard
+                    break
+                labels = dev_labels(target, spec.get("shots"), cell["seed"], spec.get("dev_size", 200))
+                verdicts.append(judge(scores[0], labels, len(cell["zero_shot"]), alpha))
+        except DataError as err:  # a task whose data this machine cannot build
+            out["targets"][target] = {"skipped": str(err)}
+            continue
+        if len(verdicts) < len(mine):
+            continue
+        randoms = [c["random"] for c in mine]
+        rows = {"verdicts": [v.as_lineage() | {"seed": c["seed"]} for v, c in zip(verdicts, mine)], "strategies": {}}
+        for name in spec["strategies"]:
+            runs = [c["strategies"][name] for c in mine]
+            if "by" not in runs[0].get("lineage", {}):
+                continue  # a baseline or a pre-trained prompt: nothing retrieved, nothing to guard
+            fallbacks = [_fallback(c, run) for c, run in zip(mine, runs)]
+            if None in fallbacks:
+                continue
+            guarded = [run if v.fits else fallback for run, fallback, v in zip(runs, fallbacks, verdicts)]
+            rows["strategies"][name] = {
+                "cells": len(runs), "fell_back": sum(not v.fits for v in verdicts),
+                "gain": gain_interval(runs, randoms), "guarded_gain": gain_interval(guarded, randoms)}
+        out["targets"][target] = rows
+    return out
