@@ -118,3 +118,17 @@ def test_the_replay_command_prints_and_writes_the_verdicts(cli, tmp_path):
     assert "1/1" in out and "best-of-k" in out
     written = json.loads((tmp_path / "g.json").read_text())
     assert written[0]["targets"]["rotten_tomatoes"]["strategies"]["best-of-k"]["guarded_gain"]["mean"] == 0
+
+
+def test_a_guarded_matrix_cell_falls_back_to_its_own_random_run(tiny_dirs, source_bank, tmp_path):  # noqa: F811
+    """Trained in the same pass as the cell's random-init run, from the same tensor: the same predictions, gain 0."""
+    from promptbank.experiments.matrix import run_matrix
+    spec = MatrixSpec(sources=("movie_sentences", "food_reviews", "wiki_hedges"), targets=("rotten_tomatoes",),
+                      seeds=(0,), backbone=str(tiny_dirs["causal"]), shots=2, train=TINY, prompt_length=4,
+                      strategies=("best-of-k",), k=2, by="zero-shot", guard=0.05, per_source=False, test_size=8,
+                      dtype="float32")
+    (cell,), summary = run_matrix(spec, source_bank, tmp_path / "exp", progress=False)
+    run = cell["strategies"]["best-of-k"]
+    assert run["lineage"]["fallback"] == "random" and run["source_tasks"] == []
+    assert run["test_correct"] == cell["random"]["test_correct"] and run["gain"] == 0
+    assert summary["strategies"]["rotten_tomatoes"]["best-of-k"]["fell_back"] == 1

@@ -150,6 +150,10 @@ def print_summary(spec, summary: dict) -> None:
                           f"[{ci['low']:+.3f}, {ci['high']:+.3f}]" if ci else "-",
                           "-" if run["steps_to_random_best"] is None else f"{run['steps_to_random_best']:.1f}")
     console.print(table)
+    if spec.guard is not None:
+        console.print("sent back to random init by --guard: " + "; ".join(
+            f"{target} {name} in {run['fell_back']} cells" for target, runs in summary["strategies"].items()
+            for name, run in runs.items() if run.get("fell_back")) or "none")
     if spec.sources:
         split = summary.get("zero_shot_split") or "test"
         zero_shot = Table("source", *summary["targets"], title=f"zero-shot {split} accuracy (source prompt as is)")
