@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from promptbank.errors import DataError
+from promptbank.errors import BadArgumentError, DataError
 from promptbank.experiments.stats import gain_interval
 from promptbank.tasks import few_shot, get_task, split
 from promptbank.transfer.guard import judge
@@ -37,23 +37,22 @@ def replay(folder: Path, alpha: float) -> dict:
     """Per target and retrieving strategy of the matrix in `folder`: how many cells the guard sends back to random
     init, and the paired gain over random init without and with the guard (95% bootstrap intervals)."""
     spec = json.loads((Path(folder) / "spec.json").read_text())
+    if spec.get("by", "zero-shot") != "zero-shot":
+        raise BadArgumentError(f"{folder} ranked its sources by {spec['by']}; the guard's replay reads zero-shot dev "
+                               "scores, which only a matrix run with --by zero-shot keeps.")
     cells = [json.loads(p.read_text()) for p in sorted((Path(folder) / "cells").glob("*.json"))]
     out: dict = {"folder": str(folder), "alpha": alpha, "targets": {}}
     for target in dict.fromkeys(c["target"] for c in cells):
         mine = [c for c in cells if c["target"] == target]
+        best = [next((run["lineage"]["scores"][0] for run in c["strategies"].values()
+                      if run.get("lineage", {}).get("scores")), None) for c in mine]
+        if None in best:  # no strategy of a cell retrieved: nothing to guard
+            continue
         try:
-            verdicts = []
-            for cell in mine:
-                scores = next((run["lineage"]["scores"] for run in cell["strategies"].values()
-                               if run.get("lineage", {}).get("scores")), None)
-                if scores is None:  # no strategy of the cell retrieved: nothing to guard
-                    break
-                labels = dev_labels(target, spec.get("shots"), cell["seed"], spec.get("dev_size", 200))
-                verdicts.append(judge(scores[0], labels, len(cell["zero_shot"]), alpha))
+            verdicts = [judge(score, dev_labels(target, spec.get("shots"), c["seed"], spec.get("dev_size", 200)),
+                              len(c["zero_shot"]), alpha) for score, c in zip(best, mine)]
         except DataError as err:  # a task whose data this machine cannot build
             out["targets"][target] = {"skipped": str(err)}
-            continue
-        if len(verdicts) < len(mine):
             continue
         randoms = [c["random"] for c in mine]
         rows = {"verdicts": [v.as_lineage() | {"seed": c["seed"]} for v, c in zip(verdicts, mine)], "strategies": {}}
