@@ -10,11 +10,13 @@
 # its held-out accuracy reaches chance + 15 points (the gate); one below it is saved under the work dir's
 # below-gate/. Checkpoints go to the bank's .build/pretrain/ (committed), so the same command continues a stopped
 # run in a later session.
-#   usage: banks/pretrain.sh BACKBONE [FORMATS]
+# STEPS=N trains longer than 400 (a format that is still rising at 400 steps, such as nsp3); a stopped run continues
+# from its checkpoint only under the same STEPS.
+#   usage: [STEPS=N] banks/pretrain.sh BACKBONE [FORMATS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 backbone=${1:?usage: banks/pretrain.sh BACKBONE [FORMATS]}
 formats=${2:-nsp3,next_sentence_selection,sentence_sentiment5,unified}
 .venv/bin/promptbank pretrain --bank "banks/$backbone-full" --backbone "$backbone" --formats "$formats" \
-    --steps 400 --examples 5000 --eval-every 100 --step relative --seed 0 \
+    --steps "${STEPS:-400}" --examples 5000 --eval-every 100 --step relative --seed 0 \
     --work-dir "banks/$backbone-full/.build/pretrain"
