@@ -132,3 +132,10 @@ def test_a_guarded_matrix_cell_falls_back_to_its_own_random_run(tiny_dirs, sourc
     assert run["lineage"]["fallback"] == "random" and run["source_tasks"] == []
     assert run["test_correct"] == cell["random"]["test_correct"] and run["gain"] == 0
     assert summary["strategies"]["rotten_tomatoes"]["best-of-k"]["fell_back"] == 1
+
+
+def test_the_replay_refuses_a_matrix_ranked_by_similarity(tmp_path):
+    (tmp_path / "cells").mkdir()
+    (tmp_path / "spec.json").write_text(json.dumps({"shots": 16, "by": "similarity", "strategies": ["best-of-k"]}))
+    with pytest.raises(BadArgumentError, match="zero-shot"):
+        replay(tmp_path, 0.05)
