@@ -15,20 +15,21 @@ from pathlib import Path
 
 from promptbank.errors import BadArgumentError, DataError
 from promptbank.experiments.stats import gain_interval
-from promptbank.tasks import few_shot, get_task, split
-from promptbank.transfer.guard import judge
+from promptbank.tasks import get_task, split
+from promptbank.transfer.guard import fallback_for, judge
+from promptbank.tuning.run import dev_examples
 
 
 def dev_labels(target: str, shots: int | None, seed: int, dev_size: int) -> list[int]:
-    """The gold labels of a matrix cell's dev set, drawn as `tuning.run.target_data` draws it."""
-    validation = split(get_task(target)).validation
-    return [ex.label for ex in (few_shot(validation, shots, seed) if shots else validation[:dev_size])]
+    """The gold labels of a matrix cell's dev set, drawn as the cell's run drew it."""
+    return [ex.label for ex in dev_examples(split(get_task(target)).validation, shots, seed, dev_size)]
 
 
 def _fallback(cell: dict, run: dict) -> dict | None:
-    """The run a guarded strategy falls back to: task vectors added to a PPT prompt fall back to that prompt (the
-    cell's `pretrained` run, None where the cell has none); anything else to random init."""
-    if run["lineage"].get("base") == "pretrained":
+    """The cell's run a guarded strategy falls back to (`transfer.guard.fallback_for`): its `pretrained` run (None
+    where the cell has none) or its random-init run."""
+    lineage = run["lineage"]
+    if fallback_for(lineage["method"], lineage.get("base", "target")) == "pretrained":
         return cell["strategies"].get("pretrained")
     return cell["random"]
 

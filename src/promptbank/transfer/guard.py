@@ -32,6 +32,12 @@ class Verdict:
         return asdict(self)
 
 
+def fallback_for(strategy: str, base: str) -> str:
+    """What a guarded strategy starts from when no source fits: the PPT prompt it would have added task vectors to
+    (delta-average and delta-best with `--base pretrained`), else random init."""
+    return "pretrained" if base == "pretrained" and strategy in ("delta-average", "delta-best") else "random"
+
+
 def check_alpha(alpha: float | None) -> None:
     if alpha is not None and not 0 < alpha < 1:
         raise BadArgumentError(f"--guard must be a significance level between 0 and 1, not {alpha}.")

@@ -23,7 +23,7 @@ from promptbank.transfer.inits import (
     mixture_init,
     weighted_average_init,
 )
-from promptbank.transfer.guard import Verdict, check_alpha, judge
+from promptbank.transfer.guard import Verdict, check_alpha, fallback_for, judge
 from promptbank.transfer.mixture import AttentionMixture, LearnedMixture, input_features
 from promptbank.transfer.retrieval import Ranked, Retrieval, retrieve
 from promptbank.transfer.similarity import COMPARED
@@ -104,10 +104,11 @@ def transfer_start(spec: TransferSpec, backbone: Backbone, bank: PromptBank, dat
         verdict = guard_verdict(spec, backbone, data, retrieval, chosen)
         lineage["guard"] = verdict.as_lineage()
         if not verdict.fits:  # no source fits: what the strategy would add them to, alone
-            on_ppt = spec.base == "pretrained" and spec.strategy in ("delta-average", "delta-best")
-            start = pretrained_start(bank, backbone, data.task, "pretrained", spec.prompt_length) if on_ppt else random
+            fallback = fallback_for(spec.strategy, spec.base)
+            start = random if fallback == "random" else pretrained_start(bank, backbone, data.task, fallback,
+                                                                         spec.prompt_length)
             return start, retrieval.ranking, lineage | {"retrieved": lineage["sources"], "sources": (
-                [start.source] if on_ppt else []), "fallback": "pretrained" if on_ppt else "random"}
+                [] if fallback == "random" else [start.source]), "fallback": fallback}
     if spec.strategy in TASK_VECTOR_STRATEGIES:
         ids = [r.record.id for r in top]
         deltas = bank.stack(backbone.name, ids=ids, length_policy="truncate", length=spec.prompt_length, delta=True,

@@ -78,13 +78,18 @@ class TargetData:
     majority: float  # test accuracy of always answering the most frequent label of the whole training split
 
 
+def dev_examples(validation: tuple[Example, ...], shots: int | None, seed: int, dev_size: int) -> tuple[Example, ...]:
+    """A run's dev examples: K per class of the validation split when few-shot, else its first `dev_size`."""
+    return few_shot(validation, shots, seed) if shots else validation[:dev_size]
+
+
 def target_data(backbone: Backbone, task_name: str, shots: int | None, seed: int, dev_size: int = 200,
                 test_size: int | None = None, train_size: int | None = None) -> TargetData:
     """Train/dev from the task's fixed splits (K per class of each when few-shot), test from its test split."""
     task = get_task(task_name)
     parts = split(task)
     train = few_shot(parts.train, shots, seed) if shots else parts.train[:train_size]
-    dev = few_shot(parts.validation, shots, seed) if shots else parts.validation[:dev_size]
+    dev = dev_examples(parts.validation, shots, seed, dev_size)
     test = parts.test[:test_size]
     # From the whole split: K-per-class samples are balanced, and their "most frequent" label is an arbitrary tie.
     majority = majority_accuracy([ex.label for ex in parts.train], [ex.label for ex in test])
