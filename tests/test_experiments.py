@@ -105,14 +105,20 @@ def test_matrix_writes_report_json_csv_and_continues(tiny_dirs, bank, tmp_path):
     run_matrix(spec, bank, tmp_path / "exp", progress=False)  # every cell is done: nothing is trained again
     assert before == {p.name: p.stat().st_mtime_ns for p in (tmp_path / "exp" / "cells").iterdir()}
     grown = MatrixSpec(**{**spec.__dict__, "targets": ("rotten_tomatoes",), "seeds": (0, 1, 2)})
-    cells, _ = run_matrix(grown, bank, tmp_path / "exp", progress=False)  # one target, one more seed
-    assert [(c["target"], c["seed"]) for c in cells] == [("rotten_tomatoes", s) for s in (0, 1, 2)]
+    cells, summary = run_matrix(grown, bank, tmp_path / "exp", progress=False)  # one target, one more seed
+    # the report still covers the folder: the target this command left out keeps its cells and its rows
+    assert [(c["target"], c["seed"]) for c in cells] == [("rotten_tomatoes", s) for s in (0, 1, 2)] + [
+        ("movie_sentences", s) for s in (0, 1)]
+    assert summary["targets"] == ["rotten_tomatoes", "movie_sentences"] and summary["cells_planned"] == 5
+    results = json.loads((tmp_path / "exp" / "results.json").read_text())
+    assert results["spec"]["targets"] == ["rotten_tomatoes", "movie_sentences"] and results["spec"]["seeds"] == [0, 1, 2]
+    assert set(results["summary"]["strategies"]["movie_sentences"]) >= {"random", "best-of-k"}
     after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "exp" / "cells").iterdir()}
     assert {name: after[name] for name in before} == before and set(after) - set(before) == {
         "rotten_tomatoes-seed2.json", "rotten_tomatoes-seed2.safetensors"}  # only the new cell was trained
     (tmp_path / "exp" / "cells" / "movie_sentences-seed1.json").unlink()  # as if that cell had not finished
     cells, summary = run_matrix(spec, bank, tmp_path / "exp", progress=False, run_missing=False)
-    assert len(cells) == 3 and "3 of 4" in (tmp_path / "exp" / "report.html").read_text()
+    assert len(cells) == 4 and "4 of 5" in (tmp_path / "exp" / "report.html").read_text()
     with pytest.raises(BadArgumentError, match="other settings \\(steps 4 there, 6 here\\)"):
         run_matrix(replace(spec, train=replace(spec.train, steps=6)), bank, tmp_path / "exp", progress=False)
     # "auto" is recorded as the dtype it means on this host, so a run continued elsewhere cannot mix precisions

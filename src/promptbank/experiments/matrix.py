@@ -356,7 +356,9 @@ def train_cell(unit: CellUnit) -> tuple[dict, torch.Tensor]:
 
 def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = True,
                run_missing: bool = True, executor: Executor | None = None) -> tuple[list[dict], dict]:
-    """Run (or continue) every cell, then write results.json, matrix.csv and report.html into `out`.
+    """Run (or continue) every cell, then write results.json, matrix.csv and report.html into `out`, over every cell
+    the folder holds (targets and seeds that earlier commands added too: the report is the folder's, not one
+    command's).
 
     Cells run as `executor`'s units, in two waves: first one cell of each target with none finished (with per-source
     runs it scores the sources zero-shot on the target's test set), then the rest, which reuse those scores. With
@@ -397,23 +399,35 @@ def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = T
                 first.setdefault(target, (target, seed))
         run_units(train_cell, units(list(first.values())), store, executor)
         run_units(train_cell, units([key for key in missing if key not in finished]), store, executor)
-    cells = [finished[key] for key in names if key in finished]
-    deltas = source_deltas(bank, backbone, records, spec.prompt_length) if finished else None
-    for key, cell in finished.items():
+    folder.require(finished)
+    # The report covers the whole folder: the cells of targets and seeds that earlier commands added are kept in it.
+    saved = {(c["target"], c["seed"]): c for c in folder.units("cells")}
+    shown = folder_spec(spec, set(saved))
+    cells = [saved[t, s] for t in shown.targets for s in shown.seeds if (t, s) in saved]
+    deltas = source_deltas(bank, backbone, records, spec.prompt_length)
+    for cell in cells:
         add_similarities(spec, backbone, prompts, records, cell,
-                         load_file(folder.root / f"{names[key]}.safetensors")["prompt"], deltas)
-    folder.require(cells)
-    summary = summarize(spec, cells) | {"cells_done": [f"{c['target']}-seed{c['seed']}" for c in cells],
-                                         "cells_planned": len(names)}
+                         load_file(folder.root / f"cells/{cell['target']}-seed{cell['seed']}.safetensors")["prompt"],
+                         deltas)
+    summary = summarize(shown, cells) | {"cells_done": [f"{c['target']}-seed{c['seed']}" for c in cells],
+                                          "cells_planned": len(set(names) | set(saved))}
     out = folder.root
-    write_atomic(out / "results.json", json.dumps({"spec": asdict(spec), "sources": [asdict(r) for r in records],
+    write_atomic(out / "results.json", json.dumps({"spec": asdict(shown), "sources": [asdict(r) for r in records],
                                                    "summary": summary, "cells": cells}, indent=1))
-    write_csv(out / "matrix.csv", spec, cells)
+    write_csv(out / "matrix.csv", shown, cells)
     from promptbank.experiments.report import (
         write_report,  # matplotlib loads only once results are in
     )
-    write_report(out / "report.html", spec, summary, cells)
+    write_report(out / "report.html", shown, summary, cells)
     return cells, summary
+
+
+def folder_spec(spec: MatrixSpec, saved: set[tuple[str, int]]) -> MatrixSpec:
+    """`spec` widened to every (target, seed) saved in its folder: this command's targets first, then those that
+    earlier commands added, in name order; the seeds in order."""
+    targets = tuple(dict.fromkeys((*spec.targets, *sorted(t for t, _ in saved))))
+    seeds = tuple(sorted({*spec.seeds, *(s for _, s in saved)}))
+    return replace(spec, targets=targets, seeds=seeds)
 
 
 def write_csv(path: Path, spec: MatrixSpec, cells: list[dict]) -> None:
