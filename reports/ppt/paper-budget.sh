@@ -3,12 +3,13 @@
 # checkpoint kept, dev every 20 steps), 5 seeds, the whole test split (up to 1,000), with the PPT prompts of
 # banks/pretrain.sh (formats version 2, those that passed the gate) in banks/smollm2-135m-full.
 # Inits: random, vocab, format-matched PPT (`pretrained`) and PPT plus transfer (`delta-average --base pretrained`:
-# the top 3 sources' weighted task vector added to the PPT prompt, lambda on dev). Of the four formats only
-# sentence_sentiment5 passed the gate (banks/README.md), so the targets are single texts not in the bank:
-# rotten_tomatoes, then drug_reviews (3 levels). The pair and multiple-choice targets planned with them (snli,
-# social_iqa:letters) and unified PPT (`pretrained-unified`, on rotten_tomatoes:letters) wait for their formats to
-# pass (targets can join this folder; a changed STRATEGIES list is refused on it and needs another --out). Cells are
-# saved as they finish: the same command continues a stopped run.
+# the top 3 sources' weighted task vector added to the PPT prompt, lambda on dev). Two of the four formats passed
+# the gate (banks/README.md): sentence_sentiment5 for the single-text targets not in the bank (rotten_tomatoes, then
+# drug_reviews, 3 levels) and nsp3 for the sentence-pair ones (snli, mrpc, rte, each run as `paper-budget.sh TARGET`
+# into the same folder, whose report covers every target it holds). The multiple-choice target (social_iqa:letters)
+# and unified PPT (`pretrained-unified`, on rotten_tomatoes:letters) wait for their formats to pass (a changed
+# STRATEGIES list is refused on this folder and needs another --out). Cells are saved as they finish: the same
+# command continues a stopped run.
 #   usage: [STRATEGIES=...] reports/ppt/paper-budget.sh [TARGETS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
