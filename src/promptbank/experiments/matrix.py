@@ -400,7 +400,6 @@ def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = T
         run_units(train_cell, units(list(first.values())), store, executor)
         run_units(train_cell, units([key for key in missing if key not in finished]), store, executor)
     folder.require(finished)
-    # The report covers the whole folder: the cells of targets and seeds that earlier commands added are kept in it.
     saved = {(c["target"], c["seed"]): c for c in folder.units("cells")}
     shown = folder_spec(spec, set(saved))
     cells = [saved[t, s] for t in shown.targets for s in shown.seeds if (t, s) in saved]
