@@ -7,6 +7,7 @@ import pytest
 from promptbank.experiments.claims import (
     cross_model_claims,
     few_shot_claims,
+    finished_targets,
     leave_one_out_claims,
     ppt_claims,
     to_markdown,
@@ -124,6 +125,21 @@ def test_cells_of_one_target_and_shots_at_two_step_budgets_keep_apart():
     short["spec"]["steps"], long["spec"]["train"] = 30, {"steps": 200}  # an older spec, a newer one
     raises, _, _ = ppt_claims([short, long])
     assert "social_iqa 32-shot, 30 steps: +0.025" in raises.ours and "social_iqa 32-shot, 200 steps: -0.030" in raises.ours
+
+
+def test_a_target_short_of_its_folders_seeds_is_left_out_of_the_verdicts():
+    same = ["1100110011"] * 5
+    results = ppt_results((0.01, 0.04), 0.01, same, same)
+    results["spec"]["seeds"] = [0, 1, 2, 3, 4]
+    results["summary"]["targets"].append("rte")
+    results["summary"]["strategies"]["rte"] = ppt_results((-0.09, -0.05), 0.2, same, same)["summary"]["strategies"][
+        "social_iqa"]
+    results["cells"].append({"target": "rte", "strategies": {"pretrained": {"test_correct": "0"}}})
+    raises, _, _ = ppt_claims([finished_targets(results)])
+    assert "CI above 0 in 1/1" in raises.ours and "rte" not in raises.ours
+    raises, _, _ = ppt_claims([results])  # read whole, the one-seed target would turn the verdict
+    assert raises.holds == "partly" and "rte" in raises.ours
+    assert finished_targets(ppt_results((0.01, 0.04), 0.01, same, same))["summary"]["targets"] == ["social_iqa"]
 
 
 def test_claims_cli_takes_the_ppt_experiment_alone_and_refuses_no_folder(cli, tmp_path):

@@ -359,6 +359,7 @@ def claims(
     from promptbank.experiments.claims import (
         cross_model_claims,
         few_shot_claims,
+        finished_targets,
         learned_mixture_claims,
         leave_one_out_claims,
         ppt_claims,
@@ -375,10 +376,10 @@ def claims(
             for folder in zero_shot or []:
                 data = _results(folder, "zero_shot.json")
                 matrices[data["spec"]["backbone"]] = data
-            results = [_results(f, "results.json") for f in matrix or []]
+            results = [finished_targets(_results(f, "results.json")) for f in matrix or []]
             found += zero_shot_claims(matrices) + few_shot_claims(results) + learned_mixture_claims(results)
         if ppt:
-            found += ppt_claims([_results(folder, "results.json") for folder in ppt])
+            found += ppt_claims([finished_targets(_results(folder, "results.json")) for folder in ppt])
         if cross_model:
             found += cross_model_claims([_results(folder, "results.json") for folder in cross_model])
         if leave_one_out:

@@ -33,6 +33,9 @@ verdict against the figures beside it:
   projection scores above every other task's projection on it in more than half of the folds (the issue's aims);
   its projection is a better init under the few-shot rule above, fold by fold. Written after the ridge baseline's
   first three folds had been read, before any fold of the task-loss projectors.
+A matrix target enters the transfer, mixture and PPT rows once it has a cell for every seed of its folder
+(finished_targets); one still running is left out, not read at fewer seeds. Added when a PPT folder held targets at
+5 seeds beside one at 1.
 """
 
 from __future__ import annotations
@@ -57,6 +60,19 @@ class Claim:
 
 def _fmt(value: float | None, signed: bool = False) -> str:
     return "–" if value is None else (f"{value:+.3f}" if signed else f"{value:.3f}")
+
+
+def finished_targets(results: dict) -> dict:
+    """A matrix's results.json with only the targets that have a cell for every seed of its spec: a target still
+    running has fewer seeds than the rest of its folder, and a verdict must not read one seed beside five."""
+    seeds = len(results.get("spec", {}).get("seeds", ()))
+    cells = results.get("cells", [])
+    done = [t for t in results["summary"]["targets"] if sum(c.get("target") == t for c in cells) >= seeds]
+    if done == results["summary"]["targets"]:
+        return results
+    strategies = {t: results["summary"]["strategies"][t] for t in done}
+    summary = results["summary"] | {"targets": done, "strategies": strategies}
+    return results | {"summary": summary, "cells": [c for c in cells if c.get("target") in done]}
 
 
 def zero_shot_claims(matrices: dict[str, dict]) -> list[Claim]:
