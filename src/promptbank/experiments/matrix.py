@@ -372,7 +372,7 @@ def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = T
         (get_task if run_missing else check_task)(name)
     # Cells are kept per (target, seed), so targets and seeds may grow or shrink; nothing else may change.
     folder = ExperimentFolder(out, spec, "an experiment", may_differ=("targets", "seeds"))
-    names = {(t, s): f"cells/{t}-seed{s}" for t in spec.targets for s in spec.seeds}
+    names = {(t, s): f"cells/{cell_name(t, s)}" for t in spec.targets for s in spec.seeds}
     finished = {key: cell for key, name in names.items() if (cell := folder.load(name)) is not None}
     if not run_missing:
         folder.require(finished)
@@ -405,10 +405,10 @@ def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = T
     cells = [saved[t, s] for t in shown.targets for s in shown.seeds if (t, s) in saved]
     deltas = source_deltas(bank, backbone, records, spec.prompt_length)
     for cell in cells:
+        name = cell_name(cell["target"], cell["seed"])
         add_similarities(spec, backbone, prompts, records, cell,
-                         load_file(folder.root / f"cells/{cell['target']}-seed{cell['seed']}.safetensors")["prompt"],
-                         deltas)
-    summary = summarize(shown, cells) | {"cells_done": [f"{c['target']}-seed{c['seed']}" for c in cells],
+                         load_file(folder.root / f"cells/{name}.safetensors")["prompt"], deltas)
+    summary = summarize(shown, cells) | {"cells_done": [cell_name(c["target"], c["seed"]) for c in cells],
                                           "cells_planned": len(set(names) | set(saved))}
     out = folder.root
     write_atomic(out / "results.json", json.dumps({"spec": asdict(shown), "sources": [asdict(r) for r in records],
@@ -419,6 +419,11 @@ def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = T
     )
     write_report(out / "report.html", shown, summary, cells)
     return cells, summary
+
+
+def cell_name(target: str, seed: int) -> str:
+    """A cell's file name under cells/ (its .json and .safetensors), and how results.json lists it as done."""
+    return f"{target}-seed{seed}"
 
 
 def folder_spec(spec: MatrixSpec, saved: set[tuple[str, int]]) -> MatrixSpec:
