@@ -17,6 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 backbone=${1:?usage: banks/pretrain.sh BACKBONE [FORMATS]}
 formats=${2:-nsp3,next_sentence_selection,sentence_sentiment5,unified}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # one core a run: two runs share this machine
 .venv/bin/promptbank pretrain --bank "banks/$backbone-full" --backbone "$backbone" --formats "$formats" \
     --steps "${STEPS:-400}" --examples 5000 --eval-every 100 --step relative --seed 0 \
     --work-dir "banks/$backbone-full/.build/pretrain"

@@ -21,6 +21,7 @@ from promptbank.experiments.stats import spearman, steps_to_reach
 from promptbank.scoring.evaluate import accuracy_of_many, evaluate
 from promptbank.tuning.config import TrainConfig
 from promptbank.tuning.init import init_prompt
+from promptbank.tuning import loop
 from promptbank.tuning.loop import train_prompt
 from promptbank.tuning.prompt import SoftPrompt
 from promptbank.tuning.run import target_data
@@ -332,3 +333,37 @@ def test_a_matrix_on_full_data_trains_on_the_training_split_with_validation_dev(
     alone = train_prompt(backbone, data.train_items, data.dev_items, init_prompt(backbone, 4, "random", seed=0),
                          TrainConfig(steps=2, eval_every=2, patience=0), progress=False)
     assert [p["dev_accuracy"] for p in alone.curve] == [p["dev_accuracy"] for p in cell["random"]["curve"]]
+
+
+class Killed(Exception):
+    pass
+
+
+def test_a_cell_stopped_in_training_continues_from_its_last_evaluation(tiny_dirs, bank, tmp_path, monkeypatch):
+    spec = MatrixSpec(sources=SOURCES, targets=("rotten_tomatoes",), seeds=(0,), backbone=str(tiny_dirs["causal"]),
+                      shots=2, train=TrainConfig(steps=4, eval_every=2, patience=0), prompt_length=4,
+                      strategies=("weighted-average", "vocab"), k=2, test_size=8, dtype="float32", per_source=False)
+    (reference,), _ = run_matrix(spec, bank, tmp_path / "whole", progress=False)
+    save, saved = loop._save, []
+
+    def dying(directory, runs, optimizer, identity, step, elapsed):
+        save(directory, runs, optimizer, identity, step, elapsed)
+        saved.append(step)
+        if step == 2 and len(saved) == 2:  # killed right after the checkpoint of step 2, in the first run only
+            raise Killed
+    monkeypatch.setattr(loop, "_save", dying)
+    with pytest.raises(Killed):
+        run_matrix(spec, bank, tmp_path / "stopped", progress=False)
+    partial = tmp_path / "stopped" / "cells" / "rotten_tomatoes-seed0.partial"
+    assert json.loads((partial / "checkpoint.json").read_text())["step"] == 2
+    assert not (tmp_path / "stopped" / "cells" / "rotten_tomatoes-seed0.json").exists()
+    saved.clear()
+    (cell,), _ = run_matrix(spec, bank, tmp_path / "stopped", progress=False)
+    assert saved == [4], "the continued cell trains from its checkpoint of step 2, not from the start"
+    assert not partial.exists()  # the cell is saved: its checkpoint goes
+
+    def measured(run: dict) -> tuple:
+        return run["test_correct"], [(p["step"], p["dev_accuracy"]) for p in run["curve"]], run["best_step"]
+    assert measured(cell["random"]) == measured(reference["random"])
+    for name in spec.strategies:
+        assert measured(cell["strategies"][name]) == measured(reference["strategies"][name]), name

@@ -4,7 +4,8 @@
 # those of the few-shot run but the raw weighted average (the few-shot run keeps it as delta-average's baseline).
 # The report gives each init's dev AUC and steps to 95% of random init's final dev accuracy beside the test gains.
 # Targets: tasks not in the bank, and bank tasks held out in turn, each in a folder of its own since the sources
-# differ (full-data.sh TASK smollm2-135m-full-data-without-TASK). Cells are saved as they finish: the same command
+# differ (full-data.sh TASK smollm2-135m-full-data-without-TASK). Cells are saved as they finish, and a cell in training
+# checkpoints at every dev evaluation (cells/CELL.partial/, commit it to carry it across sessions): the same command
 # continues a stopped run.
 #   usage: reports/task-vectors/full-data.sh [TARGETS [FOLDER]]   (default: rotten_tomatoes,snli smollm2-135m-full-data)
 set -euo pipefail

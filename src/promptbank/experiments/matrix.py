@@ -10,13 +10,15 @@ For every target and seed (a "cell", few-shot data drawn with that seed):
   (saved with the cell; similarities are computed when results are summarised);
 - every transfer strategy (retrieval + init from the bank) is trained on the same budget too.
 Cells are saved as they finish, so a long run that is stopped continues where it was, and a run with more
-targets or seeds trains only their cells.
+targets or seeds trains only their cells. A cell in training checkpoints at every dev evaluation into
+cells/<cell>.partial/ (removed once the cell is saved), so a stopped cell continues from its last evaluation too.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import shutil
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -124,14 +126,15 @@ def zero_shot_split(spec: MatrixSpec) -> str:
 
 def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: torch.Tensor,
              records: list[PromptRecord], target: str, seed: int,
-             zero_shot: dict[str, float] | None = None, progress: bool = False) -> tuple[dict, torch.Tensor]:
+             zero_shot: dict[str, float] | None = None, progress: bool = False,
+             checkpoint_dir: Path | None = None) -> tuple[dict, torch.Tensor]:
     """Every measurement of one (target, seed) cell, as plain JSON-ready data, and the target's trained
     random-init prompt. `zero_shot`, the source prompts' test accuracies on the target, is computed when
     not given (it does not depend on the seed: the test examples and the source prompts are the same).
 
     Every run of the cell starts from its own prompt but trains on the same batches, so they are trained together
     (`train_many`): the same prompts as separate runs, in shared forward passes. `progress` shows the training
-    steps and the test examples scored."""
+    steps and the test examples scored; `checkpoint_dir` keeps that training's checkpoints (`train_many`)."""
     data: TargetData = target_data(backbone, target, spec.shots, seed, spec.dev_size, spec.test_size, spec.train_size)
     config = spec.config(seed)
     gold = [item.label for item in data.test_items]
@@ -155,7 +158,7 @@ def run_cell(spec: MatrixSpec, bank: PromptBank, backbone: Backbone, prompts: to
         start, ranking, lineage = transfer_start(transfer_spec, backbone, bank, data, retrieval, progress)
         starts["strategies", strategy], transfers[strategy] = start, (ranking, lineage)
     trained = train_many(backbone, [transfer_job(start, data) for start in starts.values()],
-                         config, progress=progress, desc=f"{label}: training {len(starts)} prompts")
+                         config, checkpoint_dir, progress=progress, desc=f"{label}: training {len(starts)} prompts")
     tests = evaluate_many(backbone, torch.stack([result.prompt.tensor for result in trained]), data.test_items,
                           progress=progress and f"{label}: testing {len(trained)} prompts")
     for k, (start, result) in enumerate(zip(starts.values(), trained)):
@@ -343,6 +346,7 @@ class CellUnit:
     seed: int
     zero_shot: dict[str, float] | None = None  # the target's test scores, when a finished cell already has them
     progress: bool = False  # show the cell's training steps and test examples (a local run's terminal)
+    checkpoint_dir: Path | None = None  # on the machine that trains it (the driver's own disk, locally)
 
 
 def train_cell(unit: CellUnit) -> tuple[dict, torch.Tensor]:
@@ -351,7 +355,8 @@ def train_cell(unit: CellUnit) -> tuple[dict, torch.Tensor]:
     backbone = load_backbone(spec.backbone, spec.dtype)
     with PromptBank(unit.bank) as bank:
         prompts, records = source_prompts(bank, backbone, spec.sources, spec.prompt_length)
-        return run_cell(spec, bank, backbone, prompts, records, unit.target, unit.seed, unit.zero_shot, unit.progress)
+        return run_cell(spec, bank, backbone, prompts, records, unit.target, unit.seed, unit.zero_shot, unit.progress,
+                        unit.checkpoint_dir)
 
 
 def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = True,
@@ -373,6 +378,9 @@ def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = T
     # Cells are kept per (target, seed), so targets and seeds may grow or shrink; nothing else may change.
     folder = ExperimentFolder(out, spec, "an experiment", may_differ=("targets", "seeds"))
     names = {(t, s): f"cells/{cell_name(t, s)}" for t in spec.targets for s in spec.seeds}
+
+    def partial(target: str, seed: int) -> Path:
+        return folder.root.absolute() / f"{names[target, seed]}.partial"
     finished = {key: cell for key, name in names.items() if (cell := folder.load(name)) is not None}
     if not run_missing:
         folder.require(finished)
@@ -384,12 +392,13 @@ def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = T
         cell, target_prompt = result
         folder.save_file(f"{names[unit.target, unit.seed]}.safetensors", save({"prompt": target_prompt.contiguous()}))
         finished[unit.target, unit.seed] = folder.save(names[unit.target, unit.seed], cell)  # last: the cell is done
+        shutil.rmtree(partial(unit.target, unit.seed), ignore_errors=True)
         bar.update()
 
     def units(keys: list[tuple[str, int]]) -> list[CellUnit]:
         shared = {t: c["zero_shot"] for (t, _), c in finished.items() if c.get("zero_shot_split", "test") == "test"}
-        return [CellUnit(spec, bank.root.absolute(), t, s, shared.get(t), progress and executor.kind == "local")
-                for t, s in keys]
+        return [CellUnit(spec, bank.root.absolute(), t, s, shared.get(t), progress and executor.kind == "local",
+                         partial(t, s)) for t, s in keys]
 
     from tqdm.auto import tqdm
     with tqdm(total=len(names), initial=len(finished), desc="experiment cells", disable=not progress) as bar:
