@@ -120,6 +120,9 @@ def test_matrix_writes_report_json_csv_and_continues(tiny_dirs, bank, tmp_path):
     (tmp_path / "exp" / "cells" / "movie_sentences-seed1.json").unlink()  # as if that cell had not finished
     cells, summary = run_matrix(spec, bank, tmp_path / "exp", progress=False, run_missing=False)
     assert len(cells) == 4 and "4 of 5" in (tmp_path / "exp" / "report.html").read_text()
+    # a report asked with a target that has no cells yet covers the folder's others
+    cells, _ = run_matrix(replace(spec, targets=("snli",)), bank, tmp_path / "exp", progress=False, run_missing=False)
+    assert len(cells) == 4
     with pytest.raises(BadArgumentError, match="other settings \\(steps 4 there, 6 here\\)"):
         run_matrix(replace(spec, train=replace(spec.train, steps=6)), bank, tmp_path / "exp", progress=False)
     # "auto" is recorded as the dtype it means on this host, so a run continued elsewhere cannot mix precisions

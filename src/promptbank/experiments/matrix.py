@@ -382,8 +382,8 @@ def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = T
     def partial(target: str, seed: int) -> Path:
         return folder.root.absolute() / f"{names[target, seed]}.partial"
     finished = {key: cell for key, name in names.items() if (cell := folder.load(name)) is not None}
-    if not run_missing:
-        folder.require(finished)
+    if not run_missing:  # a report of the folder, whose other targets may have cells where this command's have none
+        folder.require(finished or folder.units("cells"))
     backbone = load_backbone(spec.backbone, spec.dtype)
     prompts, records = source_prompts(bank, backbone, spec.sources, spec.prompt_length)  # the bank has them all
     missing = [key for key in names if key not in finished] if run_missing else []
@@ -408,8 +408,8 @@ def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = T
                 first.setdefault(target, (target, seed))
         run_units(train_cell, units(list(first.values())), store, executor)
         run_units(train_cell, units([key for key in missing if key not in finished]), store, executor)
-    folder.require(finished)
     saved = {(c["target"], c["seed"]): c for c in folder.units("cells")}
+    folder.require(saved)
     shown = folder_spec(spec, set(saved))
     cells = [saved[t, s] for t in shown.targets for s in shown.seeds if (t, s) in saved]
     deltas = source_deltas(bank, backbone, records, spec.prompt_length)
