@@ -149,7 +149,7 @@ def spec(call: dict) -> dict:
     return call["args"][0]
 
 
-def test_the_bank_scripts_build_what_they_built_before(repo):
+def test_the_bank_scripts_build_what_they_built_before(repo, monkeypatch):
     full = run(repo, "banks/build-full.sh", "smollm2-135m")
     (build,) = the(full, "build_bank")
     # tasks, bank, backbone, shots, prompt_length, seeds, config, dtype, test_size, dev_size, train_size, margin
@@ -159,7 +159,13 @@ def test_the_bank_scripts_build_what_they_built_before(repo):
     assert len(args[0]) == 18 and args[11] == "BAR_MARGIN"
     config = args[6]
     assert (config["steps"], config["eval_every"], config["patience"], config["lr"]) == (400, 50, 3, None)
-    assert len(the(full, "export_archive")) == 1
+    assert len(the(full, "export_archive")) == 1 and config["step"] == "absolute"
+    monkeypatch.setenv("STEP", "relative")  # the rebuild at the scale-relative step, into a bank of its own
+    build, export = run(repo, "banks/build-full.sh", "gemma3-270m", "bbc_news")[-2:]  # the log holds both runs
+    monkeypatch.delenv("STEP")
+    assert the([build], "build_bank")[0]["args"][6]["step"] == "relative" and "bbc_news" in build["argv"]
+    assert "banks/gemma3-270m-full-relative" in build["argv"] and export["argv"][-1].endswith(
+        "banks/gemma3-270m-full-relative.tar.gz"), (build["argv"], export["argv"])
 
     demo = run(repo, "banks/build-smollm2-135m.sh")
     (build,) = the(demo, "build_bank")
