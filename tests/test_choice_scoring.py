@@ -1,6 +1,9 @@
 """Multiple-choice scoring modes: summed log-likelihood, its mean per token, and PPT's lettered choices."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -9,7 +12,7 @@ from test_pretrain import _choice_task_file
 from promptbank import scoring
 from promptbank.backbones import load_backbone
 from promptbank.errors import BadArgumentError
-from promptbank.tasks import base_task, get_task, task_category
+from promptbank.tasks import base_task, get_task, split, task_category
 from promptbank.tasks.task import scored_as
 from promptbank.tuning.config import TrainConfig
 from promptbank.tuning.init import init_prompt
@@ -83,3 +86,18 @@ def test_the_cli_measures_each_mode_and_trains_with_the_chosen_one(cli, tiny_dir
     code, _, err = cli("train", "--task", f"{task}:letters", "--choice-scoring", "mean", "--backbone",
                        tiny_dirs["causal"], "--steps", 2, "--out", tmp_path / "q", "--dtype", "float32", "--no-store")
     assert code == 2 and "already scored by letters" in err and not (tmp_path / "q").exists()
+
+
+def test_the_shuffled_answer_task_keeps_the_examples_and_split_but_not_the_letter_of_a_label(tmp_path):
+    """reports/choice-scoring/shuffled_task.py: the probe of whether a prompt reads lettered options."""
+    script = Path(__file__).parents[1] / "reports" / "choice-scoring" / "shuffled_task.py"
+    subprocess.run([sys.executable, str(script), "rotten_tomatoes", str(tmp_path)], check=True, capture_output=True)
+    original, shuffled = get_task("rotten_tomatoes"), get_task(f"{tmp_path / 'task.json'}:letters")
+    assert len(shuffled.examples) == len(original.examples)
+    for before, after in zip(original.examples, shuffled.examples):
+        assert after.text == before.text and after.choices[after.label] == original.verbalizer[before.label]
+    assert [e.text for e in split(shuffled).test] == [e.text for e in split(original).test]
+    first = sum(e.label == 0 for e in shuffled.examples) / len(shuffled.examples)
+    assert 0.45 < first < 0.55  # A is right about half the time, whatever the label
+    negative = [e for e, b in zip(shuffled.examples, original.examples) if b.label == 0]
+    assert {e.label for e in negative} == {0, 1}
