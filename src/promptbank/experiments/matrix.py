@@ -381,6 +381,7 @@ def run_matrix(spec: MatrixSpec, bank: PromptBank, out: Path, progress: bool = T
 
     def partial(target: str, seed: int) -> Path:
         return folder.root.absolute() / f"{names[target, seed]}.partial"
+
     finished = {key: cell for key, name in names.items() if (cell := folder.load(name)) is not None}
     if not run_missing:  # a report of the folder, whose other targets may have cells where this command's have none
         folder.require(finished or folder.units("cells"))
