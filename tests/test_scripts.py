@@ -222,7 +222,7 @@ def test_the_few_shot_report_scripts_run_the_matrices_they_ran_before(repo):
     assert all(len(spec(z)["tasks"]) > 20 and spec(z)["test_size"] == 1000 for z in zero_shot)
 
 
-def test_the_recipe_sweeps_and_the_cross_model_experiment_parse_as_before(repo):
+def test_the_recipe_sweeps_and_the_cross_model_experiment_parse_as_before(repo, monkeypatch):
     build = repo / "banks" / "gemma3-270m-full" / ".build"  # Gemma's stage 2 runs once its bank is built
     build.mkdir(parents=True)
     for i in range(18):
@@ -251,3 +251,10 @@ def test_the_recipe_sweeps_and_the_cross_model_experiment_parse_as_before(repo):
     ridge = the(run(repo, "reports/cross-model/loo.sh", "minilm-l6", "smollm2-135m", "ridge"),
                 "run_leave_one_out")[-1]  # the script's log holds both runs
     assert (spec(ridge)["method"], spec(ridge)["config"]["architecture"]) == ("ridge", "linear")
+    (repo / "banks" / "gemma3-270m-full-relative").mkdir(parents=True)  # Gemma rebuilt with relative steps
+    monkeypatch.setenv("STEP", "relative")
+    records = run(repo, "reports/cross-model/loo.sh", "smollm2-135m", "gemma3-270m", "ridge")
+    exports = [r["argv"] for r in records if r["argv"][:2] == ["bank", "export"]][-2:]
+    assert [e[e.index("--bank") + 1] for e in exports] == ["banks/smollm2-135m-full", "banks/gemma3-270m-full-relative"]
+    assert records[-1]["argv"][records[-1]["argv"].index("--bank") + 1] == "reports/cross-model/bank-relative"
+    assert records[-1]["argv"][-1].endswith("loo/smollm2-135m-to-gemma3-270m-ridge-linear-relative")

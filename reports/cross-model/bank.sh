@@ -1,13 +1,18 @@
 # Sourced by run.sh and loo.sh: the experiment bank (reports/cross-model/bank), into which each backbone's full-data
-# bank comes once (its marker), as a whole.
+# bank comes once (its marker), as a whole. With step=relative set before sourcing (loo.sh's STEP), a backbone's
+# banks/<backbone>-full-relative is imported where it exists (else banks/<backbone>-full), into an experiment bank of
+# its own (reports/cross-model/bank-relative).
 #   usage: import_banks BACKBONE...
 here=reports/cross-model
-bank=$here/bank
+suffix=$([ "${step:-absolute}" = absolute ] || echo "-$step")
+bank=$here/bank$suffix
 pb=.venv/bin/promptbank
 import_banks() {
     for b in "$@"; do
         [ -e "$bank/.imported-$b" ] && continue
-        $pb bank export --bank "banks/$b-full" --out "$here/$b.tar.gz"
+        from=banks/$b-full$suffix
+        [ -d "$from" ] || from=banks/$b-full
+        $pb bank export --bank "$from" --out "$here/$b.tar.gz"
         $pb bank import "$here/$b.tar.gz" --bank "$bank"
         rm "$here/$b.tar.gz"
         touch "$bank/.imported-$b"

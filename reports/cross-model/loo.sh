@@ -9,10 +9,13 @@
 # plus the contrastive term, 2 items per task, 300 steps; ridge: the linear baseline, in closed form) and ARCH
 # (per-token, whole or linear). Both banks go into one experiment bank (reports/cross-model/bank, as run.sh builds
 # it). Folds are saved as they finish: the same command continues; SEEDS=N (default 5) runs fewer few-shot seeds
-# first (0: the zero-shot columns only), and a later run with more adds the rest.
-#   usage: [SEEDS=N] reports/cross-model/loo.sh SOURCE TARGET [METHOD [ARCH]]
+# first (0: the zero-shot columns only), and a later run with more adds the rest. STEP=relative reads Gemma's bank
+# rebuilt with scale-relative steps (banks/gemma3-270m-full-relative; SmolLM2 and MiniLM keep theirs) into a folder
+# whose name ends in -relative.
+#   usage: [SEEDS=N] [STEP=relative] reports/cross-model/loo.sh SOURCE TARGET [METHOD [ARCH]]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+step=${STEP:-absolute}
 . reports/cross-model/bank.sh
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 source=${1:?usage: reports/cross-model/loo.sh SOURCE TARGET [METHOD [ARCH]]}
@@ -24,4 +27,4 @@ exec $pb experiment projector-loo --from "$source" --to "$target" --bank "$bank"
     --tasks movie_sentences,movie_reviews,tweet_sentiment,food_reviews,bbc_news,wiki_hedges \
     --method "$method" --architecture "$arch" --inputs delta --contrast-weight 1 --contrast-items 2 \
     --projector-steps 300 --seeds "${SEEDS:-5}" --shots 32 --steps 200 --eval-every 20 --test-size 1000 \
-    --out "$here/loo/$source-to-$target-$method-$arch"
+    --out "$here/loo/$source-to-$target-$method-$arch$suffix"
