@@ -178,7 +178,7 @@ def test_the_bank_scripts_build_what_they_built_before(repo, monkeypatch):
     assert spec(pretrain)["train"]["step"] == "relative" and spec(pretrain)["gate"] == 0.15
 
 
-def test_the_few_shot_report_scripts_run_the_matrices_they_ran_before(repo):
+def test_the_few_shot_report_scripts_run_the_matrices_they_ran_before(repo, monkeypatch):
     transfer = the(run(repo, "reports/transfer/run.sh", "smollm2-135m"), "run_matrix")
     ppt = the(run(repo, "reports/ppt/run.sh", "smollm2-135m"), "run_matrix")
     for matrices in (transfer, ppt):
@@ -199,6 +199,11 @@ def test_the_few_shot_report_scripts_run_the_matrices_they_ran_before(repo):
     steps = the(run(repo, "reports/task-vectors/step.sh"), "run_training")  # absolute against relative steps
     assert [spec(s)["train"]["step"] for s in steps] == ["absolute", "relative"]
     assert all(spec(s)["backbone"] == "gemma3-270m" and spec(s)["shots"] is None for s in steps)
+    monkeypatch.setenv("RELATIVE_LRS", "0.02 0.04")  # relative steps at other rates, beside the two
+    rates = the(run(repo, "reports/task-vectors/step.sh", "bbc_news"), "run_training")[-2:]
+    monkeypatch.delenv("RELATIVE_LRS")
+    assert [(spec(s)["train"]["step"], spec(s)["train"]["lr"], spec(s)["task"]) for s in rates] == [
+        ("relative", 0.02, "bbc_news"), ("relative", 0.04, "bbc_news")]
     (attention,) = the(run(repo, "reports/task-vectors/attention.sh"), "run_matrix")  # the per-example mixture
     assert spec(attention)["strategies"] == ["learned-mixture", "attention-mixture"]
     assert {k: spec(attention)[k] for k in ("shots", "seeds", "test_size")} == {

@@ -3,7 +3,8 @@
 # model: one source task (movie_sentences) trained on its training split (up to 2,000 examples) for 300 steps,
 # dev (200 validation examples) every 50 steps, each step kind at its recipe rate (absolute 0.01; relative 0.08,
 # SmolLM2's absolute rate in its embeddings' units). The choice is read on dev; the prompts are kept out of the bank.
-#   usage: reports/task-vectors/step.sh [TASK]
+# RELATIVE_LRS="0.02 0.04" adds relative runs at those rates (the recipe's 0.08 was never swept on Gemma).
+#   usage: [RELATIVE_LRS=...] reports/task-vectors/step.sh [TASK]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export OMP_NUM_THREADS=1
@@ -12,4 +13,10 @@ for step in absolute relative; do
     out=reports/task-vectors/step/gemma3-270m-$task-$step
     [ -e "$out" ] || .venv/bin/promptbank train --task "$task" --backbone gemma3-270m --shots all --train-size 2000 \
         --dev-size 200 --steps 300 --eval-every 50 --patience 0 --step "$step" --test-size 1000 --no-store --out "$out"
+done
+for lr in ${RELATIVE_LRS:-}; do
+    out=reports/task-vectors/step/gemma3-270m-$task-relative-lr$lr
+    [ -e "$out" ] || .venv/bin/promptbank train --task "$task" --backbone gemma3-270m --shots all --train-size 2000 \
+        --dev-size 200 --steps 300 --eval-every 50 --patience 0 --step relative --lr "$lr" --test-size 1000 --no-store \
+        --out "$out"
 done
