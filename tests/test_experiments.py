@@ -25,6 +25,7 @@ from promptbank.tuning import loop
 from promptbank.tuning.loop import train_prompt
 from promptbank.tuning.prompt import SoftPrompt
 from promptbank.tuning.run import target_data
+from test_train_many import Killed
 
 SOURCES = ("movie_sentences", "food_reviews", "wiki_hedges")
 
@@ -336,10 +337,6 @@ def test_a_matrix_on_full_data_trains_on_the_training_split_with_validation_dev(
     alone = train_prompt(backbone, data.train_items, data.dev_items, init_prompt(backbone, 4, "random", seed=0),
                          TrainConfig(steps=2, eval_every=2, patience=0), progress=False)
     assert [p["dev_accuracy"] for p in alone.curve] == [p["dev_accuracy"] for p in cell["random"]["curve"]]
-
-
-class Killed(Exception):
-    pass
 
 
 def test_a_cell_stopped_in_training_continues_from_its_last_evaluation(tiny_dirs, bank, tmp_path, monkeypatch):

@@ -9,14 +9,15 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export OMP_NUM_THREADS=1
 task=${1:-movie_sentences}
+# train STEP OUT [--lr LR]: one run of the comparison, skipped once its folder is there
+train() {
+    [ -e "$2" ] || .venv/bin/promptbank train --task "$task" --backbone gemma3-270m --shots all --train-size 2000 \
+        --dev-size 200 --steps 300 --eval-every 50 --patience 0 --step "$1" --test-size 1000 --no-store --out "$2" \
+        "${@:3}"
+}
 for step in absolute relative; do
-    out=reports/task-vectors/step/gemma3-270m-$task-$step
-    [ -e "$out" ] || .venv/bin/promptbank train --task "$task" --backbone gemma3-270m --shots all --train-size 2000 \
-        --dev-size 200 --steps 300 --eval-every 50 --patience 0 --step "$step" --test-size 1000 --no-store --out "$out"
+    train "$step" "reports/task-vectors/step/gemma3-270m-$task-$step"
 done
 for lr in ${RELATIVE_LRS:-}; do
-    out=reports/task-vectors/step/gemma3-270m-$task-relative-lr$lr
-    [ -e "$out" ] || .venv/bin/promptbank train --task "$task" --backbone gemma3-270m --shots all --train-size 2000 \
-        --dev-size 200 --steps 300 --eval-every 50 --patience 0 --step relative --lr "$lr" --test-size 1000 --no-store \
-        --out "$out"
+    train relative "reports/task-vectors/step/gemma3-270m-$task-relative-lr$lr" --lr "$lr"
 done
