@@ -6,17 +6,19 @@
 # template on the full test split (banks/README.md lists what was left out and why).
 # STEP=relative trains with the scale-relative optimiser step (each step a fraction of the embeddings' RMS; chosen
 # on dev for Gemma, reports/README.md) into banks/<backbone>-full-relative/, beside the bank the earlier reports read.
-#   usage: [STEP=absolute|relative] banks/build-full.sh BACKBONE [TASKS]
+# LR=RATE trains at that rate instead of the recipe's, into a bank whose name ends in -lrRATE.
+#   usage: [STEP=absolute|relative] [LR=RATE] banks/build-full.sh BACKBONE [TASKS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 backbone=${1:?usage: banks/build-full.sh BACKBONE [TASKS]}
 step=${STEP:-absolute}
-bank=banks/$backbone-full$([ "$step" = absolute ] || echo "-$step")
+lr=${LR:-}
+bank=banks/$backbone-full$([ "$step" = absolute ] || echo "-$step")${lr:+-lr$lr}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 # 18 sources of 6 kinds; rotten_tomatoes, presuppositions_nli, intent_recognition and social_iqa are held out
 # as the experiment's targets.
 tasks=${2:-movie_sentences,bbc_news,vitaminc,tweet_sentiment,food_reviews,drug_reviews,fever,strategyqa,winowhy,implicatures,movie_dialog,question_selection,wiki_hedges,multiemo_sentences,wikihow_goals,movie_reviews,epistemic_reasoning,sports_understanding}
 .venv/bin/promptbank bank build --shots all --bank "$bank" --backbone "$backbone" --tasks "$tasks" \
     --train-size 20000 --dev-size 200 --steps 400 --eval-every 50 --patience 3 --prompt-length 20 --seeds 1 \
-    --step "$step"
+    --step "$step" ${lr:+--lr "$lr"}
 .venv/bin/promptbank bank export --bank "$bank" --out "$bank.tar.gz"

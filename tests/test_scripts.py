@@ -166,6 +166,13 @@ def test_the_bank_scripts_build_what_they_built_before(repo, monkeypatch):
     assert the([build], "build_bank")[0]["args"][6]["step"] == "relative" and "bbc_news" in build["argv"]
     assert "banks/gemma3-270m-full-relative" in build["argv"] and export["argv"][-1].endswith(
         "banks/gemma3-270m-full-relative.tar.gz"), (build["argv"], export["argv"])
+    monkeypatch.setenv("STEP", "relative")  # and at a rate of its own, into a bank named for the rate
+    monkeypatch.setenv("LR", "0.02")
+    build = run(repo, "banks/build-full.sh", "gemma3-270m", "bbc_news")[-2]
+    monkeypatch.delenv("STEP")
+    monkeypatch.delenv("LR")
+    assert the([build], "build_bank")[0]["args"][6]["lr"] == 0.02
+    assert "banks/gemma3-270m-full-relative-lr0.02" in build["argv"], build["argv"]
 
     demo = run(repo, "banks/build-smollm2-135m.sh")
     (build,) = the(demo, "build_bank")
@@ -263,3 +270,10 @@ def test_the_recipe_sweeps_and_the_cross_model_experiment_parse_as_before(repo, 
     assert [e[e.index("--bank") + 1] for e in exports] == ["banks/smollm2-135m-full", "banks/gemma3-270m-full-relative"]
     assert records[-1]["argv"][records[-1]["argv"].index("--bank") + 1] == "reports/cross-model/bank-relative"
     assert records[-1]["argv"][-1].endswith("loo/smollm2-135m-to-gemma3-270m-ridge-linear-relative")
+    (repo / "banks" / "gemma3-270m-full-relative-lr0.02").mkdir(parents=True)  # the rebuild at another rate
+    monkeypatch.setenv("LR", "0.02")
+    records = run(repo, "reports/cross-model/loo.sh", "smollm2-135m", "gemma3-270m", "ridge")
+    exports = [r["argv"] for r in records if r["argv"][:2] == ["bank", "export"]][-2:]
+    assert [e[e.index("--bank") + 1] for e in exports] == [
+        "banks/smollm2-135m-full", "banks/gemma3-270m-full-relative-lr0.02"]
+    assert records[-1]["argv"][-1].endswith("loo/smollm2-135m-to-gemma3-270m-ridge-linear-relative-lr0.02")

@@ -1,10 +1,11 @@
 # Sourced by run.sh and loo.sh: the experiment bank (reports/cross-model/bank), into which each backbone's full-data
 # bank comes once (its marker), as a whole. With step=relative set before sourcing (loo.sh's STEP), a backbone's
 # banks/<backbone>-full-relative is imported where it exists (else banks/<backbone>-full), into an experiment bank of
-# its own (reports/cross-model/bank-relative).
+# its own (reports/cross-model/bank-relative); with lr=RATE too (loo.sh's LR), banks/<backbone>-full-relative-lrRATE
+# into reports/cross-model/bank-relative-lrRATE.
 #   usage: import_banks BACKBONE...
 here=reports/cross-model
-suffix=$([ "${step:-absolute}" = absolute ] || echo "-$step")
+suffix=$([ "${step:-absolute}" = absolute ] || echo "-$step")${lr:+-lr$lr}
 bank=$here/bank$suffix
 pb=.venv/bin/promptbank
 import_banks() {

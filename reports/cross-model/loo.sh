@@ -11,11 +11,12 @@
 # it). Folds are saved as they finish: the same command continues; SEEDS=N (default 5) runs fewer few-shot seeds
 # first (0: the zero-shot columns only), and a later run with more adds the rest. STEP=relative reads Gemma's bank
 # rebuilt with scale-relative steps (banks/gemma3-270m-full-relative; SmolLM2 and MiniLM keep theirs) into a folder
-# whose name ends in -relative.
-#   usage: [SEEDS=N] [STEP=relative] reports/cross-model/loo.sh SOURCE TARGET [METHOD [ARCH]]
+# whose name ends in -relative; LR=RATE with it reads the rebuild at that rate (banks/gemma3-270m-full-relative-lrRATE).
+#   usage: [SEEDS=N] [STEP=relative [LR=RATE]] reports/cross-model/loo.sh SOURCE TARGET [METHOD [ARCH]]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 step=${STEP:-absolute}
+lr=${LR:-}
 . reports/cross-model/bank.sh
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 source=${1:?usage: reports/cross-model/loo.sh SOURCE TARGET [METHOD [ARCH]]}
