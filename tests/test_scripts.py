@@ -228,6 +228,15 @@ def test_the_few_shot_report_scripts_run_the_matrices_they_ran_before(repo, monk
 
     (modes,) = the(run(repo, "reports/choice-scoring/run.sh"), "run_choice_scoring")  # how choices are scored
     assert spec(modes)["backbone"] == "smollm2-135m" and len(spec(modes)["tasks"]) == 7
+    (lettered,) = the(run(repo, "reports/choice-scoring/learnable.sh"), "run_training")  # can letters be learnt
+    assert (spec(lettered)["task"], spec(lettered)["train"]["step"]) == ("rotten_tomatoes:letters", "absolute")
+    monkeypatch.setenv("STEP", "relative")  # on Gemma, at the relative step its prompts need, into a folder of its own
+    monkeypatch.setenv("LR", "0.02")
+    lettered = the(run(repo, "reports/choice-scoring/learnable.sh", "rotten_tomatoes", "gemma3-270m"), "run_training")
+    monkeypatch.delenv("STEP")
+    monkeypatch.delenv("LR")
+    assert (spec(lettered[-1])["train"]["step"], spec(lettered[-1])["train"]["lr"]) == ("relative", 0.02)
+    assert str(lettered[-1]["args"][1]).endswith("gemma3-270m-learnable/rotten_tomatoes-letters-relative-lr0.02")
 
     zero_shot = the(run(repo, "reports/transfer/zero-shot.sh", "smollm2-135m", "gemma3-270m"), "run_zero_shot_matrix")
     assert [spec(z)["backbone"] for z in zero_shot] == ["smollm2-135m", "gemma3-270m"]
