@@ -11,14 +11,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 backbone=${1:?usage: banks/build-full.sh BACKBONE [TASKS]}
-step=${STEP:-absolute}
-lr=${LR:-}
-bank=banks/$backbone-full$([ "$step" = absolute ] || echo "-$step")${lr:+-lr$lr}
+. banks/step-settings.sh
+bank=banks/$backbone-full$suffix
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 # 18 sources of 6 kinds; rotten_tomatoes, presuppositions_nli, intent_recognition and social_iqa are held out
 # as the experiment's targets.
 tasks=${2:-movie_sentences,bbc_news,vitaminc,tweet_sentiment,food_reviews,drug_reviews,fever,strategyqa,winowhy,implicatures,movie_dialog,question_selection,wiki_hedges,multiemo_sentences,wikihow_goals,movie_reviews,epistemic_reasoning,sports_understanding}
 .venv/bin/promptbank bank build --shots all --bank "$bank" --backbone "$backbone" --tasks "$tasks" \
     --train-size 20000 --dev-size 200 --steps 400 --eval-every 50 --patience 3 --prompt-length 20 --seeds 1 \
-    --step "$step" ${lr:+--lr "$lr"}
+    "${step_args[@]}"
 .venv/bin/promptbank bank export --bank "$bank" --out "$bank.tar.gz"

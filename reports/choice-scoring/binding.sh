@@ -11,12 +11,10 @@ cd "$(dirname "$0")/../.."
 export OMP_NUM_THREADS=1
 task=${1:-rotten_tomatoes}
 backbone=${2:-smollm2-135m}
-step=${STEP:-absolute}
-lr=${LR:-}
-suffix=$([ "$step" = absolute ] || echo "-$step")${lr:+-lr$lr}
+. banks/step-settings.sh
 spec="reports/choice-scoring/tasks/$task-shuffled"
 .venv/bin/python reports/choice-scoring/shuffled_task.py "$task" "$spec"
 out="reports/choice-scoring/$backbone-learnable/$task-shuffled-letters$suffix"
 [ -e "$out" ] || .venv/bin/promptbank train --task "$spec/task.json:letters" --backbone "$backbone" --shots all \
     --dev-size 200 --steps 500 --eval-every 25 --patience 0 --test-size 1000 --seed 0 --no-store --out "$out" \
-    --step "$step" ${lr:+--lr "$lr"}
+    "${step_args[@]}"

@@ -13,13 +13,11 @@ cd "$(dirname "$0")/../.."
 export OMP_NUM_THREADS=1
 tasks=${1:-rotten_tomatoes}
 backbone=${2:-smollm2-135m}
-step=${STEP:-absolute}
-lr=${LR:-}
-suffix=$([ "$step" = absolute ] || echo "-$step")${lr:+-lr$lr}
+. banks/step-settings.sh
 for task in ${tasks//,/ }; do
     out="reports/choice-scoring/$backbone-learnable/$task-letters$suffix"
     [ -e "$out" ] && continue
     .venv/bin/promptbank train --task "$task:letters" --backbone "$backbone" --shots all --dev-size 200 \
         --steps 500 --eval-every 25 --patience 0 --test-size 1000 --seed 0 --no-store --out "$out" \
-        --step "$step" ${lr:+--lr "$lr"}
+        "${step_args[@]}"
 done

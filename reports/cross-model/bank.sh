@@ -1,11 +1,10 @@
 # Sourced by run.sh and loo.sh: the experiment bank (reports/cross-model/bank), into which each backbone's full-data
-# bank comes once (its marker), as a whole. With step=relative set before sourcing (loo.sh's STEP), a backbone's
-# banks/<backbone>-full-relative is imported where it exists (else banks/<backbone>-full), into an experiment bank of
-# its own (reports/cross-model/bank-relative); with lr=RATE too (loo.sh's LR), banks/<backbone>-full-relative-lrRATE
-# into reports/cross-model/bank-relative-lrRATE.
+# bank comes once (its marker), as a whole. With suffix set before sourcing (loo.sh's, from banks/step-settings.sh:
+# -relative, -relative-lr0.02, ...), a backbone's banks/<backbone>-full<suffix> is imported where it exists (else
+# banks/<backbone>-full), into an experiment bank of its own (reports/cross-model/bank<suffix>).
 #   usage: import_banks BACKBONE...
 here=reports/cross-model
-suffix=$([ "${step:-absolute}" = absolute ] || echo "-$step")${lr:+-lr$lr}
+suffix=${suffix:-}
 bank=$here/bank$suffix
 pb=.venv/bin/promptbank
 import_banks() {

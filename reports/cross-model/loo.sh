@@ -15,8 +15,7 @@
 #   usage: [SEEDS=N] [STEP=relative [LR=RATE]] reports/cross-model/loo.sh SOURCE TARGET [METHOD [ARCH]]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-step=${STEP:-absolute}
-lr=${LR:-}
+. banks/step-settings.sh
 . reports/cross-model/bank.sh
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 source=${1:?usage: reports/cross-model/loo.sh SOURCE TARGET [METHOD [ARCH]]}
