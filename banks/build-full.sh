@@ -4,8 +4,9 @@
 # Each source trains on its whole training split (at most 20,000 examples) with the backbone's recipe, early
 # stopping on 200 validation examples, and is kept only if it beats its majority class by 5 points and the bare
 # template on the full test split (banks/README.md lists what was left out and why).
-# STEP=relative trains with the scale-relative optimiser step (each step a fraction of the embeddings' RMS; chosen
-# on dev for Gemma, reports/README.md) into banks/<backbone>-full-relative/, beside the bank the earlier reports read.
+# STEP=relative trains with the scale-relative optimiser step (each step a fraction of the embeddings' RMS; compared
+# with absolute steps on Gemma in reports/README.md) into banks/<backbone>-full-relative/, beside the bank the reports
+# read.
 # LR=RATE trains at that rate instead of the recipe's, into a bank whose name ends in -lrRATE.
 #   usage: [STEP=absolute|relative] [LR=RATE] banks/build-full.sh BACKBONE [TASKS]
 set -euo pipefail
