@@ -11,13 +11,14 @@
 # below-gate/. Checkpoints go to the bank's .build/pretrain/ (committed), so the same command continues a stopped
 # run in a later session.
 # STEPS=N trains longer than 400 (a format that is still rising at 400 steps, such as nsp3); a stopped run continues
-# from its checkpoint only under the same STEPS.
-#   usage: [STEPS=N] banks/pretrain.sh BACKBONE [FORMATS]
+# from its checkpoint only under the same STEPS. STEP=absolute|relative and LR=RATE train at another step or rate than
+# relative at the recipe's, with checkpoints in a work dir named for them (.build/pretrain-absolute, ...).
+#   usage: [STEPS=N] [STEP=absolute|relative] [LR=RATE] banks/pretrain.sh BACKBONE [FORMATS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 backbone=${1:?usage: banks/pretrain.sh BACKBONE [FORMATS]}
 formats=${2:-nsp3,next_sentence_selection,sentence_sentiment5,unified}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # one core a run: two runs share this machine
 .venv/bin/promptbank pretrain --bank "banks/$backbone-full" --backbone "$backbone" --formats "$formats" \
-    --steps "${STEPS:-400}" --examples 5000 --eval-every 100 --step relative --seed 0 \
-    --work-dir "banks/$backbone-full/.build/pretrain"
+    --steps "${STEPS:-400}" --examples 5000 --eval-every 100 --step "${STEP:-relative}" ${LR:+--lr "$LR"} --seed 0 \
+    --work-dir "banks/$backbone-full/.build/pretrain${STEP:+-$STEP}${LR:+-lr$LR}"
