@@ -218,6 +218,9 @@ def test_the_few_shot_report_scripts_run_the_matrices_they_ran_before(repo, monk
     monkeypatch.delenv("RELATIVE_LRS")
     assert [(spec(s)["train"]["step"], spec(s)["train"]["lr"], spec(s)["task"]) for s in rates] == [
         ("relative", 0.02, "bbc_news"), ("relative", 0.04, "bbc_news")]
+    residual = the(run(repo, "reports/task-vectors/residual.sh"), "run_training")  # Residual Prompt Tuning on dev
+    assert [(spec(r)["train"]["reparam"], spec(r)["train"]["step"]) for r in residual] == [
+        ("none", "absolute"), ("residual", "absolute")]
     (attention,) = the(run(repo, "reports/task-vectors/attention.sh"), "run_matrix")  # the per-example mixture
     assert spec(attention)["strategies"] == ["learned-mixture", "attention-mixture"]
     assert {k: spec(attention)[k] for k in ("shots", "seeds", "test_size")} == {
