@@ -232,6 +232,9 @@ def test_the_few_shot_report_scripts_run_the_matrices_they_ran_before(repo, monk
     assert spec(ppt_budget)["targets"] == ["rotten_tomatoes", "drug_reviews"]  # what the gated PPT prompt allows
     assert spec(ppt_budget)["base"] == "pretrained" and spec(ppt_budget)["shots"] == 32
     assert spec(ppt_budget)["strategies"] == ["vocab", "pretrained", "delta-average"]
+    gemma_budget = the(run(repo, "reports/ppt/paper-budget.sh", "rotten_tomatoes", "gemma3-270m"), "run_matrix")[-1]
+    assert spec(gemma_budget)["backbone"] == "gemma3-270m" and gemma_budget["args"][2].endswith(
+        "ppt/gemma3-270m-paper-budget"), gemma_budget["args"]
     (full,) = the(run(repo, "reports/task-vectors/full-data.sh"), "run_matrix")  # the papers' full-data regime
     assert (spec(full)["shots"], spec(full)["dev_size"], spec(full)["seeds"]) == (None, 200, [0, 1, 2])
     assert (spec(full)["train"]["steps"], spec(full)["train"]["eval_every"]) == (500, 25)
