@@ -19,6 +19,8 @@ cd "$(dirname "$0")/.."
 backbone=${1:?usage: banks/pretrain.sh BACKBONE [FORMATS]}
 formats=${2:-nsp3,next_sentence_selection,sentence_sentiment5,unified}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # one core a run: two runs share this machine
+default_step=relative
+. banks/step-settings.sh
 .venv/bin/promptbank pretrain --bank "banks/$backbone-full" --backbone "$backbone" --formats "$formats" \
-    --steps "${STEPS:-400}" --examples 5000 --eval-every 100 --step "${STEP:-relative}" ${LR:+--lr "$LR"} --seed 0 \
-    --work-dir "banks/$backbone-full/.build/pretrain${STEP:+-$STEP}${LR:+-lr$LR}"
+    --steps "${STEPS:-400}" --examples 5000 --eval-every 100 "${step_args[@]}" --seed 0 \
+    --work-dir "banks/$backbone-full/.build/pretrain$suffix"

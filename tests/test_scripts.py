@@ -183,6 +183,7 @@ def test_the_bank_scripts_build_what_they_built_before(repo, monkeypatch):
     assert spec(pretrain)["formats"] == ["nsp3", "next_sentence_selection", "sentence_sentiment5", "unified"]
     assert spec(pretrain)["train"]["steps"] == 400 and spec(pretrain)["examples"] == 5000
     assert spec(pretrain)["train"]["step"] == "relative" and spec(pretrain)["gate"] == 0.15
+    assert str(pretrain["args"][2]).endswith("smollm2-135m-full/.build/pretrain")  # its own step: no suffix
     monkeypatch.setenv("STEP", "absolute")  # another step and rate, checkpointed in a work dir of their own
     monkeypatch.setenv("LR", "0.01")
     pretrain = the(run(repo, "banks/pretrain.sh", "gemma3-270m", "nsp3"), "pretrain")[-1]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# PPT at the paper's few-shot budget, on SmolLM2-135M (or BACKBONE): 32 shots per class, up to 200 steps (batch 8; the best dev
-# checkpoint kept, dev every 20 steps), 5 seeds, the whole test split (up to 1,000), with the PPT prompts of
-# banks/pretrain.sh (formats version 2, those that passed the gate) in banks/smollm2-135m-full.
+# PPT at the paper's few-shot budget, on SmolLM2-135M (or BACKBONE): 32 shots per class, up to 200 steps (batch 8;
+# the best dev checkpoint kept, dev every 20 steps), 5 seeds, the whole test split (up to 1,000), with the PPT
+# prompts of banks/pretrain.sh (formats version 2, those that passed the gate) in banks/<backbone>-full.
 # Inits: random, vocab, format-matched PPT (`pretrained`) and PPT plus transfer (`delta-average --base pretrained`:
 # the top 3 sources' weighted task vector added to the PPT prompt, lambda on dev). Two of the four formats passed
 # the gate (banks/README.md): sentence_sentiment5 for the single-text targets not in the bank (rotten_tomatoes, then
