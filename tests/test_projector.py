@@ -10,7 +10,8 @@ import torch
 from promptbank import scoring
 from promptbank.backbones import load_backbone
 from promptbank.errors import BadArgumentError, DataError
-from promptbank.projection.model import META_FILE, TENSOR_FILE, embedding_rms, list_projectors, load_projector, project, save_projector
+from promptbank.projection.model import META_FILE, TENSOR_FILE, list_projectors, load_projector, project, save_projector
+from promptbank.tuning.init import embedding_rms
 from promptbank.projection.train import ProjectorConfig, new_projector, train_by_distance, train_by_task
 from promptbank.tasks.task import Example, Task
 from promptbank.tuning.init import init_prompt

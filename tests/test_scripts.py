@@ -286,6 +286,12 @@ def test_the_recipe_sweeps_and_the_cross_model_experiment_parse_as_before(repo, 
     ridge = the(run(repo, "reports/cross-model/loo.sh", "minilm-l6", "smollm2-135m", "ridge"),
                 "run_leave_one_out")[-1]  # the script's log holds both runs
     assert (spec(ridge)["method"], spec(ridge)["config"]["architecture"]) == ("ridge", "linear")
+    assert spec(ridge)["config"]["ridge"] == 1
+    monkeypatch.setenv("RIDGE", "0.01")  # a penalty of its own, in a folder of its own
+    records = run(repo, "reports/cross-model/loo.sh", "gemma3-270m", "smollm2-135m", "ridge")
+    assert the(records, "run_leave_one_out")[-1]["args"][0]["config"]["ridge"] == 0.01
+    assert records[-1]["argv"][-1].endswith("loo/gemma3-270m-to-smollm2-135m-ridge-linear-ridge0.01")
+    monkeypatch.delenv("RIDGE")
     (repo / "banks" / "gemma3-270m-full-relative").mkdir(parents=True)  # Gemma rebuilt with relative steps
     monkeypatch.setenv("STEP", "relative")
     records = run(repo, "reports/cross-model/loo.sh", "smollm2-135m", "gemma3-270m", "ridge")

@@ -12,7 +12,10 @@
 # first (0: the zero-shot columns only), and a later run with more adds the rest. STEP=relative reads Gemma's bank
 # rebuilt with scale-relative steps (banks/gemma3-270m-full-relative; SmolLM2 and MiniLM keep theirs) into a folder
 # whose name ends in -relative; LR=RATE with it reads the rebuild at that rate (banks/gemma3-270m-full-relative-lrRATE).
-#   usage: [SEEDS=N] [STEP=relative [LR=RATE]] reports/cross-model/loo.sh SOURCE TARGET [METHOD [ARCH]]
+# RIDGE=R sets the ridge penalty (default 1, in units of the source embeddings' squared RMS) into a folder whose name
+# ends in -ridgeR: Gemma's task vectors are 0.10 of its embedding RMS, so a ridge of 0.01 is its 1 in their own units
+# (reports/cross-model/ridge_scale.py).
+#   usage: [SEEDS=N] [STEP=relative [LR=RATE]] [RIDGE=R] reports/cross-model/loo.sh SOURCE TARGET [METHOD [ARCH]]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . banks/step-settings.sh
@@ -26,5 +29,5 @@ import_banks "$source" "$target"
 exec $pb experiment projector-loo --from "$source" --to "$target" --bank "$bank" \
     --tasks movie_sentences,movie_reviews,tweet_sentiment,food_reviews,bbc_news,wiki_hedges \
     --method "$method" --architecture "$arch" --inputs delta --contrast-weight 1 --contrast-items 2 \
-    --projector-steps 300 --seeds "${SEEDS:-5}" --shots 32 --steps 200 --eval-every 20 --test-size 1000 \
-    --out "$here/loo/$source-to-$target-$method-$arch$suffix"
+    --ridge "${RIDGE:-1}" --projector-steps 300 --seeds "${SEEDS:-5}" --shots 32 --steps 200 --eval-every 20 --test-size 1000 \
+    --out "$here/loo/$source-to-$target-$method-$arch$suffix${RIDGE:+-ridge$RIDGE}"

@@ -212,7 +212,9 @@ ContrastWeightOption = Annotated[float, typer.Option(help="Task method: add this
                                                           "task's projection must beat the others' on its items).")]
 ContrastItemsOption = Annotated[int, typer.Option(help="Items per task the contrastive term scores under every "
                                                        "task's projection, each step.")]
-RidgeOption = Annotated[float, typer.Option(help="Ridge method: the L2 penalty.")]
+RidgeOption = Annotated[float, typer.Option(help="Ridge method: the L2 penalty, in units of the source embeddings' "
+                                                 "squared RMS (task vectors far smaller than the embeddings want a "
+                                                 "smaller one).")]
 
 
 class Nonlinearity(StrEnum):

@@ -42,7 +42,7 @@ from safetensors.torch import save as save_tensors
 from promptbank.atomic import atomic_dir
 from promptbank.backbones import Backbone
 from promptbank.errors import BadArgumentError, DataError
-from promptbank.tuning.init import init_prompt, ordinary_tokens
+from promptbank.tuning.init import init_prompt
 from promptbank.tuning.prompt import SoftPrompt
 
 TENSOR_FILE, META_FILE = "projector.safetensors", "projector.json"
@@ -112,13 +112,6 @@ def weights_fingerprint(backbone: Backbone) -> str:
 def identity(backbone: Backbone) -> BackboneId:
     return BackboneId(backbone.name, backbone.hidden_size, backbone.tokenizer_fingerprint,
                       weights_fingerprint(backbone))
-
-
-def embedding_rms(backbone: Backbone) -> float:
-    """Root mean square of the ordinary tokens' embeddings as the model reads them (Gemma's sqrt(d) included)."""
-    with torch.no_grad():
-        rows = backbone.embed(ordinary_tokens(backbone).to(backbone.device)).float()
-    return rows.pow(2).mean().sqrt().item()
 
 
 def make_network(d_in: int, d_out: int, hidden: int, nonlinearity: str, seed: int | None = None,

@@ -38,7 +38,6 @@ from promptbank.projection.model import (
     NONLINEARITIES,
     Projector,
     check_source_prompt,
-    embedding_rms,
     identity,
     make_network,
     normalised_output,
@@ -47,6 +46,7 @@ from promptbank.projection.model import (
 )
 from promptbank.scoring.evaluate import length_batches
 from promptbank.tuning.config import Schedule, TrainConfig
+from promptbank.tuning.init import embedding_rms
 from promptbank.tuning.loop import Job, train_many
 from promptbank.tuning.params import PromptParams
 from promptbank.tuning.prompt import SoftPrompt
@@ -71,7 +71,7 @@ class ProjectorConfig:
     distance_weight: float = 0.0  # task method: weight of the distance to the target's native prompts
     contrast_weight: float = 0.0  # task method: weight of the contrastive term
     contrast_items: int = 2  # items per task the contrastive term scores under every task's projection, each step
-    ridge: float = 1.0  # ridge method: the L2 penalty, in units of the (normalised) inputs' squared size
+    ridge: float = 1.0  # ridge method: the L2 penalty, in units of the source embeddings' squared RMS per element
 
     def __post_init__(self) -> None:
         for name in ("hidden", "steps", "batch_size", "eval_batch_size", "measure_size", "contrast_items"):
