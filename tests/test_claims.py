@@ -127,6 +127,14 @@ def test_cells_of_one_target_and_shots_at_two_step_budgets_keep_apart():
     assert "social_iqa 32-shot, 30 steps: +0.025" in raises.ours and "social_iqa 32-shot, 200 steps: -0.030" in raises.ours
 
 
+def test_cells_of_one_target_on_two_backbones_keep_apart():
+    same = ["1100110011"] * 5
+    smol, gemma = ppt_results((0.01, 0.04), 0.01, same, same), ppt_results((-0.05, -0.01), 0.09, same, same)
+    smol["spec"]["backbone"], gemma["spec"]["backbone"] = "smollm2-135m", "gemma3-270m"
+    raises, _, _ = ppt_claims([smol, gemma])
+    assert "social_iqa 32-shot: +0.025" in raises.ours and "social_iqa 32-shot on gemma3-270m: -0.030" in raises.ours
+
+
 def test_a_target_short_of_its_folders_seeds_is_left_out_of_the_verdicts():
     same = ["1100110011"] * 5
     results = ppt_results((0.01, 0.04), 0.01, same, same)

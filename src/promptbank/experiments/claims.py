@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from promptbank.backbones import DEFAULT_BACKBONE
 from promptbank.experiments.stats import gain_interval
 from promptbank.experiments.zero_shot import with_categories
 from promptbank.transfer.similarity import EMBEDDING_METRICS, MODEL_METRICS
@@ -100,11 +101,12 @@ def zero_shot_claims(matrices: dict[str, dict]) -> list[Claim]:
 
 def _where(spec: dict, target: str) -> str:
     """A matrix cell's name: the target at its shots and step budget (the same target and shots recur at other
-    budgets), or on full data."""
+    budgets), or on full data; on another backbone than the default, that backbone."""
+    on = "" if spec.get("backbone", DEFAULT_BACKBONE) == DEFAULT_BACKBONE else f" on {spec['backbone']}"
     if not spec.get("shots"):
-        return f"{target} full data"
+        return f"{target} full data{on}"
     steps = spec.get("train", {}).get("steps", spec.get("steps"))  # older specs keep steps at the top
-    return f"{target} {spec['shots']}-shot" + (f", {steps} steps" if steps else "")
+    return f"{target} {spec['shots']}-shot" + (f", {steps} steps" if steps else "") + on
 
 
 def _cells(results: list[dict]) -> list[tuple[str, dict]]:
