@@ -268,6 +268,9 @@ def test_leave_one_out_verdicts_need_distinct_outputs_own_wins_and_intervals(cli
     carries, _ = leave_one_out_claims([alike, loo_results(0.6, [True, True], [None, None])])
     assert carries.holds == "partly"
     assert leave_one_out_claims([loo_results(0.6, [True], [None])])[1].holds == "not tested"
+    ridge = loo_results(0.6, [True], [None])
+    ridge["spec"] |= {"method": "ridge", "config": {"architecture": "linear", "ridge": 0.01}}
+    assert "a → b (ridge 0.01, linear, 1 folds)" in leave_one_out_claims([ridge])[0].ours  # penalties keep apart
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "results.json").write_text(json.dumps(loo_results(0.6, [True, False, False], [None] * 3)))
     code, out, err = cli("experiment", "claims", "--leave-one-out", tmp_path / "x")

@@ -368,7 +368,8 @@ def leave_one_out_claims(results: list[dict]) -> list[Claim]:
     for r in results:
         spec, s = r["spec"], r["summary"]
         n = len(s["folds"])
-        name = f"{spec['source']} → {spec['target']} ({spec['method']}, {spec['config']['architecture']}, {n} folds)"
+        method = f"ridge {spec['config']['ridge']:g}" if spec["method"] == "ridge" else spec["method"]
+        name = f"{spec['source']} → {spec['target']} ({method}, {spec['config']['architecture']}, {n} folds)"
         carried.append(f"{name}: output cosine {_fmt(s['output_cosine'])} (inputs {_fmt(s['input_cosine'])}), own "
                        f"projection above the others' mean in {s['own_beats_others_mean']}/{n}, above every other "
                        f"in {s['own_beats_every_other']}/{n}")
