@@ -77,7 +77,9 @@ def test_the_ridge_baseline_recovers_a_linear_map(pair):
         pairs[t] = (prompt, SoftPrompt(mapped, target.name, target.tokenizer_fingerprint, "random"))
     config = ProjectorConfig(architecture="linear", ridge=1e-6)
     projector, metrics = train_by_ridge(source, target, pairs, config)
-    assert metrics["final_distance"] < 1e-3 * metrics["initial_distance"]
+    assert metrics["final_distance"] < 1e-3 * metrics["initial_distance"] and metrics["kept_share"] > 0.99
+    _, shrunk = train_by_ridge(source, target, pairs, ProjectorConfig(architecture="linear", ridge=1e6))
+    assert shrunk["kept_share"] < 0.01 and shrunk["final_distance"] > 0.5 * shrunk["initial_distance"]
     with pytest.raises(BadArgumentError, match="--architecture linear"):
         train_by_ridge(source, target, pairs, ProjectorConfig())
 
