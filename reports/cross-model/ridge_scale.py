@@ -1,7 +1,7 @@
 """Why a ridge projector from one backbone collapses to its bias and from another does not: the size of its inputs
 against the penalty.
 
-The ridge fit (promptbank.projection.train.train_by_ridge) divides the inputs by the source backbone's embedding RMS
+The ridge fit (promptbank.projection.train.train_by_ridge, whose metrics now hold the same kept share) divides the inputs by the source backbone's embedding RMS
 and penalises ‖W‖² by ridge·n, where n is the number of token vectors fitted. A direction of the centred inputs with
 Gram eigenvalue λ keeps the share λ / (λ + ridge·n) of its least-squares weight; task vectors that are small in
 embedding units have small λ, so their weights shrink to nothing and every output is the bias. This prints, per
@@ -21,6 +21,7 @@ import torch
 from promptbank.backbones import load_backbone
 from promptbank.bank import PromptBank
 from promptbank.projection.bank import native_prompt
+from promptbank.projection.train import kept_share
 from promptbank.tuning.init import embedding_rms
 
 BANK = "reports/cross-model/bank"  # the experiment bank loo.sh builds
@@ -32,12 +33,11 @@ def measure(bank: PromptBank, spec: dict) -> dict:
     deltas = torch.cat([(p.tensor - p.init_tensor).double() / scale for t in spec["tasks"]
                         for p in [native_prompt(bank, spec["source"], t, spec["prompt_length"], backbone)]])
     centred = deltas - deltas.mean(0)
-    eigen = torch.linalg.eigvalsh(centred.T @ centred).clamp(min=0)
     ridge, rms = spec["config"]["ridge"], deltas.pow(2).mean().sqrt().item()
     penalty = ridge * len(deltas)
     return {"source": spec["source"], "ridge": ridge, "task vector RMS (embedding units)": rms,
-            "largest Gram eigenvalue": eigen.max().item(), "penalty ridge*n": penalty,
-            "kept share of the weights": float((eigen * eigen / (eigen + penalty)).sum() / eigen.sum()),
+            "largest Gram eigenvalue": torch.linalg.eigvalsh(centred.T @ centred).max().item(),
+            "penalty ridge*n": penalty, "kept share of the weights": kept_share(centred, penalty),
             "the ridge in the task vectors' own units (ridge / RMS^2)": ridge / rms ** 2}
 
 

@@ -246,6 +246,13 @@ def train_by_distance(source: Backbone, target: Backbone, pairs: Mapping[str, tu
                    {"initial_distance": initial, "final_distance": final, "loss_curve": curve})
 
 
+def kept_share(centred: torch.Tensor, penalty: float) -> float:
+    """The share of a ridge fit's least-squares weights its penalty keeps: λ / (λ + penalty) over the eigenvalues λ of
+    the centred inputs' Gram (rows: input vectors), weighted by λ."""
+    eigen = torch.linalg.eigvalsh(centred.T @ centred).clamp(min=0)
+    return float((eigen * eigen / (eigen + penalty)).sum() / eigen.sum()) if eigen.sum() > 0 else 0.0
+
+
 def train_by_ridge(source: Backbone, target: Backbone, pairs: Mapping[str, tuple[SoftPrompt, SoftPrompt]],
                    config: ProjectorConfig = ProjectorConfig(architecture="linear")
                    ) -> tuple[Projector, dict[str, Any]]:
@@ -262,8 +269,6 @@ def train_by_ridge(source: Backbone, target: Backbone, pairs: Mapping[str, tuple
     mean_in, mean_out = inputs.mean(0), outputs.mean(0)
     centred = inputs - mean_in
     penalty = config.ridge * len(inputs)
-    eigen = torch.linalg.eigvalsh(centred.T @ centred).clamp(min=0)
-    kept = float((eigen * eigen / (eigen + penalty)).sum() / eigen.sum()) if eigen.sum() > 0 else 0.0
     gram = centred.T @ centred + penalty * torch.eye(inputs.shape[1], dtype=torch.float64)
     weight = torch.linalg.solve(gram, centred.T @ (outputs - mean_out))
     layer = projector.network[0]
@@ -273,7 +278,8 @@ def train_by_ridge(source: Backbone, target: Backbone, pairs: Mapping[str, tuple
         layer.bias.copy_((mean_out - mean_in @ weight).float())
         final = torch.nn.functional.mse_loss(normalised_output(projector, x), y / projector.target_scale).item()
     return _finish(projector, "ridge", list(pairs), config,
-                   {"initial_distance": initial, "final_distance": final, "kept_share": kept})
+                   {"initial_distance": initial, "final_distance": final,
+                    "kept_share": kept_share(centred, penalty)})
 
 
 @torch.no_grad()
