@@ -249,12 +249,13 @@ def test_a_run_that_never_reaches_random_counts_one_evaluation_past_its_own_budg
 
 def loo_results(output_cosine: float, own_best: list[bool], cis: list[tuple[float, float] | None]) -> dict:
     folds = {f"t{i}": {"own_beats_every_other": best, "own_beats_others_mean": True,
-                       "few_shot_gain": None if ci is None else sum(ci) / 2,
+                       "few_shot_gain": None if ci is None else sum(ci) / 2, "seeds": 0 if ci is None else 2,
                        "few_shot_gain_ci": None if ci is None else {"low": ci[0], "high": ci[1]}}
              for i, (best, ci) in enumerate(zip(own_best, cis))}
     return {"spec": {"source": "a", "target": "b", "method": "task", "config": {"architecture": "whole"}},
             "summary": {"folds": folds, "output_cosine": output_cosine, "input_cosine": 0.03,
                         "own_beats_others_mean": len(folds), "own_beats_every_other": sum(own_best),
+                        "own_minus_random": 0.012,
                         "gain_ci_above_zero": sum(bool(ci and ci[0] > 0) for ci in cis)}}
 
 
@@ -262,6 +263,7 @@ def test_leave_one_out_verdicts_need_distinct_outputs_own_wins_and_intervals(cli
     carries, init = leave_one_out_claims([loo_results(0.6, [True, True, False], [(0.01, 0.05)] * 3)])
     assert (carries.holds, init.holds) == ("yes", "yes")
     assert "output cosine 0.600 (inputs 0.030)" in carries.ours and "above every other in 2/3" in carries.ours
+    assert "above a random prompt by +0.012 on average" in carries.ours and "(2 seeds a fold)" in init.ours
     alike = loo_results(0.97, [True, True, False], [(0.01, 0.05), (-0.05, -0.01), None])
     carries, init = leave_one_out_claims([alike])  # one prompt for every task, however it scores
     assert (carries.holds, init.holds) == ("no", "no") and "below 0 in 1" in init.ours

@@ -57,6 +57,8 @@ def test_every_fold_scores_its_held_out_task_and_the_run_continues(tiny_dirs, ba
         assert set(saved["accuracy"]) == {f"projected:{t}" for t in TASKS} | {"native", "random"}
         assert row["own"] == saved["accuracy"][f"projected:{held}"] and -1 <= row["output_cosine"] <= 1
         assert row["seeds"] == 1 and row["few_shot_gain_ci"] is not None
+    rows = summary["folds"].values()
+    assert summary["own_minus_random"] == pytest.approx(sum(r["own"] - r["random_prompt"] for r in rows) / 3)
     assert "| bbc_news |" in (tmp_path / "out" / "summary.md").read_text()
     monkeypatch.setattr(leave_one_out, "train_projector", lambda *a: pytest.fail("a finished fold was retrained"))
     monkeypatch.setattr(leave_one_out, "few_shot_cell", lambda *a: pytest.fail("a finished cell was retrained"))

@@ -291,6 +291,9 @@ def test_the_recipe_sweeps_and_the_cross_model_experiment_parse_as_before(repo, 
     records = run(repo, "reports/cross-model/loo.sh", "gemma3-270m", "smollm2-135m", "ridge")
     assert the(records, "run_leave_one_out")[-1]["args"][0]["config"]["ridge"] == 0.01
     assert records[-1]["argv"][-1].endswith("loo/gemma3-270m-to-smollm2-135m-ridge-linear-ridge0.01")
+    folder = records[-1]["argv"][-1]
+    records = run(repo, "reports/cross-model/loo.sh", "gemma3-270m", "smollm2-135m", "ridge", "linear", "--report-only")
+    assert records[-1]["argv"][-2:] == [folder, "--report-only"]  # the same folder, reported
     monkeypatch.delenv("RIDGE")
     (repo / "banks" / "gemma3-270m-full-relative").mkdir(parents=True)  # Gemma rebuilt with relative steps
     monkeypatch.setenv("STEP", "relative")

@@ -15,7 +15,8 @@
 # RIDGE=R sets the ridge penalty (default 1, in units of the source embeddings' squared RMS) into a folder whose name
 # ends in -ridgeR: Gemma's task vectors are 0.10 of its embedding RMS, so a ridge of 0.01 is its 1 in their own units
 # (reports/cross-model/ridge_scale.py).
-#   usage: [SEEDS=N] [STEP=relative [LR=RATE]] [RIDGE=R] reports/cross-model/loo.sh SOURCE TARGET [METHOD [ARCH]]
+# Options after ARCH go to projector-loo as they are (--report-only: rewrite the folder's summary from what it holds).
+#   usage: [SEEDS=N] [STEP=relative [LR=RATE]] [RIDGE=R] reports/cross-model/loo.sh SOURCE TARGET [METHOD [ARCH [OPTION...]]]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . banks/step-settings.sh
@@ -30,4 +31,4 @@ exec $pb experiment projector-loo --from "$source" --to "$target" --bank "$bank"
     --tasks movie_sentences,movie_reviews,tweet_sentiment,food_reviews,bbc_news,wiki_hedges \
     --method "$method" --architecture "$arch" --inputs delta --contrast-weight 1 --contrast-items 2 \
     --ridge "${RIDGE:-1}" --projector-steps 300 --seeds "${SEEDS:-5}" --shots 32 --steps 200 --eval-every 20 --test-size 1000 \
-    --out "$here/loo/$source-to-$target-$method-$arch$suffix${RIDGE:+-ridge$RIDGE}"
+    --out "$here/loo/$source-to-$target-$method-$arch$suffix${RIDGE:+-ridge$RIDGE}" "${@:5}"

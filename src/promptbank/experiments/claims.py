@@ -372,13 +372,16 @@ def leave_one_out_claims(results: list[dict]) -> list[Claim]:
         name = f"{spec['source']} → {spec['target']} ({method}, {spec['config']['architecture']}, {n} folds)"
         carried.append(f"{name}: output cosine {_fmt(s['output_cosine'])} (inputs {_fmt(s['input_cosine'])}), own "
                        f"projection above the others' mean in {s['own_beats_others_mean']}/{n}, above every other "
-                       f"in {s['own_beats_every_other']}/{n}")
+                       f"in {s['own_beats_every_other']}/{n}, above a random prompt by {s['own_minus_random']:+.3f} "
+                       "on average")
         distinct = s["output_cosine"] is not None and s["output_cosine"] < OUTPUTS_ALIKE
         carried_oks.append(distinct and s["own_beats_every_other"] * 2 > n)
         gains = [f for f in s["folds"].values() if f["few_shot_gain_ci"]]
         if gains:
             below = sum(f["few_shot_gain_ci"]["high"] < 0 for f in gains)
-            inits.append(f"{name}: mean gain {sum(f['few_shot_gain'] for f in gains) / len(gains):+.3f}, CI above 0 "
+            fewest, most = min(f["seeds"] for f in gains), max(f["seeds"] for f in gains)
+            inits.append(f"{name}: mean gain {sum(f['few_shot_gain'] for f in gains) / len(gains):+.3f} "
+                         f"({fewest if fewest == most else f'{fewest}–{most}'} seeds a fold), CI above 0 "
                          f"in {s['gain_ci_above_zero']}/{len(gains)} folds, below 0 in {below}")
             init_oks.append(s["gain_ci_above_zero"] * 2 > len(gains) and not below)
     return [Claim("A projector carries a task it never saw (leave one task out: outputs' mean cosine < 0.95, and the "

@@ -111,7 +111,8 @@ def _prompts(spec: LeaveOneOutSpec, bank: PromptBank, projector: Projector, sour
 
 def summarize(spec: LeaveOneOutSpec, columns: dict[str, dict], cells: list[dict]) -> dict:
     """Per fold: the held-out task's own projection against the others' on it, the baselines, the cosines and the
-    few-shot gain of the own projection over random init; and over the folds, how often own beats the others."""
+    few-shot gain of the own projection over random init; and over the folds, how often own beats the others and
+    how far own is above a random prompt on average (what tells projectors apart when none carries its task)."""
     mean = lambda values: sum(values) / len(values) if values else None
     rows = {}
     for held, column in columns.items():
@@ -131,6 +132,7 @@ def summarize(spec: LeaveOneOutSpec, columns: dict[str, dict], cells: list[dict]
                       "few_shot_gain_ci": gain_interval(runs, randoms) if runs else None}
     return {"folds": rows, "own_beats_others_mean": sum(r["own_beats_others_mean"] for r in rows.values()),
             "own_beats_every_other": sum(r["own_beats_every_other"] for r in rows.values()),
+            "own_minus_random": mean([r["own"] - r["random_prompt"] for r in rows.values()]),
             "output_cosine": mean([r["output_cosine"] for r in rows.values() if r["output_cosine"] is not None]),
             "input_cosine": mean([r["input_cosine"] for r in rows.values() if r["input_cosine"] is not None]),
             "gain_ci_above_zero": sum(bool(r["few_shot_gain_ci"] and r["few_shot_gain_ci"]["low"] > 0)
@@ -179,17 +181,18 @@ def summary_markdown(spec: LeaveOneOutSpec, summary: dict) -> str:
     lines = [f"Leave-one-task-out: projectors {spec.source} → {spec.target} ({spec.method}, "
              f"{spec.config.architecture}, inputs {spec.config.inputs}), each trained without the held-out task.", "",
              "| held-out task | own projection | other tasks' (mean) | best other | native | random prompt | "
-             "template | majority | output cosine | input cosine | few-shot gain over random | 95% CI |",
-             "|" + "---|" * 12]
+             "template | majority | output cosine | input cosine | seeds | few-shot gain over random | 95% CI |",
+             "|" + "---|" * 13]
     for held, r in summary["folds"].items():
         ci = r["few_shot_gain_ci"]
         lines.append(f"| {held} | {f(r['own'])} | {f(r['others_mean'])} | {f(r['best_other'])} | {f(r['native'])} | "
                      f"{f(r['random_prompt'])} | {f(r['template'])} | {f(r['majority'])} | {f(r['output_cosine'])} | "
-                     f"{f(r['input_cosine'])} | {f(r['few_shot_gain'], True)} | "
+                     f"{f(r['input_cosine'])} | {r['seeds']} | {f(r['few_shot_gain'], True)} | "
                      + (f"[{ci['low']:+.3f}, {ci['high']:+.3f}]" if ci else "–") + " |")
     folds_done = len(summary["folds"])
     lines += ["", f"Own projection above the other tasks' mean in {summary['own_beats_others_mean']} of {folds_done} "
-              f"folds, above every other in {summary['own_beats_every_other']}; mean output cosine "
+              f"folds, above every other in {summary['own_beats_every_other']}, above a random prompt by "
+              f"{f(summary['own_minus_random'], True)} on average; mean output cosine "
               f"{f(summary['output_cosine'])} (inputs {f(summary['input_cosine'])}); few-shot gain interval above zero "
               f"in {summary['gain_ci_above_zero']} of {folds_done} folds."]
     return "\n".join(lines) + "\n"
