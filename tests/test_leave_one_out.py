@@ -60,6 +60,8 @@ def test_every_fold_scores_its_held_out_task_and_the_run_continues(tiny_dirs, ba
     rows = summary["folds"].values()
     assert summary["own_minus_random"] == pytest.approx(sum(r["own"] - r["random_prompt"] for r in rows) / 3)
     assert "| bbc_news |" in (tmp_path / "out" / "summary.md").read_text()
+    assert (tmp_path / "out" / "zero_shot.png").stat().st_size and (tmp_path / "out" / "convergence.png").stat().st_size
+    assert "<td>bbc_news</td>" in (tmp_path / "out" / "report.html").read_text()
     monkeypatch.setattr(leave_one_out, "train_projector", lambda *a: pytest.fail("a finished fold was retrained"))
     monkeypatch.setattr(leave_one_out, "few_shot_cell", lambda *a: pytest.fail("a finished cell was retrained"))
     assert run_leave_one_out(spec, bank, tmp_path / "out", progress=False) == summary

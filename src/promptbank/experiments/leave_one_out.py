@@ -24,6 +24,7 @@ from promptbank.bank import PromptBank
 from promptbank.errors import BadArgumentError, DataError
 from promptbank.experiments.cross_model import few_shot_cell, zero_shot_column
 from promptbank.experiments.folder import ExperimentFolder
+from promptbank.experiments.report import write_leave_one_out_report
 from promptbank.experiments.stats import gain_interval
 from promptbank.projection.bank import ProjectionSpec, native_prompt, train_projector
 from promptbank.projection.model import (
@@ -141,8 +142,8 @@ def summarize(spec: LeaveOneOutSpec, columns: dict[str, dict], cells: list[dict]
 
 def run_leave_one_out(spec: LeaveOneOutSpec, bank: PromptBank, out: Path, progress: bool = True,
                       run_missing: bool = True) -> dict:
-    """Run (or continue) every fold and write results.json and summary.md into `out`; with `run_missing` off,
-    only what `out` holds is reported."""
+    """Run (or continue) every fold and write results.json, summary.md and report.html (with zero_shot.png and
+    convergence.png) into `out`; with `run_missing` off, only what `out` holds is reported."""
     from tqdm.auto import tqdm
 
     for task in spec.tasks:
@@ -173,6 +174,7 @@ def run_leave_one_out(spec: LeaveOneOutSpec, bank: PromptBank, out: Path, progre
     write_atomic(folder.root / "results.json", json.dumps({"spec": asdict(spec), "summary": summary,
                                                             "zero_shot": columns, "cells": cells}, indent=1))
     write_atomic(folder.root / "summary.md", summary_markdown(spec, summary))
+    write_leave_one_out_report(folder.root, spec, summary, columns, cells)
     return summary
 
 

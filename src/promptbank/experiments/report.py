@@ -1,5 +1,6 @@
-"""report.html for the experiments (transfer matrix, zero-shot matrix, cross-model transfer): one self-contained
-page each, plots embedded as PNG data URLs; the convergence curves are also kept beside it as convergence.png."""
+"""report.html for the experiments (transfer matrix, zero-shot matrix, cross-model transfer, leave one task out): one
+self-contained page each, plots embedded as PNG data URLs; the convergence curves are also kept beside it as
+convergence.png."""
 
 from __future__ import annotations
 
@@ -212,3 +213,41 @@ def write_cross_model_report(out: Path, spec, source: str, target: str, projecto
     else:
         parts.append("<p>No few-shot cell is finished yet.</p>")
     write_atomic(out / "report.html", _page("cross-model transfer", parts))
+
+
+def write_leave_one_out_report(out: Path, spec, summary: dict, columns: dict[str, dict], cells: list[dict]) -> None:
+    """zero_shot.png (every projected prompt on every held-out task, as its margin over a random prompt: the
+    diagonal is each task's own projection), convergence.png where few-shot cells exist, and report.html."""
+    held = list(columns)
+    margin = lambda task, score: float("nan") if score is None else score - columns[task]["accuracy"]["random"]
+    rows = [f"projected {t}" for t in spec.tasks] + ["native prompt", "template, no prompt"]
+    matrix = [[margin(h, columns[h]["accuracy"][f"projected:{t}"]) for h in held] for t in spec.tasks]
+    matrix += [[margin(h, columns[h]["accuracy"].get("native")) for h in held],
+               [margin(h, columns[h]["template"]) for h in held]]
+    title = (f"{spec.source} → {spec.target} ({spec.method}, {spec.config.architecture}): test accuracy minus a "
+             "random prompt's (rows: prompt, columns: held-out task)")
+    plots.heatmap(matrix, rows, held, title, "accuracy − random prompt", out / "zero_shot.png")
+    folds = summary["folds"]
+    parts = [(f"<h1>Leave one task out: {html.escape(spec.source)} → {html.escape(spec.target)}</h1>"
+              f"<p>Each fold trains a projector ({html.escape(spec.method)}, {html.escape(spec.config.architecture)}"
+              f", inputs {html.escape(spec.config.inputs)}) without the held-out task, projects every task's source "
+              f"prompt and scores them on the held-out task's test split (up to {spec.test_size} examples). "
+              f"Few-shot: {spec.shots} examples per class, {spec.train.steps} steps, the own projection against "
+              "random init, paired by seed. Raw numbers: results.json; the same table: summary.md.</p>"),
+             _img(out / "zero_shot.png"),
+             _table(["held-out task", "own projection", "others' mean", "best other", "native", "random prompt",
+                     "template", "output cosine", "seeds", "few-shot gain [95% CI]"],
+                    [[t, _number(r["own"]), _number(r["others_mean"]), _number(r["best_other"]), _number(r["native"]),
+                      _number(r["random_prompt"]), _number(r["template"]), _number(r["output_cosine"]),
+                      str(r["seeds"]), "–" if (ci := r["few_shot_gain_ci"]) is None else
+                      f"{r['few_shot_gain']:+.3f} [{ci['low']:+.3f}, {ci['high']:+.3f}]"] for t, r in folds.items()])]
+    panels = {t: {"random init": mean_curve([c["random"] for c in runs]),
+                  "own projection": mean_curve([c["projected"]["own"] for c in runs])}
+              for t in held if (runs := [c for c in cells if c["task"] == t])}
+    if panels:
+        plots.curves(panels, "convergence (dev accuracy, mean over seeds)", "step", "dev accuracy",
+                     out / "convergence.png")
+        parts.append(_img(out / "convergence.png"))
+    else:
+        parts.append("<p>No few-shot cell is finished yet.</p>")
+    write_atomic(out / "report.html", _page("leave one task out", parts))
