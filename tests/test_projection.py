@@ -84,6 +84,9 @@ def test_the_cli_trains_task_vector_projectors_of_every_architecture(cli, tiny_d
                             "--out", tmp_path / "ridge")
     assert code == 0, err
     assert load_projector(tmp_path / "ridge").info["method"] == "ridge"
+    code, stdout, err = cli("project", "train", *common, "--method", "ridge", "--architecture", "linear", "--ridge",
+                            1e6, "--out", tmp_path / "shrunk")
+    assert code == 0 and "want a smaller --ridge" in " ".join(stdout.split()), err  # nearly all bias: said so
     code, _, err = cli("project", "apply", "--projector", tmp_path / "ridge", "--bank", bank, "--tasks",
                        "movie_sentences", "--dtype", "float32")
     assert code == 0, err

@@ -30,6 +30,8 @@ from promptbank.cli.options import (
     ScoringPathOption,
 )
 
+KEPT_SHARE_LOW = 0.5  # below it a ridge fit is more bias than map (Gemma's task vectors at ridge 1: 0.09)
+
 project_app = typer.Typer(no_args_is_help=True, help="Cross-model projectors: train, apply to bank prompts, list.")
 app.add_typer(project_app, name="project")
 
@@ -90,6 +92,10 @@ def train(
         if key != "loss_curve" and value is not None:
             table.add_row(key.replace("_", " "), f"{value:.4f}")
     console.print(table)
+    if metrics.get("kept_share", 1.0) < KEPT_SHARE_LOW:
+        console.print(f"[yellow]The ridge penalty keeps {metrics['kept_share']:.0%} of the least-squares fit, so the "
+                      "map is mostly its bias and gives every task nearly the same prompt; its units are the source "
+                      "embeddings' squared RMS, so inputs this small want a smaller --ridge.[/yellow]")
     console.print(f"saved to {out} (digest {projector.digest})")
 
 
