@@ -381,7 +381,7 @@ def leave_one_out_claims(results: list[dict]) -> list[Claim]:
             below = sum(f["few_shot_gain_ci"]["high"] < 0 for f in gains)
             fewest, most = min(f["seeds"] for f in gains), max(f["seeds"] for f in gains)
             inits.append(f"{name}: mean gain {sum(f['few_shot_gain'] for f in gains) / len(gains):+.3f} "
-                         f"({fewest if fewest == most else f'{fewest}–{most}'} seeds a fold), CI above 0 "
+                         f"({fewest if fewest == most else f'{fewest}–{most}'} seed{'s' if most > 1 else ''} a fold), CI above 0 "
                          f"in {s['gain_ci_above_zero']}/{len(gains)} folds, below 0 in {below}")
             init_oks.append(s["gain_ci_above_zero"] * 2 > len(gains) and not below)
     return [Claim("A projector carries a task it never saw (leave one task out: outputs' mean cosine < 0.95, and the "
