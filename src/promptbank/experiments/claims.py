@@ -380,9 +380,9 @@ def leave_one_out_claims(results: list[dict]) -> list[Claim]:
         if gains:
             below = sum(f["few_shot_gain_ci"]["high"] < 0 for f in gains)
             fewest, most = min(f["seeds"] for f in gains), max(f["seeds"] for f in gains)
-            inits.append(f"{name}: mean gain {sum(f['few_shot_gain'] for f in gains) / len(gains):+.3f} "
-                         f"({fewest if fewest == most else f'{fewest}–{most}'} seed{'s' if most > 1 else ''} a fold), CI above 0 "
-                         f"in {s['gain_ci_above_zero']}/{len(gains)} folds, below 0 in {below}")
+            seeds = f"{fewest} seed" if most == 1 else f"{fewest} seeds" if fewest == most else f"{fewest}–{most} seeds"
+            inits.append(f"{name}: mean gain {sum(f['few_shot_gain'] for f in gains) / len(gains):+.3f} ({seeds} a "
+                         f"fold), CI above 0 in {s['gain_ci_above_zero']}/{len(gains)} folds, below 0 in {below}")
             init_oks.append(s["gain_ci_above_zero"] * 2 > len(gains) and not below)
     return [Claim("A projector carries a task it never saw (leave one task out: outputs' mean cosine < 0.95, and the "
                   "held-out task's own projection beats every other task's on it in most folds)",

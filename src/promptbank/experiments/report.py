@@ -57,6 +57,14 @@ def mean_curve(runs: list[dict]) -> tuple[list[int], list[float]]:
     return steps, values
 
 
+def _convergence(panels: dict[str, dict[str, tuple[list[int], list[float]]]], out: Path) -> str:
+    """convergence.png of the few-shot panels (dev accuracy by step, mean over seeds), as the page's <img>."""
+    if not panels:
+        return "<p>No few-shot cell is finished yet.</p>"
+    plots.curves(panels, "convergence (dev accuracy, mean over seeds)", "step", "dev accuracy", out / "convergence.png")
+    return _img(out / "convergence.png")
+
+
 def write_report(path: Path, spec, summary: dict, cells: list[dict]) -> None:
     sources, targets = list(spec.sources), summary["targets"]
     parts = [f"<h1>promptbank transfer experiment</h1><p>backbone <b>{html.escape(spec.backbone)}</b>, "
@@ -206,12 +214,7 @@ def write_cross_model_report(out: Path, spec, source: str, target: str, projecto
         panels[f"{t} on {target}"] = {"random": mean_curve([c["random"] for c in runs]),
                                       **{f"from {label}": mean_curve([c["projected"][label] for c in runs])
                                          for label in labels}}
-    if panels:
-        plots.curves(panels, "convergence (dev accuracy, mean over seeds)", "step", "dev accuracy",
-                     out / "convergence.png")
-        parts.append(_img(out / "convergence.png"))
-    else:
-        parts.append("<p>No few-shot cell is finished yet.</p>")
+    parts.append(_convergence(panels, out))
     write_atomic(out / "report.html", _page("cross-model transfer", parts))
 
 
@@ -244,10 +247,5 @@ def write_leave_one_out_report(out: Path, spec, summary: dict, columns: dict[str
     panels = {t: {"random init": mean_curve([c["random"] for c in runs]),
                   "own projection": mean_curve([c["projected"]["own"] for c in runs])}
               for t in held if (runs := [c for c in cells if c["task"] == t])}
-    if panels:
-        plots.curves(panels, "convergence (dev accuracy, mean over seeds)", "step", "dev accuracy",
-                     out / "convergence.png")
-        parts.append(_img(out / "convergence.png"))
-    else:
-        parts.append("<p>No few-shot cell is finished yet.</p>")
+    parts.append(_convergence(panels, out))
     write_atomic(out / "report.html", _page("leave one task out", parts))
