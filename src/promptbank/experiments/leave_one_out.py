@@ -174,27 +174,36 @@ def run_leave_one_out(spec: LeaveOneOutSpec, bank: PromptBank, out: Path, progre
     write_atomic(folder.root / "results.json", json.dumps({"spec": asdict(spec), "summary": summary,
                                                             "zero_shot": columns, "cells": cells}, indent=1))
     write_atomic(folder.root / "summary.md", summary_markdown(spec, summary))
-    write_leave_one_out_report(folder.root, spec, summary, columns, cells)
+    write_leave_one_out_report(folder.root, spec, fold_table(summary), columns, cells)
     return summary
 
 
+def _number(value: float | None, signed: bool = False) -> str:
+    return "–" if value is None else f"{value:+.3f}" if signed else f"{value:.3f}"
+
+
+def fold_table(summary: dict) -> tuple[list[str], list[list[str]]]:
+    """The per-fold table that summary.md and report.html both show: its header and its rows, formatted."""
+    header = ["held-out task", "own projection", "other tasks' (mean)", "best other", "native", "random prompt",
+              "template", "majority", "output cosine", "input cosine", "seeds", "few-shot gain over random", "95% CI"]
+    numbers = ("own", "others_mean", "best_other", "native", "random_prompt", "template", "majority", "output_cosine",
+               "input_cosine")
+    rows = [[held, *(_number(r[k]) for k in numbers), str(r["seeds"]), _number(r["few_shot_gain"], True),
+             f"[{ci['low']:+.3f}, {ci['high']:+.3f}]" if (ci := r["few_shot_gain_ci"]) else "–"]
+            for held, r in summary["folds"].items()]
+    return header, rows
+
+
 def summary_markdown(spec: LeaveOneOutSpec, summary: dict) -> str:
-    f = lambda v, signed=False: "–" if v is None else (f"{v:+.3f}" if signed else f"{v:.3f}")
+    header, rows = fold_table(summary)
     lines = [f"Leave-one-task-out: projectors {spec.source} → {spec.target} ({spec.method}, "
              f"{spec.config.architecture}, inputs {spec.config.inputs}), each trained without the held-out task.", "",
-             "| held-out task | own projection | other tasks' (mean) | best other | native | random prompt | "
-             "template | majority | output cosine | input cosine | seeds | few-shot gain over random | 95% CI |",
-             "|" + "---|" * 13]
-    for held, r in summary["folds"].items():
-        ci = r["few_shot_gain_ci"]
-        lines.append(f"| {held} | {f(r['own'])} | {f(r['others_mean'])} | {f(r['best_other'])} | {f(r['native'])} | "
-                     f"{f(r['random_prompt'])} | {f(r['template'])} | {f(r['majority'])} | {f(r['output_cosine'])} | "
-                     f"{f(r['input_cosine'])} | {r['seeds']} | {f(r['few_shot_gain'], True)} | "
-                     + (f"[{ci['low']:+.3f}, {ci['high']:+.3f}]" if ci else "–") + " |")
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     folds_done = len(summary["folds"])
     lines += ["", f"Own projection above the other tasks' mean in {summary['own_beats_others_mean']} of {folds_done} "
               f"folds, above every other in {summary['own_beats_every_other']}, above a random prompt by "
-              f"{f(summary['own_minus_random'], True)} on average; mean output cosine "
-              f"{f(summary['output_cosine'])} (inputs {f(summary['input_cosine'])}); few-shot gain interval above zero "
-              f"in {summary['gain_ci_above_zero']} of {folds_done} folds."]
+              f"{_number(summary['own_minus_random'], True)} on average; mean output cosine "
+              f"{_number(summary['output_cosine'])} (inputs {_number(summary['input_cosine'])}); few-shot gain "
+              f"interval above zero in {summary['gain_ci_above_zero']} of {folds_done} folds."]
     return "\n".join(lines) + "\n"

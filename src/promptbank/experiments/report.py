@@ -218,9 +218,11 @@ def write_cross_model_report(out: Path, spec, source: str, target: str, projecto
     write_atomic(out / "report.html", _page("cross-model transfer", parts))
 
 
-def write_leave_one_out_report(out: Path, spec, summary: dict, columns: dict[str, dict], cells: list[dict]) -> None:
+def write_leave_one_out_report(out: Path, spec, table: tuple[list[str], list[list[str]]], columns: dict[str, dict],
+                               cells: list[dict]) -> None:
     """zero_shot.png (every projected prompt on every held-out task, as its margin over a random prompt: the
-    diagonal is each task's own projection), convergence.png where few-shot cells exist, and report.html."""
+    diagonal is each task's own projection), convergence.png where few-shot cells exist, and report.html with the
+    per-fold `table` of summary.md (its header and rows)."""
     held = list(columns)
     margin = lambda task, score: float("nan") if score is None else score - columns[task]["accuracy"]["random"]
     rows = [f"projected {t}" for t in spec.tasks] + ["native prompt", "template, no prompt"]
@@ -230,7 +232,6 @@ def write_leave_one_out_report(out: Path, spec, summary: dict, columns: dict[str
     title = (f"{spec.source} → {spec.target} ({spec.method}, {spec.config.architecture}): test accuracy minus a "
              "random prompt's (rows: prompt, columns: held-out task)")
     plots.heatmap(matrix, rows, held, title, "accuracy − random prompt", out / "zero_shot.png")
-    folds = summary["folds"]
     parts = [(f"<h1>Leave one task out: {html.escape(spec.source)} → {html.escape(spec.target)}</h1>"
               f"<p>Each fold trains a projector ({html.escape(spec.method)}, {html.escape(spec.config.architecture)}"
               f", inputs {html.escape(spec.config.inputs)}) without the held-out task, projects every task's source "
@@ -238,12 +239,7 @@ def write_leave_one_out_report(out: Path, spec, summary: dict, columns: dict[str
               f"Few-shot: {spec.shots} examples per class, {spec.train.steps} steps, the own projection against "
               "random init, paired by seed. Raw numbers: results.json; the same table: summary.md.</p>"),
              _img(out / "zero_shot.png"),
-             _table(["held-out task", "own projection", "others' mean", "best other", "native", "random prompt",
-                     "template", "output cosine", "seeds", "few-shot gain [95% CI]"],
-                    [[t, _number(r["own"]), _number(r["others_mean"]), _number(r["best_other"]), _number(r["native"]),
-                      _number(r["random_prompt"]), _number(r["template"]), _number(r["output_cosine"]),
-                      str(r["seeds"]), "–" if (ci := r["few_shot_gain_ci"]) is None else
-                      f"{r['few_shot_gain']:+.3f} [{ci['low']:+.3f}, {ci['high']:+.3f}]"] for t, r in folds.items()])]
+             _table(*table)]
     panels = {t: {"random init": mean_curve([c["random"] for c in runs]),
                   "own projection": mean_curve([c["projected"]["own"] for c in runs])}
               for t in held if (runs := [c for c in cells if c["task"] == t])}
